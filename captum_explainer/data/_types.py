@@ -1,0 +1,48 @@
+"""Types and constants shared by every dataset of the package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+#: One item of every dataset: ``(image (C, H, W), multi-hot labels (K,), segmentation)``.
+#: The segmentation is a long tensor ``(H, W)`` (0 background, ``k + 1`` class ``k``,
+#: 255 boundary/void) or ``None`` where the dataset has none for that image.
+Item = tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]
+
+#: Label of VOC's "void" pixels (object boundaries, unlabelled regions).
+BOUNDARY_LABEL = 255
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """A per-channel affine normalisation ``(x - mean) / std`` and its inverse."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def _stats(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        channels = len(self.mean)
+        if images.dim() < 3 or images.shape[-3] != channels:
+            raise ValueError(
+                f"images must be shaped (..., {channels}, H, W), got {tuple(images.shape)}"
+            )
+        shape = (channels, 1, 1)
+        return images.new_tensor(self.mean).view(shape), images.new_tensor(self.std).view(shape)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        mean, std = self._stats(images)
+        return (images - mean) / std
+
+    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
+        mean, std = self._stats(images)
+        return images * std + mean
+
+    def black(self, images: torch.Tensor) -> torch.Tensor:
+        """Black (zeros before normalisation) in normalised space, shaped like ``images``."""
+        mean, std = self._stats(images)
+        return (-mean / std).expand_as(images).clone()
+
+
+IMAGENET_NORMALIZATION = Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

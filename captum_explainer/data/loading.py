@@ -1,0 +1,32 @@
+"""Batching helpers for datasets whose items may lack a segmentation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from captum_explainer.data._types import Item
+
+
+def collate_items(items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, object]:
+    """Stack ``(image, labels, segmentation)`` items into a batch.
+
+    Segmentations are stacked into ``(N, H, W)`` when every item has one of the same size,
+    and otherwise returned as a list holding tensors and ``None``.
+    """
+    if len(items) == 0:
+        raise ValueError("cannot collate an empty batch")
+    images = torch.stack([item[0] for item in items])
+    labels = torch.stack([item[1] for item in items])
+    segmentations = [item[2] for item in items]
+    if all(s is not None for s in segmentations) and len({s.shape for s in segmentations}) == 1:
+        return images, labels, torch.stack(segmentations)
+    return images, labels, segmentations
+
+
+def check_not_empty(dataset: Dataset, name: str = "dataset") -> None:
+    """Raise a clear error for an empty dataset instead of a silent zero-step run."""
+    if len(dataset) == 0:
+        raise ValueError(f"{name} is empty: it holds no images")

@@ -1,0 +1,14 @@
+"""The classifiers that get explained (and, later, the Explainer networks)."""
+
+from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
+from captum_explainer.models.registry import CLASSIFIERS, build_classifier, load_classifier
+from captum_explainer.models.small_cnn import SmallCNN
+
+__all__ = [
+    "CLASSIFIERS",
+    "SmallCNN",
+    "build_classifier",
+    "load_classifier",
+    "resnet50_multilabel",
+    "vgg16_multilabel",
+]

@@ -1,0 +1,55 @@
+"""Build classifiers by name and load classifier checkpoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from captum_explainer.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_state_dict_checked,
+)
+from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
+from captum_explainer.models.small_cnn import SmallCNN
+
+CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
+    "small_cnn": SmallCNN,
+    "vgg16": vgg16_multilabel,
+    "resnet50": resnet50_multilabel,
+}
+
+
+def build_classifier(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
+    """A fresh classifier of architecture ``arch`` (one of :data:`CLASSIFIERS`)."""
+    if arch not in CLASSIFIERS:
+        raise ValueError(f"arch must be one of {sorted(CLASSIFIERS)}, got {arch!r}")
+    return CLASSIFIERS[arch](num_classes=num_classes, **kwargs)
+
+
+def load_classifier(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a classifier saved by ``train-classifier`` and load its weights.
+
+    Args:
+        path: a classifier checkpoint (``best.pt`` or ``last.pt`` of a training run).
+        map_location: device for the weights.
+
+    Returns:
+        ``(model, checkpoint)``: the model in ``eval()`` mode and the stored dictionary
+        (``arch``, ``num_classes``, ``classes``, ``image_size``, ``normalization``, ...).
+    """
+    checkpoint = load_checkpoint(path, kind="classifier", map_location=map_location)
+    arch = checkpoint.get("arch")
+    if arch not in CLASSIFIERS:
+        raise CheckpointError(f"checkpoint {str(path)!r} names an unknown architecture {arch!r}")
+    # Backbone weights come from the checkpoint itself, so the builder gets weights=None.
+    kwargs = {} if arch == "small_cnn" else {"weights": None}
+    model = build_classifier(arch, int(checkpoint["num_classes"]), **kwargs)
+    load_state_dict_checked(model, checkpoint["state_dict"], path)
+    return model.eval(), checkpoint

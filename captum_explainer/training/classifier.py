@@ -1,0 +1,170 @@
+"""Train a multi-label classifier (the model to be explained): BCE, Adam, early stopping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+import captum_explainer
+from captum_explainer.data import Normalization, SyntheticScenes, collate_items
+from captum_explainer.data.loading import check_not_empty
+from captum_explainer.metrics.classification import mean_average_precision
+from captum_explainer.models.registry import build_classifier
+from captum_explainer.training.loop import FitConfig, Trainer
+
+
+@dataclass
+class ClassifierTrainingConfig:
+    """Settings of ``captum-explainer train-classifier`` (see its ``--help``)."""
+
+    out_dir: Path
+    arch: str = "small_cnn"
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 5
+    seed: int = 0
+    device: str = "cpu"
+    resume: bool = False
+    max_steps_per_epoch: int | None = None
+    progress: bool = True
+    num_workers: int = 0
+    command: str = ""
+
+
+def materialize(dataset: Dataset) -> TensorDataset:
+    """Render a (synthetic) dataset once into memory: epochs then cost only the model."""
+    check_not_empty(dataset)
+    images, labels, _ = collate_items([dataset[i] for i in range(len(dataset))])
+    return TensorDataset(images, labels)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random horizontal flip and quarter turn (one draw per batch); labels are unchanged."""
+    if torch.rand((), generator=generator) < 0.5:
+        images = images.flip(-1)
+    turns = int(torch.randint(4, (), generator=generator))
+    return torch.rot90(images, turns, dims=(-2, -1)) if images.shape[-1] == images.shape[-2] else images
+
+
+def train_classifier(
+    config: ClassifierTrainingConfig,
+    train_set: Dataset,
+    val_set: Dataset,
+    classes: list[str],
+    normalization: Normalization,
+) -> list[dict[str, float]]:
+    """Train ``config.arch`` on ``train_set``; write ``best.pt``, ``last.pt`` and ``log.csv``.
+
+    Args:
+        config: the settings.
+        train_set, val_set: datasets of ``(image, labels, segmentation)`` items.
+        classes: class names, stored in the checkpoint.
+        normalization: how the images were normalised, stored in the checkpoint so that
+            users and figures can map images back to colours.
+
+    Returns:
+        The per-epoch log.
+    """
+    check_not_empty(train_set, "training set")
+    check_not_empty(val_set, "validation set")
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    image, labels, _ = train_set[0]
+    model = build_classifier(config.arch, num_classes=len(classes)).to(device)
+    if labels.numel() != len(classes):
+        raise ValueError(f"labels have {labels.numel()} entries but {len(classes)} classes were named")
+
+    train_loader, val_loader = _loaders(config, train_set, val_set)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    steps = len(train_loader) if config.max_steps_per_epoch is None else min(
+        len(train_loader), config.max_steps_per_epoch
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=max(1, config.epochs * steps), pct_start=0.15
+    )
+
+    def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
+        images, targets = batch[0].to(device), batch[1].to(device)
+        if train:
+            images = augment(images)
+        return {"loss": F.binary_cross_entropy_with_logits(model(images), targets)}
+
+    def evaluate() -> dict[str, float]:
+        scores, targets = predict(model, val_loader, device)
+        return {"val_mAP": mean_average_precision(scores, targets)}
+
+    meta = _checkpoint_meta(config, classes, image, normalization)
+    fit_config = FitConfig(
+        out_dir=config.out_dir,
+        max_epochs=config.epochs,
+        patience=config.patience,
+        resume=config.resume,
+        max_steps_per_epoch=config.max_steps_per_epoch,
+        progress=config.progress,
+        meta=meta,
+    )
+    trainer = Trainer(model, optimizer, step, fit_config, kind="classifier", scheduler=scheduler)
+    return trainer.fit(lambda epoch: train_loader, lambda: val_loader, evaluate)
+
+
+def _loaders(
+    config: ClassifierTrainingConfig, train_set: Dataset, val_set: Dataset
+) -> tuple[DataLoader, DataLoader]:
+    if isinstance(train_set, SyntheticScenes):
+        train_set, val_set = materialize(train_set), materialize(val_set)
+        collate = None
+    else:
+        collate = collate_items
+    generator = torch.Generator().manual_seed(config.seed)
+    common = dict(batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate)
+    return (
+        DataLoader(train_set, shuffle=True, drop_last=len(train_set) > config.batch_size,
+                   generator=generator, **common),
+        DataLoader(val_set, shuffle=False, **common),
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, loader: DataLoader, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of a whole loader, model in ``eval()`` mode."""
+    was_training = model.training
+    model.eval()
+    scores, labels = [], []
+    for batch in loader:
+        scores.append(model(batch[0].to(device)).cpu())
+        labels.append(batch[1])
+    model.train(was_training)
+    return torch.cat(scores), torch.cat(labels)
+
+
+def _checkpoint_meta(
+    config: ClassifierTrainingConfig,
+    classes: list[str],
+    image: torch.Tensor,
+    normalization: Normalization,
+) -> dict[str, Any]:
+    return {
+        "arch": config.arch,
+        "num_classes": len(classes),
+        "classes": list(classes),
+        "image_size": list(image.shape[-2:]),
+        "normalization": {"mean": list(normalization.mean), "std": list(normalization.std)},
+        "seed": config.seed,
+        "command": config.command,
+        "package_version": captum_explainer.__version__,
+        "torch_version": torch.__version__,
+        "lr": config.lr,
+        "batch_size": config.batch_size,
+    }
+

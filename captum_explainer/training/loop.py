@@ -1,0 +1,218 @@
+"""One epoch loop for every model the package trains.
+
+What it gives each training command: early stopping on validation loss, a progress bar
+with every loss term, a CSV log of every epoch, checkpoints written atomically
+(``last.pt`` after every epoch, ``best.pt`` when validation improves) and ``resume``,
+which continues from ``last.pt`` losing at most the epoch that was running.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from captum_explainer.checkpoint import (
+    atomic_write,
+    load_checkpoint,
+    load_state_dict_checked,
+    save_checkpoint,
+)
+
+#: ``step(batch, train)`` returns named loss terms; ``"loss"`` is the one optimised.
+StepFn = Callable[[Any, bool], Mapping[str, torch.Tensor]]
+
+
+@dataclass
+class FitConfig:
+    """How long to train and where to write.
+
+    Args:
+        out_dir: folder for ``last.pt``, ``best.pt`` and ``log.csv``.
+        max_epochs: upper bound on epochs.
+        patience: epochs without a lower validation loss before stopping.
+        resume: continue from ``out_dir/last.pt`` if it exists.
+        max_steps_per_epoch: cap on training steps per epoch (``None``: the whole loader).
+        progress: show a progress bar.
+        is_main_process: only the main process writes files (rank 0 under ``torchrun``).
+    """
+
+    out_dir: Path
+    max_epochs: int = 30
+    patience: int = 5
+    resume: bool = False
+    max_steps_per_epoch: int | None = None
+    progress: bool = True
+    is_main_process: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer:
+    """Runs epochs of ``step`` over batches with early stopping and checkpoints.
+
+    Args:
+        model: the module whose ``state_dict`` is saved (unwrap DDP before passing it).
+        optimizer: its optimiser.
+        step: computes the loss terms of one batch (see :data:`StepFn`).
+        config: see :class:`FitConfig`.
+        kind: checkpoint kind (``"classifier"`` or ``"explainer"``).
+        scheduler: optional learning-rate scheduler stepped after every training step.
+        trainable: the module put in ``train()`` mode for training epochs (default ``model``);
+            frozen parts of a pipeline stay as they are.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        step: StepFn,
+        config: FitConfig,
+        kind: str,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+        trainable: nn.Module | None = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.step = step
+        self.config = config
+        self.kind = kind
+        self.scheduler = scheduler
+        self.trainable = trainable if trainable is not None else model
+        self.epoch = 0
+        self.best_val_loss = math.inf
+        self.bad_epochs = 0
+        self.history: list[dict[str, float]] = []
+        self.out_dir = Path(config.out_dir)
+
+    # ---------------------------------------------------------------- checkpoints
+    @property
+    def last_path(self) -> Path:
+        return self.out_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out_dir / "best.pt"
+
+    def _model_payload(self) -> dict[str, Any]:
+        return dict(self.config.meta, state_dict=self.model.state_dict(), epoch=self.epoch)
+
+    def _save(self, improved: bool) -> None:
+        if not self.config.is_main_process:
+            return
+        state = dict(
+            self._model_payload(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict() if self.scheduler else None,
+            best_val_loss=self.best_val_loss,
+            bad_epochs=self.bad_epochs,
+            history=self.history,
+            rng_state=torch.get_rng_state(),
+        )
+        save_checkpoint(state, self.last_path, kind=self.kind)
+        if improved:
+            save_checkpoint(self._model_payload(), self.best_path, kind=self.kind)
+        self._write_log()
+
+    def _write_log(self) -> None:
+        if not self.history:
+            return
+        names = list(self.history[0])
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write(self.out_dir / "log.csv", lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+
+    def _restore(self) -> None:
+        state = load_checkpoint(self.last_path, kind=self.kind)
+        load_state_dict_checked(self.model, state["state_dict"], self.last_path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.best_val_loss = float(state["best_val_loss"])
+        self.bad_epochs = int(state["bad_epochs"])
+        self.history = list(state["history"])
+        torch.set_rng_state(state["rng_state"])
+
+    # ---------------------------------------------------------------- loop
+    def _run_epoch(self, batches: Iterable[Any], train: bool) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        count = 0
+        limit = self.config.max_steps_per_epoch if train else None
+        desc = f"epoch {self.epoch + 1} {'train' if train else 'val'}"
+        total = len(batches) if hasattr(batches, "__len__") else None
+        if total is not None and limit is not None:
+            total = min(total, limit)
+        bar = tqdm(batches, desc=desc, total=total, disable=not self.config.progress, leave=False)
+        self.trainable.train(train)
+        for batch in bar:
+            if limit is not None and count >= limit:
+                break
+            with torch.set_grad_enabled(train):
+                terms = self.step(batch, train)
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{desc}: the loss became {loss.item()} at step {count}")
+            if train:
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                if self.scheduler is not None:
+                    self.scheduler.step()
+            for name, value in terms.items():
+                totals[name] = totals.get(name, 0.0) + float(value.detach())
+            count += 1
+            bar.set_postfix({k: f"{v / count:.4f}" for k, v in totals.items()})
+        bar.close()
+        self.trainable.eval()
+        if count == 0:
+            raise ValueError(f"{desc}: no batches (is the dataset empty?)")
+        return {name: value / count for name, value in totals.items()}
+
+    def fit(
+        self,
+        train_batches: Callable[[int], Iterable[Any]],
+        val_batches: Callable[[], Iterable[Any]],
+        evaluate: Callable[[], Mapping[str, float]] | None = None,
+    ) -> list[dict[str, float]]:
+        """Train until ``max_epochs`` or early stopping.
+
+        Args:
+            train_batches: ``epoch -> iterable of batches`` (the epoch lets samplers reshuffle).
+            val_batches: ``() -> iterable of validation batches``.
+            evaluate: optional extra validation numbers logged each epoch (e.g. mAP).
+
+        Returns:
+            The per-epoch log (also in ``out_dir/log.csv``).
+        """
+        if self.config.resume and self.last_path.exists():
+            self._restore()
+        while self.epoch < self.config.max_epochs and self.bad_epochs < self.config.patience:
+            train_terms = self._run_epoch(train_batches(self.epoch), train=True)
+            val_terms = self._run_epoch(val_batches(), train=False)
+            self.epoch += 1
+            improved = val_terms["loss"] < self.best_val_loss
+            if improved:
+                self.best_val_loss = val_terms["loss"]
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
+            row = {"epoch": float(self.epoch)}
+            row.update({f"train_{k}": v for k, v in train_terms.items()})
+            row.update({f"val_{k}": v for k, v in val_terms.items()})
+            if evaluate is not None:
+                row.update(evaluate())
+            self.history.append(row)
+            if self.config.progress:
+                tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
+            self._save(improved)
+        return self.history
