@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +19,16 @@ from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization
 SYNTHETIC_NORMALIZATION = Normalization(mean=(0.492, 0.507, 0.503), std=(0.201, 0.203, 0.201))
 
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One drawn scene: image ``(S, S, 3)`` in [0, 1], the index of the object owning each
+    pixel (``-1`` for background) and each object's class."""
+
+    image: np.ndarray
+    owner: np.ndarray
+    object_classes: list[int]
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,13 @@ class SyntheticScenes(Dataset):
     # ------------------------------------------------------------------ drawing
     def render(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw item ``index``: image ``(S, S, 3)`` in [0, 1], labels ``(K,)``, segmentation."""
+        scene = self.scene(index)
+        labels = np.zeros(self.num_classes, dtype=np.float32)
+        labels[scene.object_classes] = 1.0
+        return scene.image, labels, self.segmentation(scene)
+
+    def scene(self, index: int) -> Scene:
+        """Draw item ``index`` with its instances (what the VOC and COCO exporters need)."""
         rng = np.random.default_rng([self.seed, _SPLIT_IDS[self.split], index])
         cfg = self.config
         image = self._background(rng)
@@ -125,10 +144,7 @@ class SyntheticScenes(Dataset):
             placed = self._place_object(rng, image, owner, areas, object_classes)
             if not placed and not object_classes:
                 raise RuntimeError("could not place an object; image_size too small?")
-        labels = np.zeros(self.num_classes, dtype=np.float32)
-        labels[object_classes] = 1.0
-        segmentation = self._segmentation(owner, object_classes)
-        return image.astype(np.float32), labels, segmentation
+        return Scene(image.astype(np.float32), owner, object_classes)
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
         cfg = self.config
@@ -210,10 +226,11 @@ class SyntheticScenes(Dataset):
             colour = rng.uniform(0, 1, size=3)
         return colour
 
-    def _segmentation(self, owner: np.ndarray, object_classes: list[int]) -> np.ndarray:
-        lookup = np.array([0] + [c + 1 for c in object_classes], dtype=np.int64)
-        segmentation = lookup[owner + 1]
-        foreground = owner >= 0
+    def segmentation(self, scene: Scene) -> np.ndarray:
+        """VOC-style class map of a scene: 0 background, ``k + 1`` class ``k``, 255 boundary."""
+        lookup = np.array([0] + [c + 1 for c in scene.object_classes], dtype=np.int64)
+        segmentation = lookup[scene.owner + 1]
+        foreground = scene.owner >= 0
         # One-pixel band just outside the objects, marked 255 as VOC marks its boundaries.
         padded = np.pad(foreground, 1)
         dilated = (
@@ -232,9 +249,15 @@ class SyntheticScenes(Dataset):
         pixels = np.stack([self.render(i)[0] for i in range(min(n, self.length))])
         return pixels.mean(axis=(0, 1, 2)), pixels.std(axis=(0, 1, 2))
 
-    def export_voc(self, root: str, indices: list[int] | None = None, image_set: str = "train"):
-        """Write items in PASCAL VOC's on-disk layout under ``root`` (see :mod:`.export`)."""
+    def export_voc(self, root: str | os.PathLike, image_set: str = "train") -> Path:
+        """Write every item in PASCAL VOC-2007's on-disk layout (see :func:`export.export_voc`)."""
         from captum_explainer.data.export import export_voc
 
-        return export_voc(self, root, indices=indices, image_set=image_set)
+        return export_voc(self, root, image_set=image_set)
+
+    def export_coco(self, root: str | os.PathLike, split: str = "val") -> Path:
+        """Write every item in MS COCO-2014's on-disk layout (see :func:`export.export_coco`)."""
+        from captum_explainer.data.export import export_coco
+
+        return export_coco(self, root, split=split)
 

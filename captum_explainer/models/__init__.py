@@ -2,7 +2,8 @@
 
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.registry import CLASSIFIERS, build_classifier, load_classifier
-from captum_explainer.models.small_cnn import SmallCNN
+from captum_explainer.models.pretrained import synthetic_classifier
+from captum_explainer.models.small_cnn import SmallCNN, small_cnn
 
 __all__ = [
     "CLASSIFIERS",
@@ -10,5 +11,7 @@ __all__ = [
     "build_classifier",
     "load_classifier",
     "resnet50_multilabel",
+    "small_cnn",
+    "synthetic_classifier",
     "vgg16_multilabel",
 ]

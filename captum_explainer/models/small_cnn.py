@@ -64,3 +64,30 @@ class SmallCNN(nn.Module):
         if x.shape[-1] < 8 or x.shape[-2] < 8:
             raise ValueError(f"SmallCNN needs images of at least 8 x 8 pixels, got {tuple(x.shape)}")
         return self.head(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def small_cnn(weights: str | None = None, num_classes: int = 8) -> SmallCNN:
+    """Build a :class:`SmallCNN`, like torchvision's builders.
+
+    Args:
+        weights: ``None`` for random weights, ``"synthetic"`` for the weights shipped with
+            the package (trained on :class:`~captum_explainer.data.SyntheticScenes`), or the
+            path of a checkpoint written by ``captum-explainer train-classifier``.
+        num_classes: number of classes; must match the weights when they are given.
+
+    Returns:
+        The model, in ``eval()`` mode when weights were loaded.
+    """
+    if weights is None:
+        return SmallCNN(num_classes=num_classes)
+    from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
+    from captum_explainer.models.registry import load_classifier
+
+    path = SYNTHETIC_CLASSIFIER if weights == "synthetic" else weights
+    model, _ = load_classifier(path)
+    if not isinstance(model, SmallCNN) or model.num_classes != num_classes:
+        raise ValueError(
+            f"weights {str(path)!r} hold a {type(model).__name__} with "
+            f"{getattr(model, 'num_classes', '?')} classes, expected a SmallCNN with {num_classes}"
+        )
+    return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.metrics.classification import mean_average_precision
 from captum_explainer.models.registry import build_classifier
-from captum_explainer.training.loop import FitConfig, Trainer
+from captum_explainer.training.loop import FitConfig, Trainer, warmup_cosine
 
 
 @dataclass
@@ -85,12 +86,10 @@ def train_classifier(
     train_loader, val_loader = _loaders(config, train_set, val_set)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    steps = len(train_loader) if config.max_steps_per_epoch is None else min(
-        len(train_loader), config.max_steps_per_epoch
-    )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=max(1, config.epochs * steps), pct_start=0.15
-    )
+    steps = len(train_loader(0))
+    if config.max_steps_per_epoch is not None:
+        steps = min(steps, config.max_steps_per_epoch)
+    scheduler = warmup_cosine(optimizer, config.epochs * steps)
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
         images, targets = batch[0].to(device), batch[1].to(device)
@@ -113,24 +112,26 @@ def train_classifier(
         meta=meta,
     )
     trainer = Trainer(model, optimizer, step, fit_config, kind="classifier", scheduler=scheduler)
-    return trainer.fit(lambda epoch: train_loader, lambda: val_loader, evaluate)
+    return trainer.fit(train_loader, lambda: val_loader, evaluate)
 
 
 def _loaders(
     config: ClassifierTrainingConfig, train_set: Dataset, val_set: Dataset
-) -> tuple[DataLoader, DataLoader]:
+) -> tuple[Callable[[int], DataLoader], DataLoader]:
     if isinstance(train_set, SyntheticScenes):
         train_set, val_set = materialize(train_set), materialize(val_set)
         collate = None
     else:
         collate = collate_items
-    generator = torch.Generator().manual_seed(config.seed)
     common = dict(batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate)
-    return (
-        DataLoader(train_set, shuffle=True, drop_last=len(train_set) > config.batch_size,
-                   generator=generator, **common),
-        DataLoader(val_set, shuffle=False, **common),
-    )
+
+    def train_loader(epoch: int) -> DataLoader:
+        # The shuffle depends on (seed, epoch) only, so a resumed run sees the same order.
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        drop_last = len(train_set) > config.batch_size
+        return DataLoader(train_set, shuffle=True, drop_last=drop_last, generator=generator, **common)
+
+    return train_loader, DataLoader(val_set, shuffle=False, **common)
 
 
 @torch.no_grad()
@@ -163,7 +164,7 @@ def _checkpoint_meta(
         "seed": config.seed,
         "command": config.command,
         "package_version": captum_explainer.__version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "lr": config.lr,
         "batch_size": config.batch_size,
     }

@@ -55,6 +55,27 @@ class FitConfig:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.15
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the optimiser's learning rate, then cosine decay towards zero.
+
+    The schedule is a function of the step count only (the one number its ``state_dict``
+    keeps), so a resumed run that asks for more epochs stretches the remaining schedule
+    instead of failing as ``OneCycleLR`` does when stepped past its total.
+    """
+    total = max(1, total_steps)
+    warmup = max(1, int(warmup_fraction * total))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 class Trainer:
     """Runs epochs of ``step`` over batches with early stopping and checkpoints.
 

@@ -1,0 +1,44 @@
+"""The weights shipped with the package, and their manifests.
+
+Each shipped file ``assets/NAME.pt`` is a checkpoint written by the package's own training
+command, with ``assets/NAME.json`` beside it recording the exact command, seed, package
+version and the numbers it reached, so anyone can retrain and compare.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from captum_explainer.checkpoint import CheckpointError
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+#: The small CNN trained on :class:`~captum_explainer.data.SyntheticScenes` (64 x 64, 8 classes).
+SYNTHETIC_CLASSIFIER = ASSETS / "small_cnn_synthetic.pt"
+
+
+def manifest(weights_file: str | Path) -> dict[str, Any]:
+    """The manifest stored beside a shipped weights file."""
+    path = Path(weights_file).with_suffix(".json")
+    if not path.is_file():
+        raise CheckpointError(f"no manifest {str(path)!r} beside {str(weights_file)!r}")
+    return json.loads(path.read_text())
+
+
+def synthetic_classifier(map_location: str | torch.device = "cpu") -> nn.Module:
+    """The shipped :class:`SmallCNN` for the synthetic data, in ``eval()`` mode."""
+    from captum_explainer.models.registry import load_classifier
+
+    if not SYNTHETIC_CLASSIFIER.is_file():
+        raise CheckpointError(
+            f"the shipped classifier {str(SYNTHETIC_CLASSIFIER)!r} is missing from this "
+            f"installation; reinstall the package or train one with "
+            f"`captum-explainer train-classifier`"
+        )
+    model, _ = load_classifier(SYNTHETIC_CLASSIFIER, map_location=map_location)
+    return model
