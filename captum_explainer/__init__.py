@@ -2,6 +2,21 @@
 
 __version__ = "0.1.0"
 
+from captum_explainer.attr import (  # noqa: E402
+    RISE,
+    FGVis,
+    GradCAM,
+    IntegratedGradients,
+    UndesirablePixels,
+)
 from captum_explainer.data import SyntheticScenes  # noqa: E402
 
-__all__ = ["SyntheticScenes", "__version__"]
+__all__ = [
+    "FGVis",
+    "GradCAM",
+    "IntegratedGradients",
+    "RISE",
+    "SyntheticScenes",
+    "UndesirablePixels",
+    "__version__",
+]

@@ -1,0 +1,182 @@
+"""What every attribution method of the package shares.
+
+- :func:`format_inputs` / :func:`format_output`: Captum's tensor-in-tensor-out,
+  tuple-in-tuple-out rule, with the input checks every method needs;
+- :func:`resolve_targets`: every Captum target form turned into one class per example,
+  with an ``AssertionError`` naming the bad value (what Captum's own tests expect);
+- :class:`preserved_model_state`: hooks removed, ``training`` flags and ``requires_grad``
+  restored on any exit, including an exception;
+- :func:`class_scores`: how a method turns logits into the score it explains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from captum._utils.common import _format_output, _format_tensor_into_tuples, _is_tuple
+from captum._utils.typing import TargetType
+from torch import nn
+
+#: How logits become the score a method explains: ``"softmax"`` (single-label models),
+#: ``"sigmoid"`` (multi-label models), ``"logit"`` (the raw output) or a callable.
+ScoreType = str | Callable[[torch.Tensor], torch.Tensor]
+_SCORES = ("softmax", "sigmoid", "logit")
+
+
+def check_score(score: ScoreType) -> ScoreType:
+    if not callable(score) and score not in _SCORES:
+        raise ValueError(f"score must be one of {list(_SCORES)} or a callable, got {score!r}")
+    return score
+
+
+def class_scores(logits: torch.Tensor, score: ScoreType) -> torch.Tensor:
+    """Apply ``score`` (see :data:`ScoreType`) to ``(N, K)`` logits."""
+    if callable(score):
+        return score(logits)
+    if score == "softmax":
+        return F.softmax(logits, dim=1)
+    if score == "sigmoid":
+        return torch.sigmoid(logits)
+    return logits
+
+
+def format_inputs(inputs: Any, name: str = "inputs") -> tuple[tuple[torch.Tensor, ...], bool]:
+    """Inputs as a tuple of image batches ``(N, C, H, W)``, and whether a tuple came in.
+
+    Raises:
+        ValueError: an input is not a 4-D tensor, batches differ in size, or a value is
+            NaN or infinite.
+    """
+    is_tuple = _is_tuple(inputs)
+    formatted = _format_tensor_into_tuples(inputs)
+    if not formatted or not all(isinstance(t, torch.Tensor) for t in formatted):
+        raise ValueError(f"{name} must be a tensor or a tuple of tensors, got {type(inputs)}")
+    for i, tensor in enumerate(formatted):
+        where = f"{name}[{i}]" if is_tuple else name
+        if tensor.dim() != 4:
+            raise ValueError(
+                f"{where} must be a batch of images shaped (N, C, H, W), got shape "
+                f"{tuple(tensor.shape)}"
+            )
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"{where} contains NaN or infinite values; only finite values are accepted")
+    if len({t.shape[0] for t in formatted}) != 1:
+        raise ValueError(f"every tensor of {name} must have the same batch size")
+    return formatted, is_tuple
+
+
+def format_output(is_tuple: bool, outputs: Sequence[torch.Tensor]) -> Any:
+    """Captum's rule: a tensor for a tensor input, a tuple for a tuple input."""
+    return _format_output(is_tuple, tuple(outputs))
+
+
+def resolve_targets(target: TargetType, n_examples: int, n_classes: int | None) -> torch.Tensor:
+    """Every Captum target form as one class index per example, shape ``(N,)``.
+
+    Accepted: an ``int``; a 1-tuple ``(k,)``; a 0-d or 1-element tensor; a 1-D tensor or
+    list with one entry per example; a list of 1-tuples. ``n_classes`` bounds the indices
+    when it is known.
+
+    Raises:
+        AssertionError: naming the bad value (Captum's convention for invalid targets).
+    """
+    assert target is not None, "target must be given: an int, a tuple, a tensor or a list"
+    if isinstance(target, tuple):
+        assert len(target) == 1 and isinstance(target[0], int), (
+            f"target tuple {target!r} must hold exactly one class index for a (N, K) output"
+        )
+        target = target[0]
+    if isinstance(target, torch.Tensor):
+        assert target.dim() <= 1 and not target.is_floating_point(), (
+            f"target tensor must be 0-d or 1-D of integers, got shape {tuple(target.shape)} "
+            f"dtype {target.dtype}"
+        )
+        values = target.reshape(-1).long().cpu()
+    elif isinstance(target, int) and not isinstance(target, bool):
+        values = torch.tensor([target])
+    elif isinstance(target, list):
+        assert all(isinstance(t, int) or (isinstance(t, tuple) and len(t) == 1) for t in target), (
+            f"target list must hold ints or 1-tuples, got {target!r}"
+        )
+        values = torch.tensor([t[0] if isinstance(t, tuple) else t for t in target], dtype=torch.long)
+    else:
+        raise AssertionError(f"target type {type(target).__name__} is not valid: {target!r}")
+    if values.numel() == 1:
+        values = values.expand(n_examples)
+    assert values.numel() == n_examples, (
+        f"target has {values.numel()} entries for {n_examples} examples; give one per example"
+    )
+    if n_classes is not None:
+        bad = (values < 0) | (values >= n_classes)
+        assert not bad.any(), (
+            f"target {values[bad].tolist()} out of range: the model has {n_classes} classes "
+            f"(0 to {n_classes - 1})"
+        )
+    return values.clone()
+
+
+def modules_of(forward_func: Callable) -> list[nn.Module]:
+    """The ``nn.Module`` objects behind ``forward_func`` (the module, or a bound method's owner)."""
+    owner = forward_func if isinstance(forward_func, nn.Module) else getattr(forward_func, "__self__", None)
+    return list(owner.modules()) if isinstance(owner, nn.Module) else []
+
+
+@contextmanager
+def preserved_model_state(forward_func: Callable) -> Iterator[None]:
+    """Restore every module's ``training`` flag and every parameter's ``requires_grad`` on exit."""
+    modules = modules_of(forward_func)
+    training = [(m, m.training) for m in modules]
+    params = {id(p): p for m in modules for p in m.parameters(recurse=False)}
+    requires_grad = [(p, p.requires_grad) for p in params.values()]
+    try:
+        yield
+    finally:
+        for module, flag in training:
+            module.training = flag
+        for param, flag in requires_grad:
+            param.requires_grad_(flag)
+
+
+@contextmanager
+def removable_hooks() -> Iterator[list]:
+    """A list to put hook handles in; every handle is removed on exit, error or not."""
+    handles: list = []
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def forward_logits(
+    forward_func: Callable, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None
+) -> torch.Tensor:
+    """``forward_func(*inputs, *additional_forward_args)`` checked to be ``(N, K)`` logits."""
+    extra = () if additional_forward_args is None else (
+        additional_forward_args if isinstance(additional_forward_args, tuple) else (additional_forward_args,)
+    )
+    output = forward_func(*inputs, *extra)
+    if not isinstance(output, torch.Tensor) or output.dim() != 2:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output)
+        raise ValueError(f"forward_func must return (N, K) class scores, got {shape}")
+    return output
+
+
+class TargetChecked:
+    """``forward_func`` wrapped so that an invalid target fails with ``AssertionError``
+    naming it, checked against the real output width before Captum indexes with it."""
+
+    def __init__(self, forward_func: Callable, target: TargetType, n_examples: int) -> None:
+        self.forward_func = forward_func
+        self.target = target
+        self.n_examples = n_examples
+
+    def __call__(self, *args: Any) -> torch.Tensor:
+        output = self.forward_func(*args)
+        if isinstance(output, torch.Tensor) and output.dim() == 2 and self.target is not None:
+            resolve_targets(self.target, self.n_examples, output.shape[1])
+        return output

@@ -1,0 +1,54 @@
+"""Shape helpers that let every attribution go through Captum's metrics and plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_pixel_map(attributions: torch.Tensor, reduction: str = "abs_sum") -> torch.Tensor:
+    """One value per pixel: ``(N, C, H, W)`` -> ``(N, 1, H, W)``.
+
+    Args:
+        attributions: an attribution batch; a ``(N, 1, H, W)`` map is returned unchanged.
+        reduction: ``"abs_sum"`` (default, magnitude over channels, as usual for Integrated
+            Gradients heatmaps), ``"sum"`` (signed), ``"max"`` or ``"mean"``.
+    """
+    if attributions.dim() != 4:
+        raise ValueError(f"attributions must be (N, C, H, W), got shape {tuple(attributions.shape)}")
+    if attributions.shape[1] == 1:
+        return attributions
+    if reduction == "abs_sum":
+        return attributions.abs().sum(1, keepdim=True)
+    if reduction == "sum":
+        return attributions.sum(1, keepdim=True)
+    if reduction == "max":
+        return attributions.amax(1, keepdim=True)
+    if reduction == "mean":
+        return attributions.mean(1, keepdim=True)
+    raise ValueError(f"reduction must be 'abs_sum', 'sum', 'max' or 'mean', got {reduction!r}")
+
+
+def expand_to_input(attributions: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Broadcast ``(N, 1, H, W)`` maps to the inputs' ``(N, C, H, W)``.
+
+    ``captum.metrics.infidelity`` needs attributions of the input's exact shape.
+    """
+    if attributions.shape == inputs.shape:
+        return attributions
+    if attributions.dim() != 4 or attributions.shape[1] != 1 or attributions.shape[-2:] != inputs.shape[-2:]:
+        raise ValueError(
+            f"attributions {tuple(attributions.shape)} cannot be expanded to inputs "
+            f"{tuple(inputs.shape)}: expected (N, 1, H, W) with the inputs' H and W"
+        )
+    return attributions.expand_as(inputs).contiguous()
+
+
+def to_numpy_image(tensor: torch.Tensor) -> np.ndarray:
+    """One ``(C, H, W)`` tensor (or ``(1, C, H, W)``) as a channels-last ``(H, W, C)`` array,
+    the layout ``captum.attr.visualization.visualize_image_attr`` expects."""
+    if tensor.dim() == 4 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    if tensor.dim() != 3:
+        raise ValueError(f"expected one (C, H, W) tensor, got shape {tuple(tensor.shape)}")
+    return tensor.detach().cpu().permute(1, 2, 0).numpy()

@@ -1,0 +1,195 @@
+"""One harness for every attribution method: Captum's conventions, checked the same way.
+
+Every method runs on the package's small CNN and on torchvision's resnet18 (reused ReLU
+modules, BatchNorm), with settings small enough for CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+import torch
+import torchvision
+from captum.attr import NoiseTunnel
+from captum.metrics import infidelity, sensitivity_max
+from torch import nn
+
+from captum_explainer import RISE, FGVis, GradCAM, IntegratedGradients, UndesirablePixels
+from captum_explainer.attr.utils import expand_to_input, to_pixel_map
+from captum_explainer.data import SYNTHETIC_NORMALIZATION
+from captum_explainer.models import SmallCNN
+from captum_explainer.visualization import visualize_attribution
+
+
+@dataclass
+class Method:
+    name: str
+    build: Callable[[nn.Module, nn.Module], Any]  # (model, gradcam layer) -> attribution
+    kwargs: dict = field(default_factory=dict)
+    per_pixel: bool = True  # (N, 1, H, W) output; otherwise the input's shape
+
+
+METHODS = [
+    Method("gradcam", lambda model, layer: GradCAM(model, layer)),
+    Method("rise", lambda model, layer: RISE(model, score="sigmoid"),
+           dict(n_masks=24, perturbations_per_eval=12, seed=0)),
+    Method("integrated_gradients", lambda model, layer: IntegratedGradients(model),
+           dict(n_steps=4), per_pixel=False),
+    Method("fgvis", lambda model, layer: FGVis(model, normalization=SYNTHETIC_NORMALIZATION),
+           dict(n_iter=3), per_pixel=False),
+    Method("undesirable", lambda model, layer: UndesirablePixels(model),
+           dict(n_masks=24, perturbations_per_eval=12, seed=0)),
+]
+
+MODELS = {
+    "small_cnn": lambda: _seeded(lambda: SmallCNN(num_classes=8), 48),
+    "resnet18": lambda: _seeded(lambda: torchvision.models.resnet18(weights=None, num_classes=8), 32),
+}
+
+
+def _seeded(factory, size):
+    torch.manual_seed(0)
+    model = factory().eval()
+    layer = model.target_layer if hasattr(model, "target_layer") else model.layer4
+    return model, layer, size
+
+
+@pytest.fixture(params=list(MODELS), scope="module")
+def model_setup(request):
+    return MODELS[request.param]()
+
+
+@pytest.fixture(params=METHODS, ids=[m.name for m in METHODS])
+def method(request):
+    return request.param
+
+
+def _inputs(size, n=3):
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(1))
+
+
+def _expected_shape(method, x):
+    return (x.shape[0], 1, *x.shape[-2:]) if method.per_pixel else tuple(x.shape)
+
+
+def _hooks(model):
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        + len(getattr(m, "_backward_pre_hooks", {}))
+        for m in model.modules()
+    )
+
+
+def _state(model):
+    return [m.training for m in model.modules()], [p.requires_grad for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [2, (2,), torch.tensor(2), torch.tensor([1, 2, 3]), [1, 2, 3], [(1,), (2,), (3,)]],
+    ids=["int", "tuple", "tensor0d", "tensor1d", "list", "list_of_tuples"],
+)
+def test_every_target_form(model_setup, method, target):
+    model, layer, size = model_setup
+    x = _inputs(size)
+    out = method.build(model, layer).attribute(x, target=target, **method.kwargs)
+    assert isinstance(out, torch.Tensor) and out.shape == _expected_shape(method, x)
+    assert torch.isfinite(out).all()
+
+
+def test_batched_equals_per_example(model_setup, method):
+    model, layer, size = model_setup
+    x = _inputs(size)
+    attribution = method.build(model, layer)
+    batched = attribution.attribute(x, target=[0, 5, 7], **method.kwargs)
+    single = torch.cat([
+        attribution.attribute(x[i : i + 1], target=t, **method.kwargs) for i, t in enumerate([0, 5, 7])
+    ])
+    scale = single.abs().max().clamp(min=1e-12)
+    assert torch.allclose(batched, single, atol=1e-4 * float(scale), rtol=1e-3)
+
+
+def test_tensor_in_tensor_out_tuple_in_tuple_out(model_setup, method):
+    model, layer, size = model_setup
+    x = _inputs(size, n=2)
+    attribution = method.build(model, layer)
+    out = attribution.attribute((x,), target=1, **method.kwargs)
+    assert isinstance(out, tuple) and len(out) == 1
+    assert out[0].shape == _expected_shape(method, x)
+
+
+def test_invalid_target_raises_assertion_and_leaves_model_clean(model_setup, method):
+    model, layer, size = model_setup
+    # A mixed state, to see that nothing is reset to a default either.
+    model.layer4.train() if hasattr(model, "layer4") else model.features.block2.train()
+    frozen = next(model.parameters())
+    frozen.requires_grad_(False)
+    before = _state(model)
+    try:
+        for bad in (8, -1, [0, 1]):  # out of range, negative, wrong length for 3 images
+            with pytest.raises(AssertionError, match="target"):
+                method.build(model, layer).attribute(_inputs(size), target=bad, **method.kwargs)
+            assert _hooks(model) == 0
+            assert _state(model) == before
+        method.build(model, layer).attribute(_inputs(size), target=1, **method.kwargs)
+        assert _hooks(model) == 0 and _state(model) == before
+    finally:
+        model.eval()
+        frozen.requires_grad_(True)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (torch.full((1, 3, 32, 32), float("nan")), "NaN or infinite"),
+        (torch.full((1, 3, 32, 32), float("inf")), "NaN or infinite"),
+        (torch.zeros(3, 32, 32), r"\(N, C, H, W\)"),
+    ],
+    ids=["nan", "inf", "rank3"],
+)
+def test_bad_inputs_are_named(model_setup, method, bad, message):
+    model, layer, _ = model_setup
+    attribution = method.build(model, layer)
+    with pytest.raises(ValueError, match=message):
+        attribution.attribute(bad, target=0, **method.kwargs)
+    assert _hooks(model) == 0
+
+
+def test_noise_tunnel(model_setup, method):
+    model, layer, size = model_setup
+    x = _inputs(size, n=2)
+    tunnel = NoiseTunnel(method.build(model, layer))
+    out = tunnel.attribute(x, nt_type="smoothgrad", nt_samples=2, stdevs=0.1, target=1, **method.kwargs)
+    assert out.shape == _expected_shape(method, x)
+
+
+def test_sensitivity_max_with_several_images(model_setup, method):
+    model, layer, size = model_setup
+    x = _inputs(size, n=3)
+    attribution = method.build(model, layer)
+    sens = sensitivity_max(attribution.attribute, x, target=1, n_perturb_samples=2, **method.kwargs)
+    assert sens.shape == (3,) and torch.isfinite(sens).all()
+
+
+def test_infidelity_through_the_shape_helper(model_setup, method):
+    model, layer, size = model_setup
+    x = _inputs(size, n=2)
+    attr = method.build(model, layer).attribute(x, target=1, **method.kwargs)
+
+    def perturb(inputs):
+        noise = 0.05 * torch.randn_like(inputs)
+        return noise, inputs - noise
+
+    value = infidelity(model, perturb, x, expand_to_input(attr, x), target=1, n_perturb_samples=2)
+    assert value.shape == (2,) and torch.isfinite(value).all()
+
+
+def test_visualisation_including_all_zero_maps(model_setup, method):
+    model, layer, size = model_setup
+    x = _inputs(size, n=1)
+    attr = to_pixel_map(method.build(model, layer).attribute(x, target=1, **method.kwargs))
+    for shown in (attr[0], torch.zeros_like(attr[0])):
+        figure, axis = visualize_attribution(shown, x[0], normalization=SYNTHETIC_NORMALIZATION)
+        assert figure is not None and axis is not None
