@@ -1,0 +1,27 @@
+import pytest
+import torch
+from captum.attr import LayerAttribution, LayerGradCam
+
+from captum_explainer import GradCAM
+from captum_explainer.models import SmallCNN
+
+
+def test_equals_captum_layer_gradcam_with_relu_and_bilinear_upsampling():
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    x = torch.randn(4, 3, 64, 64)
+    ours = GradCAM(model, model.target_layer).attribute(x, target=[0, 3, 5, 7])
+    layer_map = LayerGradCam(model, model.target_layer).attribute(
+        x, target=[0, 3, 5, 7], relu_attributions=True
+    )
+    reference = LayerAttribution.interpolate(layer_map, (64, 64), interpolate_mode="bilinear")
+    assert ours.shape == (4, 1, 64, 64)
+    assert torch.equal(ours, reference)
+    assert (ours >= 0).all()
+
+
+def test_layer_defaults_to_the_models_target_layer():
+    model = SmallCNN().eval()
+    assert GradCAM(model).layer is model.target_layer
+    with pytest.raises(ValueError, match="layer must be given"):
+        GradCAM(torch.nn.Sequential(torch.nn.Flatten()))
