@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from captum_explainer.attr import (  # noqa: E402
     RISE,
+    ExplainerAttribution,
     FGVis,
     GradCAM,
     IntegratedGradients,
@@ -12,6 +13,7 @@ from captum_explainer.attr import (  # noqa: E402
 from captum_explainer.data import SyntheticScenes  # noqa: E402
 
 __all__ = [
+    "ExplainerAttribution",
     "FGVis",
     "GradCAM",
     "IntegratedGradients",

@@ -1,5 +1,6 @@
 """Attribution methods, each a Captum attribution class in its own file."""
 
+from captum_explainer.attr.explainer import ExplainerAttribution
 from captum_explainer.attr.fgvis import FGVis
 from captum_explainer.attr.gradcam import GradCAM
 from captum_explainer.attr.integrated_gradients import IntegratedGradients
@@ -8,6 +9,7 @@ from captum_explainer.attr.undesirable import UndesirablePixels
 from captum_explainer.attr.utils import expand_to_input, to_numpy_image, to_pixel_map
 
 __all__ = [
+    "ExplainerAttribution",
     "FGVis",
     "GradCAM",
     "IntegratedGradients",

@@ -21,7 +21,7 @@ from captum_explainer.checkpoint import CheckpointError, load_state_dict_checked
 BackboneWeights = WeightsEnum | str | os.PathLike | None
 
 
-def _resolve_weights(
+def resolve_weights(
     weights: BackboneWeights, enum_type: type[WeightsEnum]
 ) -> tuple[WeightsEnum | None, str | None]:
     """Split ``weights`` into (torchvision enum, local file path); at most one is set."""
@@ -38,7 +38,7 @@ def _resolve_weights(
     )
 
 
-def _load_backbone_file(model: nn.Module, path: str) -> None:
+def load_backbone_file(model: nn.Module, path: str) -> None:
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - re-raised with the file's name
@@ -51,10 +51,10 @@ def _load_backbone_file(model: nn.Module, path: str) -> None:
 def _build_backbone(
     factory: Callable[..., nn.Module], enum_type: type[WeightsEnum], weights: BackboneWeights
 ) -> nn.Module:
-    enum, path = _resolve_weights(weights, enum_type)
+    enum, path = resolve_weights(weights, enum_type)
     model = factory(weights=enum)
     if path is not None:
-        _load_backbone_file(model, path)
+        load_backbone_file(model, path)
     return model
 
 

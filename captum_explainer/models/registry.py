@@ -53,3 +53,22 @@ def load_classifier(
     model = build_classifier(arch, int(checkpoint["num_classes"]), **kwargs)
     load_state_dict_checked(model, checkpoint["state_dict"], path)
     return model.eval(), checkpoint
+
+
+def load_explainer(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild an Explainer saved by ``train-explainer`` and load its weights.
+
+    Returns:
+        ``(explainer, checkpoint)``, the network in ``eval()`` mode.
+    """
+    from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
+
+    checkpoint = load_checkpoint(path, kind="explainer", map_location=map_location)
+    arch = checkpoint.get("arch")
+    if arch not in EXPLAINERS:
+        raise CheckpointError(f"checkpoint {str(path)!r} names an unknown Explainer architecture {arch!r}")
+    explainer = build_explainer(arch, int(checkpoint["num_classes"]))
+    load_state_dict_checked(explainer, checkpoint["state_dict"], path)
+    return explainer.eval(), checkpoint

@@ -43,6 +43,9 @@ class FitConfig:
         max_steps_per_epoch: cap on training steps per epoch (``None``: the whole loader).
         progress: show a progress bar.
         is_main_process: only the main process writes files (rank 0 under ``torchrun``).
+        reduce: combines each epoch's numbers across processes (the mean under
+            ``torchrun``), so every rank takes the same early-stopping decision.
+        meta: stored in every checkpoint (architecture, classes, command, ...).
     """
 
     out_dir: Path
@@ -52,6 +55,7 @@ class FitConfig:
     max_steps_per_epoch: int | None = None
     progress: bool = True
     is_main_process: bool = True
+    reduce: Callable[[dict[str, float]], dict[str, float]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -173,7 +177,8 @@ class Trainer:
         total = len(batches) if hasattr(batches, "__len__") else None
         if total is not None and limit is not None:
             total = min(total, limit)
-        bar = tqdm(batches, desc=desc, total=total, disable=not self.config.progress, leave=False)
+        show = self.config.progress and self.config.is_main_process
+        bar = tqdm(batches, desc=desc, total=total, disable=not show, leave=False)
         self.trainable.train(train)
         for batch in bar:
             if limit is not None and count >= limit:
@@ -197,7 +202,8 @@ class Trainer:
         self.trainable.eval()
         if count == 0:
             raise ValueError(f"{desc}: no batches (is the dataset empty?)")
-        return {name: value / count for name, value in totals.items()}
+        means = {name: value / count for name, value in totals.items()}
+        return self.config.reduce(means) if self.config.reduce else means
 
     def fit(
         self,
@@ -233,7 +239,7 @@ class Trainer:
             if evaluate is not None:
                 row.update(evaluate())
             self.history.append(row)
-            if self.config.progress:
+            if self.config.progress and self.config.is_main_process:
                 tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
             self._save(improved)
         return self.history

@@ -1,0 +1,124 @@
+"""The learned Explainer (Stalder et al., NeurIPS 2022) behind Captum's interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from captum._utils.typing import TargetType
+from captum.attr import Attribution
+from captum.log import log_usage
+from torch import nn
+
+from captum_explainer.attr._base import (
+    format_inputs,
+    format_output,
+    forward_logits,
+    preserved_model_state,
+    resolve_targets,
+)
+from captum_explainer.models.explainer_nets import check_explainer_output
+
+
+class ExplainerAttribution(Attribution):
+    """Class-specific masks from a trained Explainer in one forward pass, no gradients.
+
+    Class ``k``'s mask is ``sigmoid(E(x)_k)``, values in [0, 1] at the input's resolution.
+
+    Args:
+        explainer: the trained Explainer, ``(N, C, H, W) -> (N, K, H, W)`` logits (see
+            :func:`~captum_explainer.models.load_explainer`). Pass it in ``eval()`` mode.
+        forward_func: optionally the classifier it explains; then ``target=None`` explains
+            the classes the classifier predicts (logit >= 0), as the paper does at inference.
+    """
+
+    def __init__(self, explainer: nn.Module, forward_func: Callable | None = None) -> None:
+        super().__init__(forward_func if forward_func is not None else explainer)
+        self.explainer = explainer
+        self.classifier = forward_func
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return False
+
+    def _logits(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        with torch.no_grad(), preserved_model_state(self.explainer):
+            logits = self.explainer(*inputs)
+        check_explainer_output(logits, inputs[0])
+        return logits
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: torch.Tensor | tuple[torch.Tensor, ...],
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The target class's mask.
+
+        Args:
+            inputs: images ``(N, C, H, W)`` (a 1-tuple is accepted and returned as a tuple).
+            target: the explained class in any Captum form; ``None`` needs ``forward_func``
+                and explains the predicted classes (logit >= 0) with their max-merged mask,
+                or the top-1 class for an image where no logit reaches 0.
+            additional_forward_args: passed to ``forward_func`` when ``target`` is None.
+
+        Returns:
+            ``(N, 1, H, W)`` masks in [0, 1] (a tuple for a tuple input).
+        """
+        formatted, is_tuple = format_inputs(inputs)
+        logits = self._logits(formatted)
+        n, k = logits.shape[:2]
+        if target is None:
+            classes = self.predicted_classes(formatted, additional_forward_args)
+            if classes.shape[1] != k:
+                raise ValueError(
+                    f"the classifier has {classes.shape[1]} classes but the Explainer gives {k} masks"
+                )
+            masks = self.merge(logits, classes)
+        else:
+            index = resolve_targets(target, n, k).to(logits.device)
+            masks = torch.sigmoid(logits[torch.arange(n, device=logits.device), index][:, None])
+        return format_output(is_tuple, [masks] * len(formatted))
+
+    def attribute_all_classes(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Every class's mask from the same forward pass: ``(N, K, H, W)`` in [0, 1]."""
+        formatted, _ = format_inputs(inputs)
+        return torch.sigmoid(self._logits(formatted))
+
+    def attribute_classes(self, inputs: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """The max-merged mask of a set of classes per image: the paper's target mask.
+
+        Args:
+            inputs: images ``(N, C, H, W)``.
+            classes: ``(N, K)`` multi-hot (e.g. the labels); an all-zero row gives a zero mask.
+
+        Returns:
+            ``(N, 1, H, W)``, ``sigmoid(max_{k in classes} E(x)_k)``.
+        """
+        formatted, _ = format_inputs(inputs)
+        logits = self._logits(formatted)
+        if classes.shape != logits.shape[:2]:
+            raise ValueError(
+                f"classes must be multi-hot shaped {tuple(logits.shape[:2])}, got {tuple(classes.shape)}"
+            )
+        return self.merge(logits, classes.to(logits.device))
+
+    @staticmethod
+    def merge(logits: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        chosen = classes.bool()[:, :, None, None]
+        merged = logits.masked_fill(~chosen, float("-inf")).amax(dim=1, keepdim=True)
+        return torch.sigmoid(merged)
+
+    def predicted_classes(self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None) -> torch.Tensor:
+        """Multi-hot ``(N, K)`` of the classes the classifier predicts (logit >= 0; else top-1)."""
+        if self.classifier is None:
+            raise ValueError(
+                "target=None needs the classifier: ExplainerAttribution(explainer, forward_func=model)"
+            )
+        with torch.no_grad(), preserved_model_state(self.classifier):
+            logits = forward_logits(self.classifier, inputs, additional_forward_args)
+        predicted = logits >= 0
+        top1 = torch.zeros_like(predicted).scatter_(1, logits.argmax(1, keepdim=True), True)
+        return torch.where(predicted.any(1, keepdim=True), predicted, top1)

@@ -1,0 +1,229 @@
+"""Train an Explainer for a frozen classifier, on one process or many (``torchrun``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+import captum_explainer
+from captum_explainer.attr._base import preserved_model_state
+from captum_explainer.data import Normalization, SyntheticScenes, collate_items
+from captum_explainer.data.loading import check_not_empty
+from captum_explainer.distributed import DistributedContext, mean_across_ranks
+from captum_explainer.explainer.loss import (
+    PRESETS,
+    LossWeights,
+    check_labels,
+    explainer_loss,
+    merged_masks,
+)
+from captum_explainer.models.explainer_nets import (
+    SmallExplainer,
+    build_explainer,
+    check_explainer_output,
+)
+from captum_explainer.training.classifier import materialize
+from captum_explainer.training.loop import FitConfig, Trainer
+
+
+@dataclass
+class ExplainerTrainingConfig:
+    """Settings of ``captum-explainer train-explainer`` (see its ``--help``).
+
+    ``preset`` picks the paper's learning rate and loss weights for one of its settings
+    (:data:`PRESETS`); an explicit ``lr`` or ``weights`` overrides it.
+    """
+
+    out_dir: Path
+    arch: str = "small_explainer"
+    preset: str | None = None
+    lr: float | None = None
+    weights: LossWeights | None = None
+    epochs: int = 30
+    batch_size: int = 16
+    patience: int = 5
+    seed: int = 0
+    resume: bool = False
+    max_steps_per_epoch: int | None = None
+    progress: bool = True
+    num_workers: int = 0
+    init_from_classifier: bool = True
+    command: str = ""
+    extra_meta: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> tuple[float, LossWeights]:
+        """The learning rate and loss weights in force (explicit > preset > defaults)."""
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        preset_lr, preset_weights = PRESETS[self.preset] if self.preset else (1e-5, LossWeights())
+        return (self.lr if self.lr is not None else preset_lr), (self.weights or preset_weights)
+
+
+def check_compatible(classifier: nn.Module, explainer: nn.Module, image: torch.Tensor) -> int:
+    """The number of classes both networks agree on; a clear error if they do not."""
+    with torch.no_grad():
+        logits = classifier(image[None])
+        masks = explainer(image[None])
+    check_explainer_output(masks, image[None])
+    if logits.shape[1] != masks.shape[1]:
+        raise ValueError(
+            f"the classifier has {logits.shape[1]} classes but the Explainer gives "
+            f"{masks.shape[1]} masks; build the Explainer with num_classes={logits.shape[1]}"
+        )
+    return logits.shape[1]
+
+
+def train_explainer(
+    config: ExplainerTrainingConfig,
+    classifier: nn.Module,
+    train_set: Dataset,
+    val_set: Dataset,
+    classes: list[str],
+    normalization: Normalization,
+    context: DistributedContext | None = None,
+    explainer: nn.Module | None = None,
+) -> list[dict[str, float]]:
+    """Train an Explainer for the frozen ``classifier``; write ``best.pt``, ``last.pt``, ``log.csv``.
+
+    The classifier is put in ``eval()`` mode with ``requires_grad=False`` for the whole
+    run (dropout and batch-norm statistics off, weights untouched) and both are restored
+    afterwards. Under ``torchrun`` the Explainer is wrapped in DistributedDataParallel,
+    each process sees its share of every epoch, and only rank 0 writes.
+
+    Args:
+        config: the settings.
+        classifier: the frozen model to explain, ``(N, C, H, W) -> (N, K)`` logits.
+        train_set, val_set: ``(image, labels, segmentation)`` datasets; every image needs a label.
+        classes: class names, stored in the checkpoint.
+        normalization: the images' normalisation, stored in the checkpoint.
+        context: from :func:`~captum_explainer.distributed.setup_distributed` (default: one CPU process).
+        explainer: a network to train instead of ``build_explainer(config.arch, K)``.
+
+    Returns:
+        The per-epoch log.
+    """
+    context = context or DistributedContext()
+    check_not_empty(train_set, "training set")
+    check_not_empty(val_set, "validation set")
+    device = context.device
+    lr, weights = config.resolved()
+    torch.manual_seed(config.seed)
+    classifier = classifier.to(device)
+    image = train_set[0][0].to(device)
+    if explainer is None:
+        explainer = build_explainer(config.arch, num_classes=len(classes))
+        if config.init_from_classifier and isinstance(explainer, SmallExplainer):
+            explainer.init_from_classifier(classifier)
+    explainer = explainer.to(device)
+    with preserved_model_state(classifier):
+        classifier.eval().requires_grad_(False)
+        num_classes = check_compatible(classifier, explainer, image)
+        if num_classes != len(classes):
+            raise ValueError(f"the classifier has {num_classes} classes but {len(classes)} were named")
+        trainer, loaders = _trainer(config, classifier, explainer, train_set, val_set, context, lr, weights)
+        trainer.config.meta = _checkpoint_meta(config, classes, image, normalization, lr, weights)
+        return trainer.fit(*loaders)
+
+
+def _trainer(
+    config: ExplainerTrainingConfig,
+    classifier: nn.Module,
+    explainer: nn.Module,
+    train_set: Dataset,
+    val_set: Dataset,
+    context: DistributedContext,
+    lr: float,
+    weights: LossWeights,
+) -> tuple[Trainer, tuple[Callable[[int], DataLoader], Callable[[], DataLoader]]]:
+    device = context.device
+    wrapped = (
+        DistributedDataParallel(explainer, device_ids=[device.index] if device.type == "cuda" else None)
+        if context.enabled else explainer
+    )
+
+    def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
+        images, labels = batch[0].to(device), batch[1].to(device)
+        check_labels(labels)
+        logits = wrapped(images)
+        target_mask, non_target_mask = merged_masks(logits, labels)
+        # One classifier pass for the masked and the inverted images together.
+        both = classifier(torch.cat([target_mask * images, (1 - target_mask) * images]))
+        masked_logits, inverted_logits = both.split(images.shape[0])
+        return explainer_loss(logits, labels, masked_logits, inverted_logits, target_mask,
+                              non_target_mask, weights)
+
+    optimizer = torch.optim.Adam(explainer.parameters(), lr=lr)
+    fit_config = FitConfig(
+        out_dir=config.out_dir,
+        max_epochs=config.epochs,
+        patience=config.patience,
+        resume=config.resume,
+        max_steps_per_epoch=config.max_steps_per_epoch,
+        progress=config.progress,
+        is_main_process=context.is_main,
+        reduce=lambda values: mean_across_ranks(values, context),
+    )
+    trainer = Trainer(explainer, optimizer, step, fit_config, kind="explainer", trainable=wrapped)
+    return trainer, _loaders(config, train_set, val_set, context)
+
+
+def _loaders(
+    config: ExplainerTrainingConfig, train_set: Dataset, val_set: Dataset, context: DistributedContext
+) -> tuple[Callable[[int], DataLoader], Callable[[], DataLoader]]:
+    collate = None
+    if isinstance(train_set, SyntheticScenes):
+        train_set, val_set = materialize(train_set), materialize(val_set)
+    else:
+        collate = collate_items
+    common = dict(batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate)
+    val_sampler = (
+        DistributedSampler(val_set, context.world_size, context.rank, shuffle=False)
+        if context.enabled else None
+    )
+    val_loader = DataLoader(val_set, sampler=val_sampler, **common)
+
+    def train_loader(epoch: int) -> DataLoader:
+        # The order depends on (seed, epoch) only: a resumed run sees the same batches.
+        if context.enabled:
+            sampler = DistributedSampler(train_set, context.world_size, context.rank, shuffle=True,
+                                         seed=config.seed, drop_last=True)
+            sampler.set_epoch(epoch)
+        else:
+            generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+            sampler = RandomSampler(train_set, generator=generator)
+        return DataLoader(train_set, sampler=sampler, drop_last=len(train_set) > config.batch_size, **common)
+
+    return train_loader, lambda: val_loader
+
+
+def _checkpoint_meta(
+    config: ExplainerTrainingConfig,
+    classes: list[str],
+    image: torch.Tensor,
+    normalization: Normalization,
+    lr: float,
+    weights: LossWeights,
+) -> dict[str, Any]:
+    return {
+        "arch": config.arch,
+        "num_classes": len(classes),
+        "classes": list(classes),
+        "image_size": list(image.shape[-2:]),
+        "normalization": {"mean": list(normalization.mean), "std": list(normalization.std)},
+        "lr": lr,
+        "loss_weights": weights.as_dict(),
+        "preset": config.preset,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "command": config.command,
+        "package_version": captum_explainer.__version__,
+        "torch_version": str(torch.__version__),
+        **config.extra_meta,
+    }
