@@ -1,0 +1,187 @@
+"""Localisation against ground truth: pointing games and the Explainer paper's mask scores.
+
+Every function works on a whole batch at once. Segmentations follow the package's
+convention (0 background, ``k + 1`` class ``k``, 255 void); void pixels are left out of
+every score, as VOC's evaluation leaves them out.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from captum_explainer.data._types import BOUNDARY_LABEL
+
+F1_THRESHOLDS = (0.25, 0.5, 0.75)
+IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+
+
+def scale_maps(maps: torch.Tensor, rule: str = "max") -> torch.Tensor:
+    """Bring maps ``(N, 1, H, W)`` to [0, 1] before the mask scores.
+
+    Args:
+        rule: ``"max"``: negative values to 0, then divide by each map's maximum (an
+            all-zero map stays zero) — for saliency maps on arbitrary scales (Grad-CAM,
+            RISE, Integrated Gradients); ``"none"``: clamp to [0, 1] only — for maps that
+            already are masks (the Explainer, FGVis), whose values mean something.
+    """
+    if rule == "none":
+        return maps.clamp(0, 1)
+    if rule == "max":
+        positive = maps.clamp(min=0)
+        peak = positive.flatten(1).amax(1).clamp(min=1e-12)
+        return positive / peak[:, None, None, None]
+    raise ValueError(f"rule must be 'max' or 'none', got {rule!r}")
+
+
+def merge_class_maps(class_maps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per image, the max over the labelled classes' maps: ``(N, K, H, W) -> (N, 1, H, W)``."""
+    chosen = labels.bool()[:, :, None, None]
+    merged = class_maps.masked_fill(~chosen, float("-inf")).amax(1, keepdim=True)
+    return torch.where(torch.isfinite(merged), merged, torch.zeros_like(merged))
+
+
+def _foreground(segmentation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-agnostic foreground ``s`` and the valid (non-void) pixels, both ``(N, H, W)``."""
+    valid = segmentation != BOUNDARY_LABEL
+    return ((segmentation > 0) & valid).float(), valid.float()
+
+
+def _f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> torch.Tensor:
+    return 2 * tp / (2 * tp + fp + fn).clamp(min=1e-12)
+
+
+def roc_auc(values: torch.Tensor, positive: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Per-row ROC-AUC of ``values`` against binary ``positive`` over ``valid`` entries.
+
+    Ties count one half (the Mann-Whitney statistic). Rows where ``positive`` takes one
+    value only get NaN. All inputs ``(N, P)``.
+    """
+    pos = positive.bool() & valid.bool()
+    neg = ~positive.bool() & valid.bool()
+    inf = torch.tensor(float("inf"), dtype=values.dtype, device=values.device)
+    negatives = torch.where(neg, values, inf).sort(dim=1).values
+    below = torch.searchsorted(negatives, values.contiguous(), side="left")
+    at_or_below = torch.searchsorted(negatives, values.contiguous(), side="right")
+    wins = (below + 0.5 * (at_or_below - below)).to(values.dtype)
+    n_pos, n_neg = pos.sum(1), neg.sum(1)
+    auc = (wins * pos).sum(1) / (n_pos * n_neg).clamp(min=1)
+    return torch.where((n_pos > 0) & (n_neg > 0), auc, torch.full_like(auc, float("nan")))
+
+
+def mask_scores(masks: torch.Tensor, segmentation: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The Explainer paper's mask scores (Stalder et al. 2022, Table 1), per image.
+
+    Args:
+        masks: ``(N, 1, H, W)`` in [0, 1] (see :func:`scale_maps`), typically the max over
+            the labelled classes' maps (:func:`merge_class_maps`).
+        segmentation: ``(N, H, W)``; its class-agnostic foreground is the ground truth ``s``.
+
+    Returns:
+        Per-image ``(N,)`` tensors: ``mean_f1`` (binary F1 averaged over thresholds 0.25,
+        0.5, 0.75), ``continuous_f1`` (``tp = sum m s``, ``fp = sum m (1 - s)``,
+        ``fn = sum (1 - m) s``), ``discrete_iou`` (averaged over thresholds 0.1 ... 0.9),
+        ``continuous_iou`` (``sum min(m, s) / sum max(m, s)``), ``auc`` (ROC-AUC of map
+        values against ``s``; NaN where ``s`` is all one value), ``background_coverage``
+        (``mean(relu(m - s)) / (1 - area(s))``, lower is better) and ``object_coverage``
+        (``1 - mean(relu(s - m)) / area(s)``, higher is better).
+    """
+    if masks.dim() != 4 or masks.shape[1] != 1:
+        raise ValueError(f"masks must be (N, 1, H, W), got {tuple(masks.shape)}")
+    if segmentation.shape != (masks.shape[0], *masks.shape[-2:]):
+        raise ValueError(
+            f"segmentation must be (N, H, W) = {(masks.shape[0], *masks.shape[-2:])}, got "
+            f"{tuple(segmentation.shape)}"
+        )
+    if masks.min() < 0 or masks.max() > 1:
+        raise ValueError("masks must lie in [0, 1]; scale them first with scale_maps()")
+    s, valid = _foreground(segmentation)
+    m = masks[:, 0].float()
+    flat = lambda t: t.flatten(1)  # noqa: E731
+    m, s, valid = flat(m), flat(s), flat(valid)
+
+    def binary_counts(threshold: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b = (m >= threshold).float() * valid
+        return (b * s).sum(1), (b * (1 - s)).sum(1), ((1 - b) * s * valid).sum(1)
+
+    mean_f1 = torch.stack([_f1(*binary_counts(t)) for t in F1_THRESHOLDS]).mean(0)
+    ious = []
+    for t in IOU_THRESHOLDS:
+        tp, fp, fn = binary_counts(t)
+        ious.append(tp / (tp + fp + fn).clamp(min=1e-12))
+    tp, fp, fn = (m * s * valid).sum(1), (m * (1 - s) * valid).sum(1), ((1 - m) * s * valid).sum(1)
+    n_valid = valid.sum(1).clamp(min=1)
+    area = (s * valid).sum(1) / n_valid
+    return {
+        "mean_f1": mean_f1,
+        "continuous_f1": _f1(tp, fp, fn),
+        "discrete_iou": torch.stack(ious).mean(0),
+        "continuous_iou": (torch.minimum(m, s) * valid).sum(1) / (torch.maximum(m, s) * valid).sum(1).clamp(min=1e-12),
+        "auc": roc_auc(m, s, valid),
+        "background_coverage": ((m - s).clamp(min=0) * valid).sum(1) / n_valid / (1 - area).clamp(min=1e-12),
+        "object_coverage": 1 - ((s - m).clamp(min=0) * valid).sum(1) / n_valid / area.clamp(min=1e-12),
+    }
+
+
+def class_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(image, class)`` pairs of present classes: two ``(M,)`` index tensors."""
+    images, classes = torch.nonzero(labels, as_tuple=True)
+    return images, classes
+
+
+def default_tolerance(height: int) -> float:
+    """15 pixels at 224, scaled with the image size (TorchRay's pointing-game tolerance)."""
+    return 15.0 * height / 224.0
+
+
+def pointing_game(
+    maps: torch.Tensor,
+    segmentation: torch.Tensor,
+    classes: torch.Tensor,
+    num_classes: int,
+    tolerance: float | None = None,
+) -> dict[str, torch.Tensor | float]:
+    """Pointing game (Zhang et al. 2016, as TorchRay's benchmark).
+
+    For each (image, present class) pair, the map's maximum is a hit if a pixel of that
+    class lies within ``tolerance`` pixels of it.
+
+    Args:
+        maps: ``(M, 1, H, W)``, the class's map for each pair.
+        segmentation: ``(M, H, W)``, the segmentation of each pair's image.
+        classes: ``(M,)`` the class of each pair.
+        num_classes: ``K``.
+        tolerance: in pixels; default 15 at 224 px, scaled (:func:`default_tolerance`).
+
+    Returns:
+        ``hits`` ``(M,)`` bool, ``per_class`` ``(K,)`` accuracy (NaN for absent classes)
+        and ``mean``: the mean over classes, as TorchRay reports it.
+    """
+    m, _, h, w = maps.shape
+    tolerance = default_tolerance(h) if tolerance is None else tolerance
+    peak = maps.flatten(1).argmax(1)
+    py, px = (peak // w).float(), (peak % w).float()
+    ys = torch.arange(h, device=maps.device, dtype=torch.float32)[None, :, None]
+    xs = torch.arange(w, device=maps.device, dtype=torch.float32)[None, None, :]
+    near = (ys - py[:, None, None]) ** 2 + (xs - px[:, None, None]) ** 2 <= tolerance**2
+    inside = segmentation == (classes + 1)[:, None, None]
+    hits = (near & inside).flatten(1).any(1)
+    per_class = _per_class_mean(hits.float(), classes, num_classes)
+    return {"hits": hits, "per_class": per_class, "mean": float(per_class.nanmean())}
+
+
+def energy_pointing_game(
+    maps: torch.Tensor, segmentation: torch.Tensor, classes: torch.Tensor, num_classes: int
+) -> dict[str, torch.Tensor | float]:
+    """Energy-based pointing game (Wang et al., Score-CAM, 2020): the share of the map's
+    positive mass inside the class's region. Same pair layout as :func:`pointing_game`."""
+    positive = maps[:, 0].clamp(min=0)
+    inside = segmentation == (classes + 1)[:, None, None]
+    share = (positive * inside).flatten(1).sum(1) / positive.flatten(1).sum(1).clamp(min=1e-12)
+    per_class = _per_class_mean(share, classes, num_classes)
+    return {"share": share, "per_class": per_class, "mean": float(per_class.nanmean())}
+
+
+def _per_class_mean(values: torch.Tensor, classes: torch.Tensor, num_classes: int) -> torch.Tensor:
+    total = torch.zeros(num_classes, device=values.device).index_add_(0, classes, values.float())
+    count = torch.zeros(num_classes, device=values.device).index_add_(0, classes, torch.ones_like(values, dtype=torch.float32))
+    return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
