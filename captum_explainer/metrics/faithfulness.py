@@ -1,0 +1,228 @@
+"""Faithfulness to the model: does the map point at what the classifier really uses?
+
+Every function evaluates a whole batch with batched forward passes. "Masking by ``m``"
+is ``m * x + (1 - m) * b`` with ``b`` zeros in normalised space (the dataset's mean
+colour) unless a baseline is given. Scores go through the same ``score`` rule as the
+attribution methods (``"softmax"``, ``"sigmoid"``, ``"logit"`` or a callable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from captum_explainer.attr._base import ScoreType, class_scores
+
+IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+
+
+def _scores(model: Callable, images: torch.Tensor, score: ScoreType, batch_size: int) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([class_scores(model(chunk), score) for chunk in images.split(batch_size)])
+
+
+def saliency_metric(
+    model: Callable,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    baseline: float | torch.Tensor = 0.0,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Saliency metric (Dabkowski & Gal 2017, as used by Stalder et al. 2022), per image.
+
+    ``log(max(mean(m), 0.05)) - log(p)`` with ``p`` the summed softmax probability of the
+    labelled classes (each counted once) on the masked image ``m * x``. Lower is better:
+    a small mask that keeps the classes.
+
+    Args:
+        model: the classifier, ``(N, C, H, W) -> (N, K)`` logits.
+        images: ``(N, C, H, W)``; masks: ``(N, 1, H, W)`` in [0, 1]; labels: ``(N, K)``.
+
+    Returns:
+        ``(N,)`` values.
+    """
+    masked = masks * images + (1 - masks) * baseline
+    probabilities = _scores(model, masked, "softmax", batch_size)
+    p = (probabilities * labels.bool()).sum(1).clamp(min=1e-12)
+    area = masks.flatten(1).mean(1).clamp(min=0.05)
+    return torch.log(area) - torch.log(p)
+
+
+def gaussian_blur(images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None) -> torch.Tensor:
+    """The insertion game's blurred canvas: kernel 11, sigma 5 at 224 px, scaled with the image."""
+    height = images.shape[-2]
+    sigma = sigma if sigma is not None else 5.0 * height / 224
+    kernel_size = kernel_size if kernel_size is not None else max(3, 2 * round(5 * height / 224) + 1)
+    coords = torch.arange(kernel_size, dtype=images.dtype, device=images.device) - (kernel_size - 1) / 2
+    kernel = torch.exp(-(coords**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    c = images.shape[1]
+    pad = kernel_size // 2
+    x = F.pad(images, (pad, pad, pad, pad), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, kernel_size), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, kernel_size, 1), groups=c)
+
+
+@dataclass
+class CausalCurves:
+    """Deletion and insertion (Petsiuk et al. 2018): curves ``(N, steps + 1)`` over the
+    fraction of pixels in ``x`` and their areas ``(N,)`` by the trapezoid rule."""
+
+    x: torch.Tensor
+    deletion: torch.Tensor
+    insertion: torch.Tensor
+
+    @property
+    def deletion_auc(self) -> torch.Tensor:
+        return torch.trapezoid(self.deletion, self.x, dim=1)
+
+    @property
+    def insertion_auc(self) -> torch.Tensor:
+        return torch.trapezoid(self.insertion, self.x, dim=1)
+
+
+def deletion_insertion(
+    model: Callable,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets: torch.Tensor,
+    n_steps: int = 32,
+    score: ScoreType = "softmax",
+    baseline: float | torch.Tensor = 0.0,
+    batch_size: int = 256,
+) -> CausalCurves:
+    """Deletion and insertion games (RISE paper), all images and steps batched.
+
+    Pixels are ranked by the map, highest first. Deletion replaces the top ``k`` pixels
+    with the baseline; insertion reveals them on a blurred copy (:func:`gaussian_blur`).
+    The curve is the explained class's score after each of ``n_steps`` equal steps.
+    Lower deletion and higher insertion areas are better.
+
+    Args:
+        maps: ``(N, 1, H, W)`` (any scale: only the order of pixels matters).
+        targets: ``(N,)`` the class each map explains.
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
+    n, c, h, w = images.shape
+    order = maps.reshape(n, -1).argsort(dim=1, descending=True, stable=True)
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w, device=images.device).expand(n, -1))
+    counts = torch.round(torch.linspace(0, h * w, n_steps + 1, device=images.device)).long()
+    chosen = (rank[:, None, :] < counts[None, :, None]).reshape(n * (n_steps + 1), 1, h, w)
+    repeated = images.repeat_interleave(n_steps + 1, dim=0)
+    base = torch.as_tensor(baseline, dtype=images.dtype, device=images.device)
+    base = base.expand_as(images).repeat_interleave(n_steps + 1, dim=0) if base.dim() else base
+    blurred = gaussian_blur(images).repeat_interleave(n_steps + 1, dim=0)
+    step_targets = targets.repeat_interleave(n_steps + 1).to(images.device)
+
+    def curve(canvas: torch.Tensor) -> torch.Tensor:
+        probabilities = _scores(model, canvas, score, batch_size)
+        return probabilities.gather(1, step_targets[:, None])[:, 0].reshape(n, n_steps + 1)
+
+    deletion = curve(torch.where(chosen, base, repeated))
+    insertion = curve(torch.where(chosen, repeated, blurred))
+    x = (counts.float() / (h * w)).expand(n, -1)
+    return CausalCurves(x, deletion, insertion)
+
+
+@dataclass
+class ClassSpecificity:
+    """Mean probability of class ``t`` (rows) on images containing ``t``, masked with the
+    map of class ``k`` (columns), over thresholds 0.1 ... 0.9. ``blank``: the classifier's
+    mean probability on a blank (all-baseline) image, the level an uninformative mask reaches."""
+
+    matrix: torch.Tensor  # (K, K), NaN for classes without images
+    blank: torch.Tensor  # (K,)
+
+    @property
+    def diagonal(self) -> float:
+        return float(self.matrix.diagonal().nanmean())
+
+    @property
+    def off_diagonal(self) -> float:
+        k = self.matrix.shape[0]
+        off = self.matrix[~torch.eye(k, dtype=torch.bool, device=self.matrix.device)]
+        return float(off.nanmean())
+
+
+def class_specificity(
+    model: Callable,
+    images: torch.Tensor,
+    class_maps: torch.Tensor,
+    labels: torch.Tensor,
+    score: ScoreType = "softmax",
+    thresholds: tuple[float, ...] = IOU_THRESHOLDS,
+    baseline: float | torch.Tensor = 0.0,
+    batch_size: int = 256,
+) -> ClassSpecificity:
+    """Class specificity (Stalder et al. 2022): are class ``k``'s masks about class ``k``?
+
+    Each image is masked with each class's map, binarised at each threshold; the score of
+    every present class ``t`` is read from the same forward pass.
+
+    Args:
+        class_maps: ``(N, K, H, W)`` in [0, 1], every class's map of every image.
+        labels: ``(N, K)``.
+    """
+    n, k = labels.shape
+    thr = torch.tensor(thresholds, device=images.device, dtype=images.dtype)
+    per_mask_class = []
+    for mask_class in range(k):  # one batch of N x thresholds images per mask class
+        binary = (class_maps[:, mask_class, None] >= thr[None, :, None, None]).to(images.dtype)
+        binary = binary[:, :, None]  # (N, T, 1, H, W)
+        masked = binary * images[:, None] + (1 - binary) * baseline
+        probabilities = _scores(model, masked.flatten(0, 1), score, batch_size)
+        per_mask_class.append(probabilities.reshape(n, len(thresholds), k).mean(1))
+    mean_over_thresholds = torch.stack(per_mask_class, dim=1)  # (N, mask class k, scored class t)
+    present = labels.bool().to(images.device)
+    totals = torch.einsum("nt,nkt->tk", present.to(images.dtype), mean_over_thresholds)
+    counts = present.sum(0).to(images.dtype)[:, None]
+    matrix = torch.where(counts > 0, totals / counts.clamp(min=1), torch.full_like(totals, math.nan))
+    blank_image = torch.zeros_like(images[:1]) + baseline
+    blank = _scores(model, blank_image, score, batch_size)[0]
+    return ClassSpecificity(matrix, blank)
+
+
+def undesirable_recovery(
+    model: Callable,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets: torch.Tensor,
+    fractions: tuple[float, ...] = (0.01, 0.05, 0.1),
+    score: ScoreType = "softmax",
+    baseline: float | torch.Tensor = 0.0,
+    batch_size: int = 256,
+) -> dict[float, dict[str, float]]:
+    """Undesirable-pixel recovery (a reconstruction of Kang et al.'s metric).
+
+    Remove the top ``q`` of an undesirable-pixel map (replace with the baseline, as the
+    masks do) and report, per fraction ``q``, the mean rise of the target's score and the
+    share of images whose top-1 class becomes the target. Compare with a random map
+    (:func:`random_maps`) as the reference row.
+
+    Returns:
+        ``{q: {"score_rise": ..., "became_top1": ...}}``.
+    """
+    n, _, h, w = images.shape
+    before = _scores(model, images, score, batch_size).gather(1, targets[:, None])[:, 0]
+    rank = maps.reshape(n, -1).argsort(dim=1, descending=True, stable=True).argsort(dim=1)
+    results = {}
+    for q in fractions:
+        removed = (rank < round(q * h * w)).reshape(n, 1, h, w)
+        edited = torch.where(removed, torch.as_tensor(baseline, dtype=images.dtype), images)
+        after = _scores(model, edited, score, batch_size)
+        rise = after.gather(1, targets[:, None])[:, 0] - before
+        top1 = after.argmax(1) == targets
+        results[q] = {"score_rise": float(rise.mean()), "became_top1": float(top1.float().mean())}
+    return results
+
+
+def random_maps(like: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Uniform random maps shaped like ``like``: the reference row of a ranking metric."""
+    generator = torch.Generator(device=like.device).manual_seed(seed)
+    return torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
