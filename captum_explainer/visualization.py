@@ -15,7 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from captum_explainer.attr.utils import to_numpy_image
+from captum_explainer.compare import ComparisonResult
 from captum_explainer.data._types import Normalization
+from captum_explainer.metrics.faithfulness import CausalCurves, ClassSpecificity
 
 
 def image_to_numpy(image: torch.Tensor, normalization: Normalization | None = None) -> np.ndarray:
@@ -73,3 +75,106 @@ def visualize_attribution(
         attr, original, method=method, sign=sign, plt_fig_axis=plt_fig_axis, title=title,
         use_pyplot=False, **kwargs,
     )
+
+
+def _blank_axes(axis: Axes) -> None:
+    axis.set_xticks([])
+    axis.set_yticks([])
+
+
+def comparison_grid(
+    result: ComparisonResult,
+    normalization: Normalization | None = None,
+    max_images: int = 8,
+    class_names: list[str] | None = None,
+) -> Figure:
+    """Rows are images; columns the image, the ground truth (when known) and each method's
+    map (the max over the image's explained classes, as scored)."""
+    n = min(max_images, result.images.shape[0])
+    has_truth = result.segmentation is not None
+    columns = 1 + int(has_truth) + len(result.methods)
+    figure = Figure(figsize=(1.9 * columns, 1.9 * n + 0.4), layout="constrained")
+    axes = figure.subplots(n, columns, squeeze=False)
+    for row in range(n):
+        image = result.images[row]
+        axes[row, 0].imshow(image_to_numpy(image, normalization))
+        names = [class_names[k] for k in result.labels[row].nonzero().flatten().tolist()] if class_names else []
+        axes[row, 0].set_ylabel(", ".join(names), fontsize=7)
+        if has_truth:
+            seg = result.segmentation[row]
+            truth = ((seg > 0) & (seg < 255)).float()
+            axes[row, 1].imshow(truth.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+        for col, method in enumerate(result.methods, start=1 + int(has_truth)):
+            visualize_attribution(
+                method.merged[row], image, normalization, method="blended_heat_map",
+                sign="absolute_value", plt_fig_axis=(figure, axes[row, col]), alpha_overlay=0.5,
+                cmap="jet",
+            )
+            axes[row, col].set_title("")
+    titles = ["image"] + (["ground truth"] if has_truth else []) + [m.name for m in result.methods]
+    for col, title in enumerate(titles):
+        axes[0, col].set_title(title, fontsize=9)
+    for axis in axes.flat:
+        _blank_axes(axis)
+    return figure
+
+
+def class_view(
+    image: torch.Tensor,
+    class_maps: dict[str, torch.Tensor],
+    class_names: list[str],
+    normalization: Normalization | None = None,
+) -> Figure:
+    """One image, one column per class, one row per method: are the maps class-specific?
+
+    Args:
+        image: ``(C, H, W)``.
+        class_maps: method name -> ``(K, H, W)`` maps of every class.
+        class_names: the ``K`` names.
+    """
+    k = len(class_names)
+    figure = Figure(figsize=(1.7 * (k + 1), 1.8 * len(class_maps) + 0.4), layout="constrained")
+    axes = figure.subplots(len(class_maps), k + 1, squeeze=False)
+    for row, (name, maps) in enumerate(class_maps.items()):
+        axes[row, 0].imshow(image_to_numpy(image, normalization))
+        axes[row, 0].set_ylabel(name, fontsize=9)
+        peak = float(maps.clamp(min=0).max()) or 1.0  # one scale per method: classes compare
+        for col in range(k):
+            axes[row, col + 1].imshow(maps[col].clamp(min=0).cpu().numpy() / peak, cmap="viridis", vmin=0, vmax=1)
+            if row == 0:
+                axes[row, col + 1].set_title(class_names[col], fontsize=9)
+    axes[0, 0].set_title("image", fontsize=9)
+    for axis in axes.flat:
+        _blank_axes(axis)
+    return figure
+
+
+def causal_curves_figure(curves: dict[str, CausalCurves]) -> Figure:
+    """Mean deletion and insertion curves per method, with their areas in the legend."""
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    deletion_axis, insertion_axis = figure.subplots(1, 2)
+    for name, curve in curves.items():
+        x = curve.x[0].cpu().numpy()
+        deletion_axis.plot(x, curve.deletion.mean(0).cpu().numpy(), label=f"{name} ({float(curve.deletion_auc.mean()):.3f})")
+        insertion_axis.plot(x, curve.insertion.mean(0).cpu().numpy(), label=f"{name} ({float(curve.insertion_auc.mean()):.3f})")
+    for axis, title in ((deletion_axis, "deletion (lower is better)"), (insertion_axis, "insertion (higher is better)")):
+        axis.set_title(title)
+        axis.set_xlabel("fraction of pixels")
+        axis.set_ylabel("score of the explained class")
+        axis.legend(fontsize=8)
+    return figure
+
+
+def specificity_heatmap(result: ClassSpecificity, class_names: list[str], title: str = "") -> Figure:
+    """The class-specificity matrix: rows the class present, columns the class whose map masks."""
+    figure = Figure(figsize=(5.5, 4.8), layout="constrained")
+    axis = figure.subplots()
+    matrix = result.matrix.cpu().numpy()
+    shown = axis.imshow(matrix, cmap="magma", vmin=0, vmax=1)
+    axis.set_xticks(range(len(class_names)), class_names, rotation=60, fontsize=7)
+    axis.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    axis.set_xlabel("mask of class")
+    axis.set_ylabel("probability of class")
+    axis.set_title(f"{title} diag {result.diagonal:.2f} / off {result.off_diagonal:.2f}", fontsize=9)
+    figure.colorbar(shown, ax=axis)
+    return figure

@@ -13,7 +13,7 @@ from captum_explainer.models.registry import (
     load_classifier,
     load_explainer,
 )
-from captum_explainer.models.pretrained import synthetic_classifier
+from captum_explainer.models.pretrained import synthetic_classifier, synthetic_explainer
 from captum_explainer.models.small_cnn import SmallCNN, small_cnn
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "resnet50_multilabel",
     "small_cnn",
     "synthetic_classifier",
+    "synthetic_explainer",
     "vgg16_multilabel",
 ]

@@ -20,6 +20,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 #: The small CNN trained on :class:`~captum_explainer.data.SyntheticScenes` (64 x 64, 8 classes).
 SYNTHETIC_CLASSIFIER = ASSETS / "small_cnn_synthetic.pt"
+#: The :class:`SmallExplainer` trained for :data:`SYNTHETIC_CLASSIFIER`.
+SYNTHETIC_EXPLAINER = ASSETS / "small_explainer_synthetic.pt"
 
 
 def manifest(weights_file: str | Path) -> dict[str, Any]:
@@ -30,15 +32,26 @@ def manifest(weights_file: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _shipped(path: Path, command: str) -> Path:
+    if not path.is_file():
+        raise CheckpointError(
+            f"the shipped weights {str(path)!r} are missing from this installation; "
+            f"reinstall the package or train your own with `captum-explainer {command}`"
+        )
+    return path
+
+
 def synthetic_classifier(map_location: str | torch.device = "cpu") -> nn.Module:
     """The shipped :class:`SmallCNN` for the synthetic data, in ``eval()`` mode."""
     from captum_explainer.models.registry import load_classifier
 
-    if not SYNTHETIC_CLASSIFIER.is_file():
-        raise CheckpointError(
-            f"the shipped classifier {str(SYNTHETIC_CLASSIFIER)!r} is missing from this "
-            f"installation; reinstall the package or train one with "
-            f"`captum-explainer train-classifier`"
-        )
-    model, _ = load_classifier(SYNTHETIC_CLASSIFIER, map_location=map_location)
+    model, _ = load_classifier(_shipped(SYNTHETIC_CLASSIFIER, "train-classifier"), map_location)
     return model
+
+
+def synthetic_explainer(map_location: str | torch.device = "cpu") -> nn.Module:
+    """The shipped :class:`SmallExplainer` for :func:`synthetic_classifier`, in ``eval()`` mode."""
+    from captum_explainer.models.registry import load_explainer
+
+    explainer, _ = load_explainer(_shipped(SYNTHETIC_EXPLAINER, "train-explainer"), map_location)
+    return explainer

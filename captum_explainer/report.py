@@ -1,0 +1,92 @@
+"""The HTML report of a comparison: figures as PNG, the table, and the numbers as CSV/JSON.
+
+Everything is written into a temporary folder beside the destination and renamed into
+place at the end, so a failed run never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from captum_explainer.compare import ComparisonResult
+
+
+def _table_html(rows: Sequence[dict], digits: int = 3) -> str:
+    columns = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row[column]
+            text = f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.note { color: #444; }
+"""
+
+
+def write_report(
+    out_dir: str | os.PathLike,
+    result: ComparisonResult,
+    figures: dict[str, Figure],
+    title: str = "captum-explainer comparison",
+    notes: Sequence[str] = (),
+    extra_tables: dict[str, Sequence[dict]] | None = None,
+) -> Path:
+    """Write ``report.html``, one PNG per figure, ``results.csv`` and ``results.json``.
+
+    Args:
+        out_dir: the destination folder (replaced as a whole if it exists).
+        result: the comparison whose table is shown.
+        figures: file stem -> figure, shown in this order.
+        title: the page title.
+        notes: paragraphs shown under the title (plain text).
+        extra_tables: heading -> rows, shown after the main table.
+
+    Returns:
+        The path of ``report.html``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for stem, figure in figures.items():
+            figure.savefig(staging / f"{stem}.png", dpi=110)
+        (staging / "results.csv").write_text(result.to_csv())
+        (staging / "results.json").write_text(result.to_json())
+        parts = [f"<h1>{html.escape(title)}</h1>"]
+        parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
+        parts += ["<h2>Numbers</h2>", _table_html(result.rows())]
+        for heading, rows in (extra_tables or {}).items():
+            if rows:
+                parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(rows)]
+        for stem in figures:
+            parts += [f"<h2>{html.escape(stem.replace('_', ' '))}</h2>", f"<img src='{stem}.png' alt='{stem}'>"]
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+        (staging / "report.html").write_text(page)
+        os.chmod(staging, 0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir / "report.html"
