@@ -18,13 +18,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
+from captum_explainer.attr import (
+    RISE,
+    ExplainerAttribution,
+    FGVis,
+    GradCAM,
+    IntegratedGradients,
+    UndesirablePixels,
+)
 from captum_explainer.attr.utils import to_pixel_map
+from captum_explainer.data._types import Normalization
 from captum_explainer.metrics.localization import (
     class_pairs,
     energy_pointing_game,
     mask_scores,
     merge_class_maps,
+    per_class_mean,
     pointing_game,
     scale_maps,
 )
@@ -64,6 +75,8 @@ class MethodResult:
     seconds_per_image: float
     peak_memory_mb: float
     metrics: dict[str, float] = field(default_factory=dict)
+    per_image: dict[str, torch.Tensor] = field(default_factory=dict)  # (N,) each
+    per_pair: dict[str, torch.Tensor] = field(default_factory=dict)  # (M,) each
 
 
 @dataclass
@@ -86,8 +99,12 @@ class ComparisonResult:
     def rows(self) -> list[dict[str, Any]]:
         """One dictionary per method: name, cost, then every metric."""
         return [
-            {"method": r.name, "seconds_per_image": r.seconds_per_image,
-             "peak_memory_mb": r.peak_memory_mb, **r.metrics}
+            {
+                "method": r.name,
+                "seconds_per_image": r.seconds_per_image,
+                "peak_memory_mb": r.peak_memory_mb,
+                **r.metrics,
+            }
             for r in self.methods
         ]
 
@@ -100,15 +117,92 @@ class ComparisonResult:
         return "\n".join(lines)
 
     def to_csv(self) -> str:
-        rows = self.rows()
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
+        return rows_to_csv(self.rows())
 
     def to_json(self) -> str:
         return json.dumps(self.rows(), indent=2, default=float)
+
+
+#: Settings per method for the demo and ``evaluate`` (documented in docs/evaluation.md).
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "RISE": dict(n_masks=4000, perturbations_per_eval=250),
+    "Integrated Gradients": dict(n_steps=32, internal_batch_size=256),
+    "FGVis": dict(n_iter=300),
+    "Undesirable pixels": dict(n_masks=4000, perturbations_per_eval=250),
+}
+
+
+def default_methods(
+    classifier: nn.Module,
+    explainer: nn.Module | None,
+    normalization: Normalization,
+    seed: int = 0,
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> list[MethodSpec]:
+    """The six methods as the demo and ``evaluate`` run them on a multi-label classifier.
+
+    Args:
+        classifier: the explained model; explainer: its trained Explainer (``None`` leaves
+            the Explainer out); normalization: the images' (FGVis's black reference);
+        seed: the random masks' seed; settings: per-method keyword arguments overriding
+            :data:`DEMO_SETTINGS`, keyed by method name.
+    """
+    settings = {**DEMO_SETTINGS, **(settings or {})}
+    specs = [
+        MethodSpec("Explainer", ExplainerAttribution(explainer, classifier), scale="none"),
+        MethodSpec("Grad-CAM", GradCAM(classifier)),
+        MethodSpec("RISE", RISE(classifier, score="sigmoid"), dict(seed=seed, **settings["RISE"])),
+        MethodSpec(
+            "Integrated Gradients",
+            IntegratedGradients(classifier),
+            dict(settings["Integrated Gradients"]),
+        ),
+        MethodSpec(
+            "FGVis",
+            FGVis(classifier, normalization=normalization, score="sigmoid"),
+            dict(settings["FGVis"]),
+            scale="none",
+            reduction="mean",
+        ),
+        MethodSpec(
+            "Undesirable pixels",
+            UndesirablePixels(classifier, score="sigmoid"),
+            dict(seed=seed, **settings["Undesirable pixels"]),
+        ),
+    ]
+    return [s for s in specs if explainer is not None or s.name != "Explainer"]
+
+
+#: Command-line names of the methods.
+METHOD_NAMES = {
+    "explainer": "Explainer",
+    "gradcam": "Grad-CAM",
+    "rise": "RISE",
+    "integrated-gradients": "Integrated Gradients",
+    "fgvis": "FGVis",
+    "undesirable": "Undesirable pixels",
+}
+
+
+def select_methods(specs: Sequence[MethodSpec], names: Sequence[str]) -> list[MethodSpec]:
+    """The specs named on the command line (see :data:`METHOD_NAMES`), in that order."""
+    unknown = [n for n in names if n not in METHOD_NAMES]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {sorted(METHOD_NAMES)}")
+    by_name = {s.name: s for s in specs}
+    missing = [n for n in names if METHOD_NAMES[n] not in by_name]
+    if missing:
+        raise ValueError(f"method {missing[0]!r} needs --explainer (an Explainer checkpoint)")
+    return [by_name[METHOD_NAMES[n]] for n in names]
+
+
+def rows_to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows of one table (dictionaries with the same keys) as CSV text."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _format(value: Any, digits: int) -> str:
@@ -156,9 +250,28 @@ def compare(
         merged = _merge_pairs(scale_maps(pair_maps, spec.scale), pair_images, pair_classes, labels)
         result = MethodResult(spec.name, pair_maps, merged, seconds / images.shape[0], peak)
         if segmentation is not None:
-            result.metrics = _ground_truth_metrics(result, segmentation, pair_images, pair_classes, labels.shape[1])
+            result.metrics = _ground_truth_metrics(
+                result, segmentation, pair_images, pair_classes, labels.shape[1]
+            )
         results.append(result)
     return ComparisonResult(results, images, labels, segmentation, pair_images, pair_classes)
+
+
+def all_class_maps(method: MethodSpec, images: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Every class's map of every image, ``(N, K, H, W)`` in [0, 1] by the method's rule."""
+    n, _, h, w = images.shape
+    if hasattr(method.attribution, "attribute_all_classes"):
+        maps = method.attribution.attribute_all_classes(images, **method.kwargs).reshape(
+            n * num_classes, 1, h, w
+        )
+    else:
+        repeated = images.repeat_interleave(num_classes, dim=0)
+        classes = torch.arange(num_classes, device=images.device).repeat(n)
+        maps = to_pixel_map(
+            method.attribution.attribute(repeated, target=classes, **method.kwargs),
+            method.reduction,
+        )
+    return scale_maps(maps.detach(), method.scale).reshape(n, num_classes, h, w)
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -167,7 +280,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-def _pair_maps(spec: MethodSpec, images: torch.Tensor, pair_images: torch.Tensor, pair_classes: torch.Tensor) -> torch.Tensor:
+def _pair_maps(
+    spec: MethodSpec, images: torch.Tensor, pair_images: torch.Tensor, pair_classes: torch.Tensor
+) -> torch.Tensor:
     attribution = spec.attribution
     if spec.all_classes and hasattr(attribution, "attribute_all_classes"):
         every = attribution.attribute_all_classes(images, **spec.kwargs)
@@ -178,7 +293,10 @@ def _pair_maps(spec: MethodSpec, images: torch.Tensor, pair_images: torch.Tensor
 
 
 def _merge_pairs(
-    pair_maps: torch.Tensor, pair_images: torch.Tensor, pair_classes: torch.Tensor, labels: torch.Tensor
+    pair_maps: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
+    labels: torch.Tensor,
 ) -> torch.Tensor:
     n, k = labels.shape
     class_maps = pair_maps.new_zeros((n, k, *pair_maps.shape[-2:]))
@@ -186,19 +304,59 @@ def _merge_pairs(
     return merge_class_maps(class_maps, labels)
 
 
-def _ground_truth_metrics(
-    result: MethodResult, segmentation: torch.Tensor, pair_images: torch.Tensor,
-    pair_classes: torch.Tensor, num_classes: int,
-) -> dict[str, float]:
-    scores = mask_scores(result.merged, segmentation)
-    metrics = {name: float(values.nanmean()) for name, values in scores.items()}
+def ground_truth_values(
+    merged: torch.Tensor,
+    pair_maps: torch.Tensor,
+    segmentation: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
+    num_classes: int,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Per-image mask scores and per-pair pointing results: the raw values behind the
+    table, kept so that batches (and processes) can be merged before averaging."""
+    per_image = mask_scores(merged, segmentation)
     pair_seg = segmentation[pair_images]
-    metrics["pointing_game"] = pointing_game(result.pair_maps, pair_seg, pair_classes, num_classes)["mean"]
-    metrics["energy_pointing_game"] = energy_pointing_game(result.pair_maps, pair_seg, pair_classes, num_classes)["mean"]
+    per_pair = {
+        "pointing_game": pointing_game(pair_maps, pair_seg, pair_classes, num_classes)[
+            "hits"
+        ].float(),
+        "energy_pointing_game": energy_pointing_game(
+            pair_maps, pair_seg, pair_classes, num_classes
+        )["share"],
+    }
+    return per_image, per_pair
+
+
+def summarize(
+    per_image: dict[str, torch.Tensor],
+    per_pair: dict[str, torch.Tensor],
+    pair_classes: torch.Tensor,
+    num_classes: int,
+) -> dict[str, float]:
+    """Image means of the per-image values; per-class means, then their mean, of the
+    per-pair values (the pointing games' convention)."""
+    metrics = {name: float(values.float().nanmean()) for name, values in per_image.items()}
+    for name, values in per_pair.items():
+        metrics[name] = float(per_class_mean(values, pair_classes, num_classes).nanmean())
     return metrics
 
 
-def measure_peak_memory(fn: Callable[[], Any], device: torch.device | str = "cpu") -> tuple[Any, float]:
+def _ground_truth_metrics(
+    result: MethodResult,
+    segmentation: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
+    num_classes: int,
+) -> dict[str, float]:
+    result.per_image, result.per_pair = ground_truth_values(
+        result.merged, result.pair_maps, segmentation, pair_images, pair_classes, num_classes
+    )
+    return summarize(result.per_image, result.per_pair, pair_classes, num_classes)
+
+
+def measure_peak_memory(
+    fn: Callable[[], Any], device: torch.device | str = "cpu"
+) -> tuple[Any, float]:
     """Run ``fn`` and return ``(its value, peak memory in MB above the level at the start)``.
 
     On CUDA this is ``torch.cuda.max_memory_allocated``; on the CPU the resident set

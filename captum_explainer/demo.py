@@ -14,18 +14,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from captum_explainer.attr import (
-    RISE,
-    ExplainerAttribution,
-    FGVis,
-    GradCAM,
-    IntegratedGradients,
-    UndesirablePixels,
-)
-from captum_explainer.attr.utils import to_pixel_map
-from captum_explainer.compare import ComparisonResult, MethodSpec, compare
+from captum_explainer.compare import ComparisonResult, all_class_maps, compare, default_methods
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.data._types import Normalization
 from captum_explainer.metrics.faithfulness import (
     class_specificity,
     deletion_insertion,
@@ -33,37 +23,6 @@ from captum_explainer.metrics.faithfulness import (
     saliency_metric,
     undesirable_recovery,
 )
-from captum_explainer.metrics.localization import scale_maps
-
-#: The demo's settings per method (documented in docs/evaluation.md).
-DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "RISE": dict(n_masks=4000, perturbations_per_eval=250),
-    "Integrated Gradients": dict(n_steps=32, internal_batch_size=256),
-    "FGVis": dict(n_iter=300),
-    "Undesirable pixels": dict(n_masks=4000, perturbations_per_eval=250),
-}
-
-
-def default_methods(
-    classifier: nn.Module,
-    explainer: nn.Module,
-    normalization: Normalization,
-    seed: int = 0,
-    settings: dict[str, dict[str, Any]] | None = None,
-) -> list[MethodSpec]:
-    """The six methods as the demo and ``evaluate`` run them on a multi-label classifier."""
-    settings = {**DEMO_SETTINGS, **(settings or {})}
-    return [
-        MethodSpec("Explainer", ExplainerAttribution(explainer, classifier), scale="none"),
-        MethodSpec("Grad-CAM", GradCAM(classifier)),
-        MethodSpec("RISE", RISE(classifier, score="sigmoid"), dict(seed=seed, **settings["RISE"])),
-        MethodSpec("Integrated Gradients", IntegratedGradients(classifier),
-                   dict(settings["Integrated Gradients"])),
-        MethodSpec("FGVis", FGVis(classifier, normalization=normalization, score="sigmoid"),
-                   dict(settings["FGVis"]), scale="none", reduction="mean"),
-        MethodSpec("Undesirable pixels", UndesirablePixels(classifier, score="sigmoid"),
-                   dict(seed=seed, **settings["Undesirable pixels"])),
-    ]
 
 
 def faithfulness_rows(
@@ -74,28 +33,23 @@ def faithfulness_rows(
     curves, rows = {}, []
     for method in result.methods:
         curves[method.name] = deletion_insertion(
-            classifier, images, method.pair_maps, result.pair_classes, n_steps=n_steps, score="sigmoid"
+            classifier,
+            images,
+            method.pair_maps,
+            result.pair_classes,
+            n_steps=n_steps,
+            score="sigmoid",
         )
         saliency = saliency_metric(classifier, result.images, method.merged, result.labels)
-        rows.append({
-            "method": method.name,
-            "deletion_auc": float(curves[method.name].deletion_auc.mean()),
-            "insertion_auc": float(curves[method.name].insertion_auc.mean()),
-            "saliency_metric": float(saliency.mean()),
-        })
+        rows.append(
+            {
+                "method": method.name,
+                "deletion_auc": float(curves[method.name].deletion_auc.mean()),
+                "insertion_auc": float(curves[method.name].insertion_auc.mean()),
+                "saliency_metric": float(saliency.mean()),
+            }
+        )
     return curves, rows
-
-
-def all_class_maps(method: MethodSpec, images: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Every class's map of every image, ``(N, K, H, W)`` in [0, 1] by the method's rule."""
-    n, _, h, w = images.shape
-    if hasattr(method.attribution, "attribute_all_classes"):
-        maps = method.attribution.attribute_all_classes(images, **method.kwargs).reshape(n * num_classes, 1, h, w)
-    else:
-        repeated = images.repeat_interleave(num_classes, dim=0)
-        classes = torch.arange(num_classes, device=images.device).repeat(n)
-        maps = to_pixel_map(method.attribution.attribute(repeated, target=classes, **method.kwargs), method.reduction)
-    return scale_maps(maps.detach(), method.scale).reshape(n, num_classes, h, w)
 
 
 def run_demo(
@@ -138,7 +92,9 @@ def run_demo(
     classifier = (classifier or synthetic_classifier()).to(device).eval()
     explainer = (explainer or synthetic_explainer()).to(device).eval()
     data = SyntheticScenes(n_images, seed=10_000 + seed, split="test")
-    images, labels, segmentation = (t.to(device) for t in collate_items([data[i] for i in range(n_images)]))
+    images, labels, segmentation = (
+        t.to(device) for t in collate_items([data[i] for i in range(n_images)])
+    )
     methods = default_methods(classifier, explainer, SYNTHETIC_NORMALIZATION, seed, settings)
     bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
 
@@ -152,20 +108,39 @@ def run_demo(
     announce("class specificity")
     specific = [m for m in methods if m.name in ("Explainer", "Grad-CAM", "RISE")]
     class_maps = {m.name: all_class_maps(m, images, labels.shape[1]) for m in specific}
-    specificity = {name: class_specificity(classifier, images, maps, labels, score="sigmoid")
-                   for name, maps in class_maps.items()}
+    specificity = {
+        name: class_specificity(classifier, images, maps, labels, score="sigmoid")
+        for name, maps in class_maps.items()
+    }
     announce("undesirable-pixel recovery")
     recovery = _recovery_rows(classifier, result)
     bar.close()
 
-    figures = {"comparison_grid": comparison_grid(result, SYNTHETIC_NORMALIZATION, class_names=list(data.classes)),
-               "class_specific_view": class_view(images[0], {n: m[0] for n, m in class_maps.items()},
-                                                 list(data.classes), SYNTHETIC_NORMALIZATION),
-               "deletion_insertion": causal_curves_figure(curves)}
+    figures = {
+        "comparison_grid": comparison_grid(
+            result, SYNTHETIC_NORMALIZATION, class_names=list(data.classes)
+        ),
+        "class_specific_view": class_view(
+            images[0],
+            {n: m[0] for n, m in class_maps.items()},
+            list(data.classes),
+            SYNTHETIC_NORMALIZATION,
+        ),
+        "deletion_insertion": causal_curves_figure(curves),
+    }
     for name, value in specificity.items():
-        figures[f"class_specificity_{name.lower().replace('-', '_')}"] = specificity_heatmap(value, list(data.classes), name)
-    specificity_rows = [{"method": n, "diagonal": s.diagonal, "off_diagonal": s.off_diagonal,
-                         "blank_image": float(s.blank.mean())} for n, s in specificity.items()]
+        figures[f"class_specificity_{name.lower().replace('-', '_')}"] = specificity_heatmap(
+            value, list(data.classes), name
+        )
+    specificity_rows = [
+        {
+            "method": n,
+            "diagonal": s.diagonal,
+            "off_diagonal": s.off_diagonal,
+            "blank_image": float(s.blank.mean()),
+        }
+        for n, s in specificity.items()
+    ]
     print(result.to_markdown())
     notes = [
         f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
@@ -174,16 +149,30 @@ def run_demo(
         "scaled by their maximum, masks (Explainer, FGVis) are used as they are. Undesirable pixels "
         "show what hinders a class, so low overlap with the objects is expected of them.",
     ]
-    return write_report(out, result, figures, title="captum-explainer demo", notes=notes,
-                        extra_tables={"Faithfulness": faithfulness, "Class specificity": specificity_rows,
-                                      "Undesirable-pixel recovery": recovery})
+    return write_report(
+        out,
+        result.rows(),
+        figures,
+        title="captum-explainer demo",
+        notes=notes,
+        extra_tables={
+            "Faithfulness": faithfulness,
+            "Class specificity": specificity_rows,
+            "Undesirable-pixel recovery": recovery,
+        },
+    )
 
 
 def _recovery_rows(classifier: nn.Module, result: ComparisonResult) -> list[dict[str, Any]]:
     images = result.images[result.pair_images]
     rows = []
     reference = random_maps(result["Undesirable pixels"].pair_maps, seed=0)
-    for name, maps in (("Undesirable pixels", result["Undesirable pixels"].pair_maps), ("random map", reference)):
-        for q, values in undesirable_recovery(classifier, images, maps, result.pair_classes, score="sigmoid").items():
+    for name, maps in (
+        ("Undesirable pixels", result["Undesirable pixels"].pair_maps),
+        ("random map", reference),
+    ):
+        for q, values in undesirable_recovery(
+            classifier, images, maps, result.pair_classes, score="sigmoid"
+        ).items():
             rows.append({"map": name, "removed_fraction": q, **values})
     return rows

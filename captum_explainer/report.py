@@ -7,15 +7,17 @@ place at the end, so a failed run never leaves a half-written report.
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
-from captum_explainer.compare import ComparisonResult
+from captum_explainer.compare import rows_to_csv
 
 
 def _table_html(rows: Sequence[dict], digits: int = 3) -> str:
@@ -44,7 +46,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 
 def write_report(
     out_dir: str | os.PathLike,
-    result: ComparisonResult,
+    rows: Sequence[dict[str, Any]],
     figures: dict[str, Figure],
     title: str = "captum-explainer comparison",
     notes: Sequence[str] = (),
@@ -54,7 +56,7 @@ def write_report(
 
     Args:
         out_dir: the destination folder (replaced as a whole if it exists).
-        result: the comparison whose table is shown.
+        rows: the main table, one dictionary per method (``ComparisonResult.rows()``).
         figures: file stem -> figure, shown in this order.
         title: the page title.
         notes: paragraphs shown under the title (plain text).
@@ -69,18 +71,23 @@ def write_report(
     try:
         for stem, figure in figures.items():
             figure.savefig(staging / f"{stem}.png", dpi=110)
-        (staging / "results.csv").write_text(result.to_csv())
-        (staging / "results.json").write_text(result.to_json())
+        (staging / "results.csv").write_text(rows_to_csv(rows))
+        (staging / "results.json").write_text(json.dumps(list(rows), indent=2, default=float))
         parts = [f"<h1>{html.escape(title)}</h1>"]
         parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
-        parts += ["<h2>Numbers</h2>", _table_html(result.rows())]
+        parts += ["<h2>Numbers</h2>", _table_html(rows)]
         for heading, rows in (extra_tables or {}).items():
             if rows:
                 parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(rows)]
         for stem in figures:
-            parts += [f"<h2>{html.escape(stem.replace('_', ' '))}</h2>", f"<img src='{stem}.png' alt='{stem}'>"]
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+            parts += [
+                f"<h2>{html.escape(stem.replace('_', ' '))}</h2>",
+                f"<img src='{stem}.png' alt='{stem}'>",
+            ]
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+        )
         (staging / "report.html").write_text(page)
         os.chmod(staging, 0o755)
         if out_dir.exists():

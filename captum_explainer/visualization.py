@@ -72,8 +72,14 @@ def visualize_attribution(
         axis.set_title(f"{title} (all zero)" if title else "(all zero)")
         return figure, axis
     return captum_viz.visualize_image_attr(
-        attr, original, method=method, sign=sign, plt_fig_axis=plt_fig_axis, title=title,
-        use_pyplot=False, **kwargs,
+        attr,
+        original,
+        method=method,
+        sign=sign,
+        plt_fig_axis=plt_fig_axis,
+        title=title,
+        use_pyplot=False,
+        **kwargs,
     )
 
 
@@ -98,7 +104,11 @@ def comparison_grid(
     for row in range(n):
         image = result.images[row]
         axes[row, 0].imshow(image_to_numpy(image, normalization))
-        names = [class_names[k] for k in result.labels[row].nonzero().flatten().tolist()] if class_names else []
+        names = (
+            [class_names[k] for k in result.labels[row].nonzero().flatten().tolist()]
+            if class_names
+            else []
+        )
         axes[row, 0].set_ylabel(", ".join(names), fontsize=7)
         if has_truth:
             seg = result.segmentation[row]
@@ -106,8 +116,13 @@ def comparison_grid(
             axes[row, 1].imshow(truth.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         for col, method in enumerate(result.methods, start=1 + int(has_truth)):
             visualize_attribution(
-                method.merged[row], image, normalization, method="blended_heat_map",
-                sign="absolute_value", plt_fig_axis=(figure, axes[row, col]), alpha_overlay=0.5,
+                method.merged[row],
+                image,
+                normalization,
+                method="blended_heat_map",
+                sign="absolute_value",
+                plt_fig_axis=(figure, axes[row, col]),
+                alpha_overlay=0.5,
                 cmap="jet",
             )
             axes[row, col].set_title("")
@@ -140,7 +155,9 @@ def class_view(
         axes[row, 0].set_ylabel(name, fontsize=9)
         peak = float(maps.clamp(min=0).max()) or 1.0  # one scale per method: classes compare
         for col in range(k):
-            axes[row, col + 1].imshow(maps[col].clamp(min=0).cpu().numpy() / peak, cmap="viridis", vmin=0, vmax=1)
+            axes[row, col + 1].imshow(
+                maps[col].clamp(min=0).cpu().numpy() / peak, cmap="viridis", vmin=0, vmax=1
+            )
             if row == 0:
                 axes[row, col + 1].set_title(class_names[col], fontsize=9)
     axes[0, 0].set_title("image", fontsize=9)
@@ -155,9 +172,20 @@ def causal_curves_figure(curves: dict[str, CausalCurves]) -> Figure:
     deletion_axis, insertion_axis = figure.subplots(1, 2)
     for name, curve in curves.items():
         x = curve.x[0].cpu().numpy()
-        deletion_axis.plot(x, curve.deletion.mean(0).cpu().numpy(), label=f"{name} ({float(curve.deletion_auc.mean()):.3f})")
-        insertion_axis.plot(x, curve.insertion.mean(0).cpu().numpy(), label=f"{name} ({float(curve.insertion_auc.mean()):.3f})")
-    for axis, title in ((deletion_axis, "deletion (lower is better)"), (insertion_axis, "insertion (higher is better)")):
+        deletion_axis.plot(
+            x,
+            curve.deletion.mean(0).cpu().numpy(),
+            label=f"{name} ({float(curve.deletion_auc.mean()):.3f})",
+        )
+        insertion_axis.plot(
+            x,
+            curve.insertion.mean(0).cpu().numpy(),
+            label=f"{name} ({float(curve.insertion_auc.mean()):.3f})",
+        )
+    for axis, title in (
+        (deletion_axis, "deletion (lower is better)"),
+        (insertion_axis, "insertion (higher is better)"),
+    ):
         axis.set_title(title)
         axis.set_xlabel("fraction of pixels")
         axis.set_ylabel("score of the explained class")
@@ -165,7 +193,9 @@ def causal_curves_figure(curves: dict[str, CausalCurves]) -> Figure:
     return figure
 
 
-def specificity_heatmap(result: ClassSpecificity, class_names: list[str], title: str = "") -> Figure:
+def specificity_heatmap(
+    result: ClassSpecificity, class_names: list[str], title: str = ""
+) -> Figure:
     """The class-specificity matrix: rows the class present, columns the class whose map masks."""
     figure = Figure(figsize=(5.5, 4.8), layout="constrained")
     axis = figure.subplots()
@@ -175,6 +205,8 @@ def specificity_heatmap(result: ClassSpecificity, class_names: list[str], title:
     axis.set_yticks(range(len(class_names)), class_names, fontsize=7)
     axis.set_xlabel("mask of class")
     axis.set_ylabel("probability of class")
-    axis.set_title(f"{title} diag {result.diagonal:.2f} / off {result.off_diagonal:.2f}", fontsize=9)
+    axis.set_title(
+        f"{title} diag {result.diagonal:.2f} / off {result.off_diagonal:.2f}", fontsize=9
+    )
     figure.colorbar(shown, ax=axis)
     return figure

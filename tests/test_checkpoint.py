@@ -13,7 +13,9 @@ from captum_explainer.models import SmallCNN, load_classifier
 
 
 def test_round_trip_and_kind(tmp_path):
-    path = save_checkpoint({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, tmp_path / "a.pt", "classifier")
+    path = save_checkpoint(
+        {"state_dict": {"w": torch.ones(2)}, "epoch": 3}, tmp_path / "a.pt", "classifier"
+    )
     data = load_checkpoint(path, kind="classifier")
     assert data["epoch"] == 3 and torch.equal(data["state_dict"]["w"], torch.ones(2))
     with pytest.raises(CheckpointError, match="holds a 'classifier', expected a 'explainer'"):
@@ -22,7 +24,8 @@ def test_round_trip_and_kind(tmp_path):
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     def fail(tmp):
-        open(tmp, "w").write("half")
+        with open(tmp, "w") as f:
+            f.write("half")
         raise OSError("disk full")
 
     with pytest.raises(OSError):
@@ -62,7 +65,10 @@ def test_mismatched_weights_give_one_clear_error(tmp_path):
         tmp_path / "m.pt",
         "classifier",
     )
-    with pytest.raises(CheckpointError, match=r"m.pt.*do not fit SmallCNN: shape mismatches head.bias: file \(8,\) vs model \(5,\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"m.pt.*do not fit SmallCNN: shape mismatches head.bias: file \(8,\) vs model \(5,\)",
+    ):
         load_classifier(path)
     with pytest.raises(CheckpointError, match="missing keys"):
         load_state_dict_checked(SmallCNN(), {}, "empty")

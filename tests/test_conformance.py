@@ -6,8 +6,9 @@ modules, BatchNorm), with settings small enough for CI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
@@ -33,19 +34,35 @@ class Method:
 
 METHODS = [
     Method("gradcam", lambda model, layer: GradCAM(model, layer)),
-    Method("rise", lambda model, layer: RISE(model, score="sigmoid"),
-           dict(n_masks=24, perturbations_per_eval=12, seed=0)),
-    Method("integrated_gradients", lambda model, layer: IntegratedGradients(model),
-           dict(n_steps=4), per_pixel=False),
-    Method("fgvis", lambda model, layer: FGVis(model, normalization=SYNTHETIC_NORMALIZATION),
-           dict(n_iter=3), per_pixel=False),
-    Method("undesirable", lambda model, layer: UndesirablePixels(model),
-           dict(n_masks=24, perturbations_per_eval=12, seed=0)),
+    Method(
+        "rise",
+        lambda model, layer: RISE(model, score="sigmoid"),
+        dict(n_masks=24, perturbations_per_eval=12, seed=0),
+    ),
+    Method(
+        "integrated_gradients",
+        lambda model, layer: IntegratedGradients(model),
+        dict(n_steps=4),
+        per_pixel=False,
+    ),
+    Method(
+        "fgvis",
+        lambda model, layer: FGVis(model, normalization=SYNTHETIC_NORMALIZATION),
+        dict(n_iter=3),
+        per_pixel=False,
+    ),
+    Method(
+        "undesirable",
+        lambda model, layer: UndesirablePixels(model),
+        dict(n_masks=24, perturbations_per_eval=12, seed=0),
+    ),
 ]
 
 MODELS = {
     "small_cnn": lambda: _seeded(lambda: SmallCNN(num_classes=8), 48),
-    "resnet18": lambda: _seeded(lambda: torchvision.models.resnet18(weights=None, num_classes=8), 32),
+    "resnet18": lambda: _seeded(
+        lambda: torchvision.models.resnet18(weights=None, num_classes=8), 32
+    ),
 }
 
 
@@ -76,7 +93,9 @@ def _expected_shape(method, x):
 
 def _hooks(model):
     return sum(
-        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        len(m._forward_hooks)
+        + len(m._forward_pre_hooks)
+        + len(m._backward_hooks)
         + len(getattr(m, "_backward_pre_hooks", {}))
         for m in model.modules()
     )
@@ -104,9 +123,12 @@ def test_batched_equals_per_example(model_setup, method):
     x = _inputs(size)
     attribution = method.build(model, layer)
     batched = attribution.attribute(x, target=[0, 5, 7], **method.kwargs)
-    single = torch.cat([
-        attribution.attribute(x[i : i + 1], target=t, **method.kwargs) for i, t in enumerate([0, 5, 7])
-    ])
+    single = torch.cat(
+        [
+            attribution.attribute(x[i : i + 1], target=t, **method.kwargs)
+            for i, t in enumerate([0, 5, 7])
+        ]
+    )
     scale = single.abs().max().clamp(min=1e-12)
     assert torch.allclose(batched, single, atol=1e-4 * float(scale), rtol=1e-3)
 
@@ -161,7 +183,9 @@ def test_noise_tunnel(model_setup, method):
     model, layer, size = model_setup
     x = _inputs(size, n=2)
     tunnel = NoiseTunnel(method.build(model, layer))
-    out = tunnel.attribute(x, nt_type="smoothgrad", nt_samples=2, stdevs=0.1, target=1, **method.kwargs)
+    out = tunnel.attribute(
+        x, nt_type="smoothgrad", nt_samples=2, stdevs=0.1, target=1, **method.kwargs
+    )
     assert out.shape == _expected_shape(method, x)
 
 

@@ -42,7 +42,9 @@ def test_entropy_loss_by_hand():
 
 def test_area_loss_by_hand():
     values = torch.tensor([0.9, 0.8, 0.5, 0.4, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
-    masks = torch.stack([values, values.flip(0)]).view(1, 2, 2, 5)  # class 1's order does not matter
+    masks = torch.stack([values, values.flip(0)]).view(
+        1, 2, 2, 5
+    )  # class 1's order does not matter
     labels = torch.tensor([[1.0, 0.0]])
     # a_min = 0.1: the top pixel should be 1 (0.1 short); a_max = 0.3: beyond the top 3
     # pixels everything should be 0 (0.4 + 0.1 too much); both divided by P = 10.
@@ -53,7 +55,13 @@ def test_area_loss_by_hand():
 
 def test_classification_loss_is_bce_on_the_masked_images():
     logits, labels = torch.tensor([[3.0, -2.0]]), torch.tensor([[1.0, 0.0]])
-    expected = -(math.log(torch.sigmoid(torch.tensor(3.0))) + math.log(1 - torch.sigmoid(torch.tensor(-2.0)))) / 2
+    expected = (
+        -(
+            math.log(torch.sigmoid(torch.tensor(3.0)))
+            + math.log(1 - torch.sigmoid(torch.tensor(-2.0)))
+        )
+        / 2
+    )
     assert classification_loss(logits, labels).item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -63,11 +71,21 @@ def test_total_loss_is_the_weighted_sum_of_its_terms():
     labels = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
     target, non_target = merged_masks(logits, labels)
     weights = LossWeights(l_e=2.0, l_tv=0.5, l_ac=0.7, l_m=0.1, l_n=0.3)
-    terms = explainer_loss(logits, labels, torch.randn(2, 3), torch.randn(2, 3), target, non_target, weights)
-    expected = (terms["classification"] + 2.0 * terms["entropy"] + 0.5 * terms["tv"] + 0.7 * terms["area"]
-                + 0.1 * terms["mask_mean"] + 0.3 * terms["non_target_mean"])
+    terms = explainer_loss(
+        logits, labels, torch.randn(2, 3), torch.randn(2, 3), target, non_target, weights
+    )
+    expected = (
+        terms["classification"]
+        + 2.0 * terms["entropy"]
+        + 0.5 * terms["tv"]
+        + 0.7 * terms["area"]
+        + 0.1 * terms["mask_mean"]
+        + 0.3 * terms["non_target_mean"]
+    )
     assert terms["loss"].item() == pytest.approx(expected.item())
-    assert terms["tv"].item() == pytest.approx((total_variation(target) + total_variation(non_target)).item())
+    assert terms["tv"].item() == pytest.approx(
+        (total_variation(target) + total_variation(non_target)).item()
+    )
 
 
 def test_all_zero_labels_are_refused():
@@ -78,7 +96,19 @@ def test_all_zero_labels_are_refused():
 def test_the_papers_presets():
     assert set(PRESETS) == {"vgg16-voc", "resnet50-voc", "vgg16-coco", "resnet50-coco"}
     lr, weights = PRESETS["resnet50-voc"]
-    assert lr == 1e-4 and (weights.l_e, weights.l_tv, weights.l_ac, weights.l_m, weights.l_n) == (3.0, 1.0, 0.8, 0.01, 0.3)
+    assert lr == 1e-4 and (weights.l_e, weights.l_tv, weights.l_ac, weights.l_m, weights.l_n) == (
+        3.0,
+        1.0,
+        0.8,
+        0.01,
+        0.3,
+    )
     lr, weights = PRESETS["resnet50-coco"]
-    assert lr == 1e-5 and (weights.l_e, weights.l_tv, weights.l_ac, weights.l_m, weights.l_n) == (3.0, 0.05, 0.1, 0.01, 0.03)
+    assert lr == 1e-5 and (weights.l_e, weights.l_tv, weights.l_ac, weights.l_m, weights.l_n) == (
+        3.0,
+        0.05,
+        0.1,
+        0.01,
+        0.03,
+    )
     assert LossWeights() == PRESETS["vgg16-voc"][1]

@@ -13,7 +13,9 @@ from captum_explainer.models import SmallCNN
 
 def _tiny():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 2)).eval()
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 2)
+    ).eval()
 
 
 def test_forward_output_is_unchanged_by_the_filter():
@@ -76,7 +78,9 @@ def test_bounds_are_per_call_so_reused_relus_are_handled():
 
 
 def test_an_output_layer_activation_is_not_filtered():
-    model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Sigmoid())
+    model = nn.Sequential(
+        nn.Conv2d(3, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Sigmoid()
+    )
     with GradientFilter(model) as grad_filter:
         grad_filter.record(lambda: model(torch.randn(1, 3, 8, 8)))
         assert len(grad_filter.bounds) == 1

@@ -11,7 +11,9 @@ from captum_explainer.data.voc import VOC2007
 
 
 def _voc(root, scenes, **kwargs):
-    return VOC2007(root, image_set="test", image_size=scenes.image_size, classes=scenes.classes, **kwargs)
+    return VOC2007(
+        root, image_set="test", image_size=scenes.image_size, classes=scenes.classes, **kwargs
+    )
 
 
 def test_voc_export_reads_back_identically(voc_root, tiny_scenes):
@@ -36,7 +38,9 @@ def test_voc_resizes_to_the_papers_224_with_imagenet_normalisation(voc_root, tin
 def test_voc_keeps_the_difficult_flag(tmp_path, tiny_scenes):
     tiny_scenes.export_voc(tmp_path, image_set="test")
     xml = tmp_path / "VOCdevkit" / "VOC2007" / "Annotations" / "val_000000.xml"
-    xml.write_text(xml.read_text().replace("<difficult>0</difficult>", "<difficult>1</difficult>", 1))
+    xml.write_text(
+        xml.read_text().replace("<difficult>0</difficult>", "<difficult>1</difficult>", 1)
+    )
     voc = _voc(tmp_path, tiny_scenes)
     first = voc.annotation(0)[0]
     assert first["difficult"] is True
@@ -88,7 +92,10 @@ def _edit_coco(root: Path, edit) -> None:
 
 def test_coco_image_without_annotations_has_no_labels(tmp_path, tiny_scenes):
     tiny_scenes.export_coco(tmp_path, split="val")
-    _edit_coco(tmp_path, lambda c: c.update(annotations=[a for a in c["annotations"] if a["image_id"] != 1]))
+    _edit_coco(
+        tmp_path,
+        lambda c: c.update(annotations=[a for a in c["annotations"] if a["image_id"] != 1]),
+    )
     _, labels, seg = COCO2014(tmp_path, image_size=48)[0]
     assert labels.sum() == 0  # not all ones, as the reference code had it
     assert (seg == 0).all()

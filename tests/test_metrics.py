@@ -35,7 +35,14 @@ def test_ground_truth_as_map_scores_perfectly():
     seg = _segmentation()
     gt = ((seg > 0) & (seg < 255)).float()[:, None]
     scores = mask_scores(gt, seg)
-    for name in ("mean_f1", "continuous_f1", "discrete_iou", "continuous_iou", "auc", "object_coverage"):
+    for name in (
+        "mean_f1",
+        "continuous_f1",
+        "discrete_iou",
+        "continuous_iou",
+        "auc",
+        "object_coverage",
+    ):
         assert torch.allclose(scores[name], torch.ones(2)), name
     assert torch.allclose(scores["background_coverage"], torch.zeros(2))
 
@@ -71,7 +78,9 @@ def test_mask_scores_reject_unscaled_maps():
 
 def test_scale_and_merge():
     maps = torch.tensor([[-1.0, 2.0], [4.0, 1.0]]).view(1, 1, 2, 2)
-    assert torch.allclose(scale_maps(maps), torch.tensor([[0.0, 0.5], [1.0, 0.25]]).view(1, 1, 2, 2))
+    assert torch.allclose(
+        scale_maps(maps), torch.tensor([[0.0, 0.5], [1.0, 0.25]]).view(1, 1, 2, 2)
+    )
     assert torch.equal(scale_maps(torch.zeros(1, 1, 2, 2)), torch.zeros(1, 1, 2, 2))
     class_maps = torch.stack([torch.zeros(2, 2), torch.ones(2, 2), 2 * torch.ones(2, 2)])[None]
     merged = merge_class_maps(class_maps, torch.tensor([[1, 1, 0]]))
@@ -90,7 +99,11 @@ def test_pointing_game_hits_misses_and_tolerance():
     assert strict["hits"].tolist() == [True, False, False]
     loose = pointing_game(maps, pair_seg, classes, num_classes=3, tolerance=1)
     assert loose["hits"].tolist() == [True, False, True]
-    assert loose["per_class"][0] == 1 and loose["per_class"][2] == 0.5 and math.isnan(loose["per_class"][1])
+    assert (
+        loose["per_class"][0] == 1
+        and loose["per_class"][2] == 0.5
+        and math.isnan(loose["per_class"][1])
+    )
     assert loose["mean"] == pytest.approx(0.75)
     assert default_tolerance(224) == 15 and default_tolerance(64) == pytest.approx(15 * 64 / 224)
 
@@ -103,7 +116,9 @@ def test_centre_baseline_and_energy_pointing_game():
     assert pointing_game(centre, seg, torch.tensor([0]), 1, tolerance=0)["mean"] == 1
     gt_map = (seg == 1).float()[:, None]
     assert energy_pointing_game(gt_map, seg, torch.tensor([0]), 1)["mean"] == pytest.approx(1.0)
-    assert energy_pointing_game(torch.ones(1, 1, 9, 9), seg, torch.tensor([0]), 1)["mean"] == pytest.approx(9 / 81)
+    assert energy_pointing_game(torch.ones(1, 1, 9, 9), seg, torch.tensor([0]), 1)[
+        "mean"
+    ] == pytest.approx(9 / 81)
 
 
 class Linear(nn.Module):
@@ -122,10 +137,18 @@ def test_deletion_curve_of_a_linear_model_is_known():
     weight = torch.rand(1, 1, 4, 4)
     images = torch.rand(2, 1, 4, 4)
     contributions = (weight * images).flatten(1)
-    curves = deletion_insertion(Linear(weight), images, (weight * images), torch.zeros(2, dtype=torch.long),
-                                n_steps=16, score="logit")
+    curves = deletion_insertion(
+        Linear(weight),
+        images,
+        (weight * images),
+        torch.zeros(2, dtype=torch.long),
+        n_steps=16,
+        score="logit",
+    )
     # Step s removed the s largest contributions: the score is what remains.
-    remaining = contributions.sum(1, keepdim=True) - contributions.sort(1, descending=True).values.cumsum(1)
+    remaining = contributions.sum(1, keepdim=True) - contributions.sort(
+        1, descending=True
+    ).values.cumsum(1)
     expected = torch.cat([contributions.sum(1, keepdim=True), remaining], dim=1)
     assert torch.allclose(curves.deletion, expected, atol=1e-5)
     assert torch.allclose(curves.x[0], torch.linspace(0, 1, 17))
@@ -171,9 +194,17 @@ def test_undesirable_recovery_and_random_reference():
     weight[..., :2, :] = -1  # the top half hinders class 0
     images = torch.ones(3, 1, 4, 4)
     undesirable = (weight < 0).float().expand(3, 1, 4, 4)
-    result = undesirable_recovery(Linear(weight), images, undesirable, torch.zeros(3, dtype=torch.long),
-                                  fractions=(0.5,), score="logit")
+    result = undesirable_recovery(
+        Linear(weight),
+        images,
+        undesirable,
+        torch.zeros(3, dtype=torch.long),
+        fractions=(0.5,),
+        score="logit",
+    )
     assert result[0.5]["score_rise"] == pytest.approx(8.0)  # removing the 8 negative pixels
     assert result[0.5]["became_top1"] == 1.0
     noise = random_maps(undesirable, seed=1)
-    assert noise.shape == undesirable.shape and not torch.equal(noise, random_maps(undesirable, seed=2))
+    assert noise.shape == undesirable.shape and not torch.equal(
+        noise, random_maps(undesirable, seed=2)
+    )

@@ -41,7 +41,9 @@ def test_small_cnn_rejects_bad_images(bad, message):
         SmallCNN()(bad)
 
 
-@pytest.mark.parametrize("builder, head", [(vgg16_multilabel, "classifier"), (resnet50_multilabel, "fc")])
+@pytest.mark.parametrize(
+    "builder, head", [(vgg16_multilabel, "classifier"), (resnet50_multilabel, "fc")]
+)
 def test_torchvision_heads_freeze_features_and_train_the_head(builder, head):
     model = builder(num_classes=20, weights=None).eval()
     with torch.no_grad():

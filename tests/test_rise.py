@@ -14,7 +14,9 @@ def model():
 
 def _slow_rise(model, x, target, n_masks, p_keep, batch, seed, baseline=0.0):
     """RISE written as plainly as possible: one mask at a time, one image at a time."""
-    masks = torch.cat(list(mask_batches(n_masks, batch, x.shape[-2], x.shape[-1], 7, p_keep, seed, x.device)))
+    masks = torch.cat(
+        list(mask_batches(n_masks, batch, x.shape[-2], x.shape[-1], 7, p_keep, seed, x.device))
+    )
     maps = []
     for i in range(x.shape[0]):
         saliency = torch.zeros(x.shape[-2:])
@@ -59,7 +61,9 @@ def test_all_classes_from_one_pass_equal_the_per_class_maps(model):
 
 def test_masks_follow_the_recipe():
     g = torch.Generator().manual_seed(0)
-    masks = generate_masks(2000, 30, 45, grid_size=7, p_keep=0.3, generator=g, device=torch.device("cpu"))
+    masks = generate_masks(
+        2000, 30, 45, grid_size=7, p_keep=0.3, generator=g, device=torch.device("cpu")
+    )
     assert masks.shape == (2000, 30, 45)
     assert masks.min() >= 0 and masks.max() <= 1
     assert abs(masks.mean().item() - 0.3) < 0.02
@@ -68,7 +72,9 @@ def test_masks_follow_the_recipe():
 
 
 def test_masks_come_in_bounded_batches():
-    sizes = [m.shape[0] for m in mask_batches(130, 50, 8, 8, 7, 0.5, seed=0, device=torch.device("cpu"))]
+    sizes = [
+        m.shape[0] for m in mask_batches(130, 50, 8, 8, 7, 0.5, seed=0, device=torch.device("cpu"))
+    ]
     assert sizes == [50, 50, 30]
 
 

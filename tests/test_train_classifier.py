@@ -10,8 +10,19 @@ from captum_explainer.cli import main
 from captum_explainer.models import load_classifier
 from captum_explainer.training.loop import Trainer
 
-SMALL = ["--train-size", "64", "--val-size", "32", "--batch-size", "16", "--image-size", "32",
-         "--max-steps-per-epoch", "2", "--no-progress"]
+SMALL = [
+    "--train-size",
+    "64",
+    "--val-size",
+    "32",
+    "--batch-size",
+    "16",
+    "--image-size",
+    "32",
+    "--max-steps-per-epoch",
+    "2",
+    "--no-progress",
+]
 
 
 def _log(out):
@@ -73,14 +84,28 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
 
 
 def test_cli_errors_exit_nonzero_with_a_message(tmp_path, capsys):
-    code = main(["train-classifier", "--out", str(tmp_path / "x"), "--dataset", "voc2007",
-                 "--root", str(tmp_path / "missing"), "--no-progress"])
+    code = main(
+        [
+            "train-classifier",
+            "--out",
+            str(tmp_path / "x"),
+            "--dataset",
+            "voc2007",
+            "--root",
+            str(tmp_path / "missing"),
+            "--no-progress",
+        ]
+    )
     assert code == 2
     assert "VOC-2007 not found" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
 def test_python_dash_m_and_help():
-    result = subprocess.run([sys.executable, "-m", "captum_explainer", "train-classifier", "--help"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "captum_explainer", "train-classifier", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "example:" in result.stdout and "--resume" in result.stdout

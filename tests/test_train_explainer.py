@@ -11,11 +11,29 @@ from captum_explainer.checkpoint import CheckpointError, load_checkpoint
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.explainer import ExplainerTrainingConfig, train_explainer
-from captum_explainer.models import SmallExplainer, load_classifier, load_explainer, synthetic_classifier
+from captum_explainer.models import (
+    SmallExplainer,
+    load_classifier,
+    load_explainer,
+    synthetic_classifier,
+)
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 
-SMALL = ["--train-size", "48", "--val-size", "16", "--batch-size", "8", "--image-size", "32",
-         "--max-steps-per-epoch", "2", "--lr", "1e-3", "--no-progress"]
+SMALL = [
+    "--train-size",
+    "48",
+    "--val-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--image-size",
+    "32",
+    "--max-steps-per-epoch",
+    "2",
+    "--lr",
+    "1e-3",
+    "--no-progress",
+]
 CLASSES = list(SyntheticScenes.ALL_CLASSES)
 
 
@@ -39,9 +57,17 @@ def test_frozen_classifier_is_bit_identical_after_training(tmp_path):
     classifier.train()  # a user's model in train mode: training must not use or change that
     before = {k: v.clone() for k, v in classifier.state_dict().items()}
     data = SyntheticScenes(24, image_size=32)
-    config = ExplainerTrainingConfig(out_dir=tmp_path, epochs=1, batch_size=8, lr=1e-3, progress=False)
-    train_explainer(config, classifier, data, SyntheticScenes(8, image_size=32, split="val"), CLASSES,
-                    SYNTHETIC_NORMALIZATION)
+    config = ExplainerTrainingConfig(
+        out_dir=tmp_path, epochs=1, batch_size=8, lr=1e-3, progress=False
+    )
+    train_explainer(
+        config,
+        classifier,
+        data,
+        SyntheticScenes(8, image_size=32, split="val"),
+        CLASSES,
+        SYNTHETIC_NORMALIZATION,
+    )
     after = classifier.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics included
     assert classifier.training and all(p.requires_grad for p in classifier.parameters())
@@ -50,9 +76,18 @@ def test_frozen_classifier_is_bit_identical_after_training(tmp_path):
 def test_mismatched_classifier_and_explainer(tmp_path):
     config = ExplainerTrainingConfig(out_dir=tmp_path, epochs=1, progress=False)
     data = SyntheticScenes(8, image_size=32)
-    with pytest.raises(ValueError, match="classifier has 8 classes but the Explainer gives 5 masks"):
-        train_explainer(config, synthetic_classifier(), data, data, CLASSES, SYNTHETIC_NORMALIZATION,
-                        explainer=SmallExplainer(num_classes=5))
+    with pytest.raises(
+        ValueError, match="classifier has 8 classes but the Explainer gives 5 masks"
+    ):
+        train_explainer(
+            config,
+            synthetic_classifier(),
+            data,
+            data,
+            CLASSES,
+            SYNTHETIC_NORMALIZATION,
+            explainer=SmallExplainer(num_classes=5),
+        )
 
 
 class _Unlabelled(Dataset):
@@ -66,11 +101,23 @@ class _Unlabelled(Dataset):
 def test_empty_dataset_and_unlabelled_images_are_refused(tmp_path):
     config = ExplainerTrainingConfig(out_dir=tmp_path, epochs=1, batch_size=2, progress=False)
     with pytest.raises(ValueError, match="labels are all zero"):
-        train_explainer(config, synthetic_classifier(), _Unlabelled(), _Unlabelled(), CLASSES,
-                        SYNTHETIC_NORMALIZATION)
+        train_explainer(
+            config,
+            synthetic_classifier(),
+            _Unlabelled(),
+            _Unlabelled(),
+            CLASSES,
+            SYNTHETIC_NORMALIZATION,
+        )
     with pytest.raises(ValueError, match="training set is empty"):
-        train_explainer(config, synthetic_classifier(), torch.utils.data.TensorDataset(torch.zeros(0)),
-                        _Unlabelled(), CLASSES, SYNTHETIC_NORMALIZATION)
+        train_explainer(
+            config,
+            synthetic_classifier(),
+            torch.utils.data.TensorDataset(torch.zeros(0)),
+            _Unlabelled(),
+            CLASSES,
+            SYNTHETIC_NORMALIZATION,
+        )
 
 
 def test_a_classifier_checkpoint_is_not_an_explainer():
@@ -103,22 +150,36 @@ DDP_SCRIPT = textwrap.dedent("""
 """)
 
 
-
 @pytest.mark.slow
 def test_two_processes_end_with_identical_weights(tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     out = tmp_path / "ddp"
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         str(script), str(out)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rank0 = torch.load(out / "rank0.pt", weights_only=True)
     rank1 = torch.load(out / "rank1.pt", weights_only=True)
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     # Only rank 0 wrote the checkpoints and the log; they hold what the ranks trained.
-    assert {p.name for p in out.iterdir()} == {"best.pt", "last.pt", "log.csv", "rank0.pt", "rank1.pt"}
+    assert {p.name for p in out.iterdir()} == {
+        "best.pt",
+        "last.pt",
+        "log.csv",
+        "rank0.pt",
+        "rank1.pt",
+    }
     saved = load_checkpoint(out / "last.pt")["state_dict"]
     assert all(torch.equal(saved[k], rank0[k]) for k in rank0)

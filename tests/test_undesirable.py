@@ -48,8 +48,12 @@ def test_attribute_returns_the_chosen_map():
     x = torch.ones(1, 3, 16, 16)
     method = UndesirablePixels(model, score="logit")
     both = method.attribute_both(x, target=0, n_masks=50, seed=2)
-    assert torch.equal(method.attribute(x, target=0, map="target", n_masks=50, seed=2), both["target"])
-    assert torch.equal(method.attribute(x, target=0, map="non_target", n_masks=50, seed=2), both["non_target"])
+    assert torch.equal(
+        method.attribute(x, target=0, map="target", n_masks=50, seed=2), both["target"]
+    )
+    assert torch.equal(
+        method.attribute(x, target=0, map="non_target", n_masks=50, seed=2), both["non_target"]
+    )
     with pytest.raises(ValueError, match="map must be one of"):
         method.attribute(x, target=0, map="both")
     with pytest.raises(ValueError, match="top_k must be an integer >= 1"):

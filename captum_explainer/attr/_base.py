@@ -63,7 +63,9 @@ def format_inputs(inputs: Any, name: str = "inputs") -> tuple[tuple[torch.Tensor
                 f"{tuple(tensor.shape)}"
             )
         if not torch.isfinite(tensor).all():
-            raise ValueError(f"{where} contains NaN or infinite values; only finite values are accepted")
+            raise ValueError(
+                f"{where} contains NaN or infinite values; only finite values are accepted"
+            )
     if len({t.shape[0] for t in formatted}) != 1:
         raise ValueError(f"every tensor of {name} must have the same batch size")
     return formatted, is_tuple
@@ -102,7 +104,9 @@ def resolve_targets(target: TargetType, n_examples: int, n_classes: int | None) 
         assert all(isinstance(t, int) or (isinstance(t, tuple) and len(t) == 1) for t in target), (
             f"target list must hold ints or 1-tuples, got {target!r}"
         )
-        values = torch.tensor([t[0] if isinstance(t, tuple) else t for t in target], dtype=torch.long)
+        values = torch.tensor(
+            [t[0] if isinstance(t, tuple) else t for t in target], dtype=torch.long
+        )
     else:
         raise AssertionError(f"target type {type(target).__name__} is not valid: {target!r}")
     if values.numel() == 1:
@@ -121,7 +125,11 @@ def resolve_targets(target: TargetType, n_examples: int, n_classes: int | None) 
 
 def modules_of(forward_func: Callable) -> list[nn.Module]:
     """The ``nn.Module`` objects behind ``forward_func`` (the module, or a bound method's owner)."""
-    owner = forward_func if isinstance(forward_func, nn.Module) else getattr(forward_func, "__self__", None)
+    owner = (
+        forward_func
+        if isinstance(forward_func, nn.Module)
+        else getattr(forward_func, "__self__", None)
+    )
     return list(owner.modules()) if isinstance(owner, nn.Module) else []
 
 
@@ -156,8 +164,14 @@ def forward_logits(
     forward_func: Callable, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None
 ) -> torch.Tensor:
     """``forward_func(*inputs, *additional_forward_args)`` checked to be ``(N, K)`` logits."""
-    extra = () if additional_forward_args is None else (
-        additional_forward_args if isinstance(additional_forward_args, tuple) else (additional_forward_args,)
+    extra = (
+        ()
+        if additional_forward_args is None
+        else (
+            additional_forward_args
+            if isinstance(additional_forward_args, tuple)
+            else (additional_forward_args,)
+        )
     )
     output = forward_func(*inputs, *extra)
     if not isinstance(output, torch.Tensor) or output.dim() != 2:

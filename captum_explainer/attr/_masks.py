@@ -51,10 +51,12 @@ def generate_masks(
     pixels, then cropped to ``H x W`` at a random offset in ``[0, cell)`` on each axis.
     """
     cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
-    grid = (torch.rand(count, 1, grid_size, grid_size, generator=generator, device=device) < p_keep)
+    grid = torch.rand(count, 1, grid_size, grid_size, generator=generator, device=device) < p_keep
     upsampled = F.interpolate(
-        grid.float(), size=((grid_size + 1) * cell_h, (grid_size + 1) * cell_w),
-        mode="bilinear", align_corners=False,
+        grid.float(),
+        size=((grid_size + 1) * cell_h, (grid_size + 1) * cell_w),
+        mode="bilinear",
+        align_corners=False,
     )[:, 0]
     dy = torch.randint(cell_h, (count,), generator=generator, device=device)
     dx = torch.randint(cell_w, (count,), generator=generator, device=device)
@@ -65,8 +67,14 @@ def generate_masks(
 
 
 def mask_batches(
-    n_masks: int, batch: int, height: int, width: int, grid_size: int, p_keep: float,
-    seed: int | None, device: torch.device,
+    n_masks: int,
+    batch: int,
+    height: int,
+    width: int,
+    grid_size: int,
+    p_keep: float,
+    seed: int | None,
+    device: torch.device,
 ) -> Iterator[torch.Tensor]:
     """Yield the ``n_masks`` masks in batches of at most ``batch``, from one seeded stream."""
     if seed is None:
@@ -94,6 +102,7 @@ class MaskedScoreSums:
     n_masks: int
     base_scores: torch.Tensor
     classes: torch.Tensor | None
+
 
 def masked_score_sums(
     forward_func: Callable,
@@ -124,29 +133,42 @@ def masked_score_sums(
     height, width = inputs[0].shape[-2:]
     device = inputs[0].device
     with torch.no_grad():
-        base_scores = class_scores(forward_logits(forward_func, inputs, additional_forward_args), score)
+        base_scores = class_scores(
+            forward_logits(forward_func, inputs, additional_forward_args), score
+        )
         classes = select(base_scores).to(device) if select is not None else None
         sums: MaskedScoreSums | None = None
-        batches = mask_batches(n_masks, perturbations_per_eval, height, width, grid_size, p_keep, seed, device)
+        batches = mask_batches(
+            n_masks, perturbations_per_eval, height, width, grid_size, p_keep, seed, device
+        )
         total = math.ceil(n_masks / perturbations_per_eval)
-        for masks in tqdm(batches, total=total, desc="masks", disable=not show_progress, leave=False):
+        for masks in tqdm(
+            batches, total=total, desc="masks", disable=not show_progress, leave=False
+        ):
             b = masks.shape[0]
             m = masks[None, :, None]  # (1, B, 1, H, W), broadcast over images and channels
             masked = tuple(
-                (x[:, None] * m + (1 - m) * _as_batch(base, x)[:, None]).reshape(n * b, *x.shape[1:])
+                (x[:, None] * m + (1 - m) * _as_batch(base, x)[:, None]).reshape(
+                    n * b, *x.shape[1:]
+                )
                 for x, base in zip(inputs, baselines)
             )
             # Images are laid out image-major (image i, then its b masks): interleave.
             extra = _expand_additional_forward_args(
-                _format_additional_forward_args(additional_forward_args), b,
+                _format_additional_forward_args(additional_forward_args),
+                b,
                 ExpansionTypes.repeat_interleave,
             )
-            scores = class_scores(forward_logits(forward_func, masked, extra), score).reshape(n, b, -1)
+            scores = class_scores(forward_logits(forward_func, masked, extra), score).reshape(
+                n, b, -1
+            )
             if classes is not None:
                 scores = scores.gather(2, classes[:, None, :].expand(n, b, classes.shape[1]))
             score_mask = torch.einsum("nbk,bhw->nkhw", scores, masks)
             if sums is None:
-                sums = MaskedScoreSums(score_mask, scores.sum(1), masks.sum(0), b, base_scores, classes)
+                sums = MaskedScoreSums(
+                    score_mask, scores.sum(1), masks.sum(0), b, base_scores, classes
+                )
             else:
                 sums.score_mask += score_mask
                 sums.score += scores.sum(1)
@@ -164,7 +186,9 @@ def format_baselines(
         return tuple(0.0 for _ in inputs)
     formatted = baselines if isinstance(baselines, tuple) else (baselines,)
     if len(formatted) != len(inputs):
-        raise ValueError(f"baselines must have one entry per input ({len(inputs)}), got {len(formatted)}")
+        raise ValueError(
+            f"baselines must have one entry per input ({len(inputs)}), got {len(formatted)}"
+        )
     for base, x in zip(formatted, inputs):
         if isinstance(base, torch.Tensor) and base.dim() > 0:
             try:

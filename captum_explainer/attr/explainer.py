@@ -111,7 +111,9 @@ class ExplainerAttribution(Attribution):
         merged = logits.masked_fill(~chosen, float("-inf")).amax(dim=1, keepdim=True)
         return torch.sigmoid(merged)
 
-    def predicted_classes(self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None) -> torch.Tensor:
+    def predicted_classes(
+        self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None
+    ) -> torch.Tensor:
         """Multi-hot ``(N, K)`` of the classes the classifier predicts (logit >= 0; else top-1)."""
         if self.classifier is None:
             raise ValueError(

@@ -120,12 +120,25 @@ class FGVis(GradientAttribution):
         references = self._references(formatted, baselines)
         n = formatted[0].shape[0]
         with preserved_model_state(self.forward_func), GradientFilter(self.model) as grad_filter:
-            clean = grad_filter.record(lambda: forward_logits(self.forward_func, formatted, additional_forward_args))
+            clean = grad_filter.record(
+                lambda: forward_logits(self.forward_func, formatted, additional_forward_args)
+            )
             classes = resolve_targets(target, n, clean.shape[1]).to(clean.device)
             clean_score = _select(class_scores(clean, self.score), classes)
             masks = self._optimise(
-                formatted, references, classes, clean_score, grad_filter, additional_forward_args,
-                game, l1_weight, n_iter, lr, tol, keep, show_progress,
+                formatted,
+                references,
+                classes,
+                clean_score,
+                grad_filter,
+                additional_forward_args,
+                game,
+                l1_weight,
+                n_iter,
+                lr,
+                tol,
+                keep,
+                show_progress,
             )
         if game == "deletion":
             masks = [1 - m for m in masks]
@@ -136,7 +149,9 @@ class FGVis(GradientAttribution):
     ) -> tuple[torch.Tensor, ...]:
         if baselines is not None:
             return tuple(
-                b.to(x).expand_as(x) if isinstance(b, torch.Tensor) else torch.full_like(x, float(b))
+                b.to(x).expand_as(x)
+                if isinstance(b, torch.Tensor)
+                else torch.full_like(x, float(b))
                 for b, x in zip(format_baselines(baselines, inputs), inputs)
             )
         return tuple(self.normalization.black(x) for x in inputs)
@@ -167,9 +182,13 @@ class FGVis(GradientAttribution):
         active = torch.ones(n, dtype=torch.bool, device=lam.device)
         for iteration in tqdm(range(n_iter), desc="FGVis", disable=not show_progress, leave=False):
             with torch.enable_grad():
-                explanation = tuple(m * x + (1 - m) * r for m, x, r in zip(masks, inputs, references))
+                explanation = tuple(
+                    m * x + (1 - m) * r for m, x, r in zip(masks, inputs, references)
+                )
                 logits = grad_filter.run(
-                    lambda e=explanation: forward_logits(self.forward_func, e, additional_forward_args)
+                    lambda e=explanation: forward_logits(
+                        self.forward_func, e, additional_forward_args
+                    )
                 )
                 score = _select(class_scores(logits, self.score), classes)
                 sparsity = sum(m.flatten(1).mean(1) for m in masks)
@@ -224,7 +243,9 @@ def _select(scores: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
     return scores.gather(1, classes[:, None])[:, 0]
 
 
-def _check_arguments(game: str, l1_weight: float | str, n_iter: int, lr: float, keep: float) -> None:
+def _check_arguments(
+    game: str, l1_weight: float | str, n_iter: int, lr: float, keep: float
+) -> None:
     if game not in GAMES:
         raise ValueError(f"game must be one of {list(GAMES)}, got {game!r}")
     if not (l1_weight == "auto" or (isinstance(l1_weight, (int, float)) and l1_weight >= 0)):

@@ -35,7 +35,10 @@ class GradCAM(LayerAttribution, GradientAttribution):
     """
 
     def __init__(
-        self, forward_func: Callable, layer: nn.Module | None = None, device_ids: list[int] | None = None
+        self,
+        forward_func: Callable,
+        layer: nn.Module | None = None,
+        device_ids: list[int] | None = None,
     ) -> None:
         if layer is None:
             layer = getattr(forward_func, "target_layer", None)
@@ -71,7 +74,9 @@ class GradCAM(LayerAttribution, GradientAttribution):
         """
         formatted, is_tuple = format_inputs(inputs)
         n = formatted[0].shape[0]
-        layer_gradcam = LayerGradCam(TargetChecked(self.forward_func, target, n), self.layer, self.device_ids)
+        layer_gradcam = LayerGradCam(
+            TargetChecked(self.forward_func, target, n), self.layer, self.device_ids
+        )
         with preserved_model_state(self.forward_func):
             layer_map = layer_gradcam.attribute.__wrapped__(
                 layer_gradcam,
@@ -88,4 +93,3 @@ class GradCAM(LayerAttribution, GradientAttribution):
             for x in formatted
         ]
         return format_output(is_tuple, maps)
-

@@ -60,8 +60,17 @@ class MaskSamplingAttribution(PerturbationAttribution):
         formatted_baselines = format_baselines(baselines, inputs)
         with preserved_model_state(self.forward_func):
             return masked_score_sums(
-                self.forward_func, inputs, formatted_baselines, select, self.score, n_masks,
-                grid_size, p_keep, perturbations_per_eval, seed, additional_forward_args,
+                self.forward_func,
+                inputs,
+                formatted_baselines,
+                select,
+                self.score,
+                n_masks,
+                grid_size,
+                p_keep,
+                perturbations_per_eval,
+                seed,
+                additional_forward_args,
                 show_progress,
             )
 
@@ -124,8 +133,16 @@ class RISE(MaskSamplingAttribution):
             return resolve_targets(target, n, base_scores.shape[1])[:, None]
 
         sums = self._mask_pass(
-            formatted, target_class, additional_forward_args, n_masks, grid_size, p_keep,
-            baselines, perturbations_per_eval, seed, show_progress,
+            formatted,
+            target_class,
+            additional_forward_args,
+            n_masks,
+            grid_size,
+            p_keep,
+            baselines,
+            perturbations_per_eval,
+            seed,
+            show_progress,
         )
         saliency = sums.score_mask / (sums.n_masks * p_keep)
         return format_output(is_tuple, [saliency] * len(formatted))
@@ -152,7 +169,15 @@ class RISE(MaskSamplingAttribution):
         """
         formatted, _ = format_inputs(inputs)
         sums = self._mask_pass(
-            formatted, None, additional_forward_args, n_masks, grid_size, p_keep,
-            baselines, perturbations_per_eval, seed, show_progress,
+            formatted,
+            None,
+            additional_forward_args,
+            n_masks,
+            grid_size,
+            p_keep,
+            baselines,
+            perturbations_per_eval,
+            seed,
+            show_progress,
         )
         return sums.score_mask / (sums.n_masks * p_keep)

@@ -73,8 +73,17 @@ class UndesirablePixels(MaskSamplingAttribution):
             raise ValueError(f"map must be one of {list(MAPS)}, got {map!r}")
         formatted, is_tuple = format_inputs(inputs)
         maps = self._both(
-            formatted, target, additional_forward_args, top_k, n_masks, grid_size, p_keep,
-            baselines, perturbations_per_eval, seed, show_progress,
+            formatted,
+            target,
+            additional_forward_args,
+            top_k,
+            n_masks,
+            grid_size,
+            p_keep,
+            baselines,
+            perturbations_per_eval,
+            seed,
+            show_progress,
         )
         return format_output(is_tuple, [maps[map]] * len(formatted))
 
@@ -96,13 +105,26 @@ class UndesirablePixels(MaskSamplingAttribution):
         each ``(N, 1, H, W)``. Arguments as in :meth:`attribute`."""
         formatted, _ = format_inputs(inputs)
         return self._both(
-            formatted, target, additional_forward_args, top_k, n_masks, grid_size, p_keep,
-            baselines, perturbations_per_eval, seed, show_progress,
+            formatted,
+            target,
+            additional_forward_args,
+            top_k,
+            n_masks,
+            grid_size,
+            p_keep,
+            baselines,
+            perturbations_per_eval,
+            seed,
+            show_progress,
         )
 
     def _both(
-        self, inputs: tuple[torch.Tensor, ...], target: TargetType, additional_forward_args: Any,
-        top_k: int, *mask_args: Any,
+        self,
+        inputs: tuple[torch.Tensor, ...],
+        target: TargetType,
+        additional_forward_args: Any,
+        top_k: int,
+        *mask_args: Any,
     ) -> dict[str, torch.Tensor]:
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")

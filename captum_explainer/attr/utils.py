@@ -15,7 +15,9 @@ def to_pixel_map(attributions: torch.Tensor, reduction: str = "abs_sum") -> torc
             Gradients heatmaps), ``"sum"`` (signed), ``"max"`` or ``"mean"``.
     """
     if attributions.dim() != 4:
-        raise ValueError(f"attributions must be (N, C, H, W), got shape {tuple(attributions.shape)}")
+        raise ValueError(
+            f"attributions must be (N, C, H, W), got shape {tuple(attributions.shape)}"
+        )
     if attributions.shape[1] == 1:
         return attributions
     if reduction == "abs_sum":
@@ -36,7 +38,11 @@ def expand_to_input(attributions: torch.Tensor, inputs: torch.Tensor) -> torch.T
     """
     if attributions.shape == inputs.shape:
         return attributions
-    if attributions.dim() != 4 or attributions.shape[1] != 1 or attributions.shape[-2:] != inputs.shape[-2:]:
+    if (
+        attributions.dim() != 4
+        or attributions.shape[1] != 1
+        or attributions.shape[-2:] != inputs.shape[-2:]
+    ):
         raise ValueError(
             f"attributions {tuple(attributions.shape)} cannot be expanded to inputs "
             f"{tuple(inputs.shape)}: expected (N, 1, H, W) with the inputs' H and W"

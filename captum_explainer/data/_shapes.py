@@ -49,7 +49,9 @@ def square(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 _TRIANGLE = _regular_polygon(3, radius=1.0, phase=-np.pi / 2)
 _STAR = _star_polygon()
-_ELL = np.array([[-0.8, -0.95], [-0.25, -0.95], [-0.25, 0.35], [0.8, 0.35], [0.8, 0.95], [-0.8, 0.95]])
+_ELL = np.array(
+    [[-0.8, -0.95], [-0.25, -0.95], [-0.25, 0.35], [0.8, 0.35], [0.8, 0.95], [-0.8, 0.95]]
+)
 
 
 def triangle(u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -21,9 +21,8 @@ from captum_explainer.data._types import IMAGENET_NORMALIZATION, Item, Normaliza
 
 def _coco_detection(images: Path, annotations: Path):
     try:
-        from torchvision.datasets import CocoDetection
-
         import pycocotools  # noqa: F401 - CocoDetection imports it lazily; fail early and clearly
+        from torchvision.datasets import CocoDetection
     except ImportError as error:
         raise ImportError(
             "COCO2014 needs pycocotools: pip install 'captum-explainer[coco]'"
@@ -84,6 +83,17 @@ class COCO2014(Dataset):
         labels[ids] = 1.0
         return labels
 
+    def labels(self, index: int) -> torch.Tensor:
+        """Multi-hot ``(K,)`` of image ``index`` from its annotations, without decoding the image."""
+        image_id = self._coco.ids[index]
+        return self.labels_from(
+            self._coco.coco.loadAnns(self._coco.coco.getAnnIds(imgIds=image_id))
+        )
+
+    def has_segmentation(self, index: int) -> bool:
+        """COCO's instance masks give every image a class map."""
+        return True
+
     def _class_map(self, annotations: list[dict], height: int, width: int) -> np.ndarray:
         segmentation = np.zeros((height, width), dtype=np.int64)
         for annotation in annotations:
@@ -95,4 +105,8 @@ class COCO2014(Dataset):
         image, annotations = self._coco[index]
         tensor = image_to_tensor(image, self.image_size, self.normalization)
         class_map = self._class_map(annotations, image.height, image.width)
-        return tensor, self.labels_from(annotations), segmentation_to_tensor(class_map, self.image_size)
+        return (
+            tensor,
+            self.labels_from(annotations),
+            segmentation_to_tensor(class_map, self.image_size),
+        )

@@ -72,9 +72,7 @@ def _save_image(image: Image.Image, path: Path, **kwargs: object) -> None:
     atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))
 
 
-def export_voc(
-    dataset: SyntheticScenes, root: str | os.PathLike, image_set: str = "train"
-) -> Path:
+def export_voc(dataset: SyntheticScenes, root: str | os.PathLike, image_set: str = "train") -> Path:
     """Write ``dataset`` under ``root/VOCdevkit/VOC2007`` as VOC-2007 lays it out.
 
     Writes ``JPEGImages/*.jpg``, ``Annotations/*.xml`` (one ``object`` per instance,
@@ -93,19 +91,23 @@ def export_voc(
         segmentation = dataset.segmentation(scene)
         name = f"{dataset.split}_{index:06d}"
         ids.append(name)
-        _save_image(Image.fromarray(_to_uint8(scene.image)), voc / "JPEGImages" / f"{name}.jpg",
-                    quality=95)
+        _save_image(
+            Image.fromarray(_to_uint8(scene.image)), voc / "JPEGImages" / f"{name}.jpg", quality=95
+        )
         seg = Image.fromarray(segmentation.astype(np.uint8), mode="P")
         seg.putpalette(palette)
         _save_image(seg, voc / "SegmentationClass" / f"{name}.png")
         names = [dataset.classes[c] for c in scene.object_classes]
         boxes = _bounding_boxes(scene.owner, len(names))
         xml = _voc_annotation(name, dataset.image_size, names, boxes)
-        atomic_write(voc / "Annotations" / f"{name}.xml", lambda tmp, xml=xml: Path(tmp).write_bytes(xml))
+        atomic_write(
+            voc / "Annotations" / f"{name}.xml", lambda tmp, xml=xml: Path(tmp).write_bytes(xml)
+        )
     listing = "\n".join(ids) + "\n"
     for sub in ("Main", "Segmentation"):
-        atomic_write(voc / "ImageSets" / sub / f"{image_set}.txt",
-                     lambda tmp: Path(tmp).write_text(listing))
+        atomic_write(
+            voc / "ImageSets" / sub / f"{image_set}.txt", lambda tmp: Path(tmp).write_text(listing)
+        )
     return voc
 
 
@@ -132,26 +134,42 @@ def export_coco(dataset: SyntheticScenes, root: str | os.PathLike, split: str = 
     """
     root = Path(root)
     images, annotations = [], []
-    categories = [{"id": 2 * k + 1, "name": name, "supercategory": "shape"}
-                  for k, name in enumerate(dataset.classes)]
+    categories = [
+        {"id": 2 * k + 1, "name": name, "supercategory": "shape"}
+        for k, name in enumerate(dataset.classes)
+    ]
     for index in range(len(dataset)):
         scene = dataset.scene(index)
         file_name = f"COCO_{split}2014_{index:012d}.jpg"
-        _save_image(Image.fromarray(_to_uint8(scene.image)), root / f"{split}2014" / file_name,
-                    quality=95)
-        images.append({"id": index + 1, "file_name": file_name,
-                       "width": dataset.image_size, "height": dataset.image_size})
+        _save_image(
+            Image.fromarray(_to_uint8(scene.image)), root / f"{split}2014" / file_name, quality=95
+        )
+        images.append(
+            {
+                "id": index + 1,
+                "file_name": file_name,
+                "width": dataset.image_size,
+                "height": dataset.image_size,
+            }
+        )
         boxes = _bounding_boxes(scene.owner, len(scene.object_classes))
         for obj, (cls, box) in enumerate(zip(scene.object_classes, boxes)):
             mask = scene.owner == obj
             x0, y0, x1, y1 = box
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": index + 1,
-                "category_id": categories[cls]["id"], "iscrowd": 0,
-                "area": float(mask.sum()), "bbox": [x0 - 1, y0 - 1, x1 - x0 + 1, y1 - y0 + 1],
-                "segmentation": _uncompressed_rle(mask),
-            })
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": categories[cls]["id"],
+                    "iscrowd": 0,
+                    "area": float(mask.sum()),
+                    "bbox": [x0 - 1, y0 - 1, x1 - x0 + 1, y1 - y0 + 1],
+                    "segmentation": _uncompressed_rle(mask),
+                }
+            )
     content = json.dumps({"images": images, "annotations": annotations, "categories": categories})
-    atomic_write(root / "annotations" / f"instances_{split}2014.json",
-                 lambda tmp: Path(tmp).write_text(content))
+    atomic_write(
+        root / "annotations" / f"instances_{split}2014.json",
+        lambda tmp: Path(tmp).write_text(content),
+    )
     return root

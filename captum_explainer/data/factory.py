@@ -17,10 +17,19 @@ DATASETS = ("synthetic", "voc2007", "coco2014")
 class DatasetPair:
     """A training and a validation split with their class names and normalisation."""
 
-    train: Dataset
+    train: Dataset | None  # None where only the evaluation split is on disk
     val: Dataset
     classes: list[str]
     normalization: Normalization
+
+    def require_train(self) -> Dataset:
+        """The training split, or a clear error where it is not on disk."""
+        if self.train is None:
+            raise FileNotFoundError(
+                "the training split is not on disk (VOC: ImageSets/Main/trainval.txt; "
+                "COCO: train2014/ and annotations/instances_train2014.json)"
+            )
+        return self.train
 
 
 def make_datasets(
@@ -30,6 +39,8 @@ def make_datasets(
     train_size: int = 20000,
     val_size: int = 2000,
     seed: int = 0,
+    classes: list[str] | None = None,
+    normalization: Normalization | None = None,
 ) -> DatasetPair:
     """The train/validation pair of dataset ``name`` (one of :data:`DATASETS`).
 
@@ -39,6 +50,9 @@ def make_datasets(
         image_size: image side; default 64 for synthetic data, 224 for real data.
         train_size, val_size: lengths of the synthetic splits.
         seed: seed of the synthetic splits.
+        classes: the class names a classifier was trained on (its checkpoint says): VOC
+            labels follow them; a COCO annotation file must have exactly these categories.
+        normalization: the classifier's input normalisation, if not the dataset's usual one.
     """
     if name == "synthetic":
         size = image_size or 64
@@ -48,19 +62,36 @@ def make_datasets(
             list(SyntheticScenes.ALL_CLASSES),
             SYNTHETIC_NORMALIZATION,
         )
+    norm = normalization or IMAGENET_NORMALIZATION
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {list(DATASETS)}, got {name!r}")
     if root is None:
         raise ValueError(f"dataset {name!r} needs --root, the folder that holds it")
     size = image_size or 224
     if name == "voc2007":
-        from captum_explainer.data.voc import VOC2007
+        from captum_explainer.data.voc import VOC2007, VOC_CLASSES
 
-        train = VOC2007(root, image_set="trainval", image_size=size)
-        val = VOC2007(root, image_set="test", image_size=size)
+        names = tuple(classes) if classes else VOC_CLASSES
+        train = _optional(lambda: VOC2007(root, "trainval", size, norm, names))
+        val = VOC2007(root, image_set="test", image_size=size, normalization=norm, classes=names)
     else:
         from captum_explainer.data.coco import COCO2014
 
-        train = COCO2014(root, split="train", image_size=size)
-        val = COCO2014(root, split="val", image_size=size)
-    return DatasetPair(train, val, list(train.classes), IMAGENET_NORMALIZATION)
+        train = _optional(
+            lambda: COCO2014(root, split="train", image_size=size, normalization=norm)
+        )
+        val = COCO2014(root, split="val", image_size=size, normalization=norm)
+        if classes and list(val.classes) != list(classes):
+            raise ValueError(
+                f"the COCO annotations' categories {list(val.classes)[:5]}... differ from the "
+                f"classifier's classes {list(classes)[:5]}..."
+            )
+    return DatasetPair(train, val, list(val.classes), norm)
+
+
+def _optional(build):
+    """The training split, or ``None`` where only the evaluation split is on disk."""
+    try:
+        return build()
+    except FileNotFoundError:
+        return None

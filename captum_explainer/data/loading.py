@@ -30,3 +30,28 @@ def check_not_empty(dataset: Dataset, name: str = "dataset") -> None:
     """Raise a clear error for an empty dataset instead of a silent zero-step run."""
     if len(dataset) == 0:
         raise ValueError(f"{name} is empty: it holds no images")
+
+
+def evaluable_indices(dataset: Dataset, limit: int | None = None) -> list[int]:
+    """Indices of the items with a segmentation and at least one label, in order.
+
+    The paper evaluates on such images only (VOC-2007 test images that have
+    segmentations). Datasets may offer cheap ``has_segmentation(i)`` and ``labels(i)``
+    methods (VOC and COCO do) so that no image has to be decoded to decide.
+    """
+    chosen = []
+    for index in range(len(dataset)):
+        if limit is not None and len(chosen) >= limit:
+            break
+        if hasattr(dataset, "has_segmentation") and hasattr(dataset, "labels"):
+            ok = dataset.has_segmentation(index) and bool(dataset.labels(index).any())
+        else:
+            _, labels, segmentation = dataset[index]
+            ok = segmentation is not None and bool(labels.any())
+        if ok:
+            chosen.append(index)
+    if not chosen:
+        raise ValueError(
+            "the dataset has no image with both a segmentation and a label to evaluate"
+        )
+    return chosen

@@ -120,7 +120,9 @@ class SyntheticScenes(Dataset):
     def class_index(self, name: str) -> int:
         """The label index of a class name; raises ``KeyError`` naming the known classes."""
         if name not in self.classes:
-            raise KeyError(f"unknown class {name!r}; this dataset's classes are {list(self.classes)}")
+            raise KeyError(
+                f"unknown class {name!r}; this dataset's classes are {list(self.classes)}"
+            )
         return self.classes.index(name)
 
     # ------------------------------------------------------------------ drawing
@@ -179,7 +181,9 @@ class SyntheticScenes(Dataset):
         size = self.image_size
         centre = rng.uniform(0, size, size=2)
         sigma = rng.uniform(0.05, 0.12) * size
-        alpha = np.exp(-((self._xx - centre[0]) ** 2 + (self._yy - centre[1]) ** 2) / (2 * sigma**2))
+        alpha = np.exp(
+            -((self._xx - centre[0]) ** 2 + (self._yy - centre[1]) ** 2) / (2 * sigma**2)
+        )
         alpha = 0.7 * alpha[..., None]
         image[:] = (1 - alpha) * image + alpha * rng.uniform(0, 1, size=3)
 
@@ -208,7 +212,9 @@ class SyntheticScenes(Dataset):
             if mask.sum() < 4:
                 continue
             remaining = np.bincount(owner[~mask & (owner >= 0)], minlength=len(areas))
-            if any(remaining[i] < (1 - cfg.max_occluded_fraction) * areas[i] for i in range(len(areas))):
+            if any(
+                remaining[i] < (1 - cfg.max_occluded_fraction) * areas[i] for i in range(len(areas))
+            ):
                 continue
             colour = self._contrasting_colour(rng, image[mask].mean(axis=0))
             image[mask] = colour
@@ -260,4 +266,3 @@ class SyntheticScenes(Dataset):
         from captum_explainer.data.export import export_coco
 
         return export_coco(self, root, split=split)
-

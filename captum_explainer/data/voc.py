@@ -61,8 +61,14 @@ class VOC2007(Dataset):
                 f"hold VOCdevkit/VOC2007 with JPEGImages, Annotations and ImageSets)"
             )
         split_file = voc_root / "ImageSets" / "Main" / f"{image_set}.txt"
-        if not download and image_set in ("train", "val", "trainval", "test") and not split_file.is_file():
-            raise FileNotFoundError(f"VOC-2007 image_set {image_set!r}: {str(split_file)!r} is missing")
+        if (
+            not download
+            and image_set in ("train", "val", "trainval", "test")
+            and not split_file.is_file()
+        ):
+            raise FileNotFoundError(
+                f"VOC-2007 image_set {image_set!r}: {str(split_file)!r} is missing"
+            )
         self._voc = VOCDetection(str(root), year="2007", image_set=image_set, download=download)
         self.image_size = check_image_size(image_size)
         self.normalization = normalization
@@ -87,7 +93,9 @@ class VOC2007(Dataset):
         labels = torch.zeros(len(self.classes))
         for name in names:
             if name not in self.classes:
-                raise KeyError(f"unknown class {name!r} in VOC annotation; known: {list(self.classes)}")
+                raise KeyError(
+                    f"unknown class {name!r} in VOC annotation; known: {list(self.classes)}"
+                )
             labels[self.classes.index(name)] = 1.0
         return labels
 
@@ -105,10 +113,17 @@ class VOC2007(Dataset):
         easy = self._multi_hot([o["name"] for o in objects if not o["difficult"]])
         return hard * (1 - easy)
 
+    def _segmentation_path(self, index: int) -> Path:
+        return self._segmentation_dir / (Path(self._voc.images[index]).stem + ".png")
+
+    def has_segmentation(self, index: int) -> bool:
+        """Whether VOC has a class segmentation for image ``index`` (its segmentation subset)."""
+        return self._segmentation_path(index).is_file()
+
     def __getitem__(self, index: int) -> Item:
         image = Image.open(self._voc.images[index])
         tensor = image_to_tensor(image, self.image_size, self.normalization)
-        seg_path = self._segmentation_dir / (Path(self._voc.images[index]).stem + ".png")
+        seg_path = self._segmentation_path(index)
         segmentation = None
         if seg_path.is_file():
             # VOC's class PNGs are palette images whose indices are the class numbers.

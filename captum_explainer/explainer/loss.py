@@ -95,7 +95,9 @@ def total_variation(masks: torch.Tensor) -> torch.Tensor:
     return (dx + dy).mean()
 
 
-def area_loss(class_masks: torch.Tensor, labels: torch.Tensor, a_min: float, a_max: float) -> torch.Tensor:
+def area_loss(
+    class_masks: torch.Tensor, labels: torch.Tensor, a_min: float, a_max: float
+) -> torch.Tensor:
     """``A_class``: each present class's mask covers between ``a_min`` and ``a_max`` of the image.
 
     For each image and present class, with the mask's ``P`` values sorted descending ``v``:

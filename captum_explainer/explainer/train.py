@@ -126,8 +126,12 @@ def train_explainer(
         classifier.eval().requires_grad_(False)
         num_classes = check_compatible(classifier, explainer, image)
         if num_classes != len(classes):
-            raise ValueError(f"the classifier has {num_classes} classes but {len(classes)} were named")
-        trainer, loaders = _trainer(config, classifier, explainer, train_set, val_set, context, lr, weights)
+            raise ValueError(
+                f"the classifier has {num_classes} classes but {len(classes)} were named"
+            )
+        trainer, loaders = _trainer(
+            config, classifier, explainer, train_set, val_set, context, lr, weights
+        )
         trainer.config.meta = _checkpoint_meta(config, classes, image, normalization, lr, weights)
         return trainer.fit(*loaders)
 
@@ -144,8 +148,11 @@ def _trainer(
 ) -> tuple[Trainer, tuple[Callable[[int], DataLoader], Callable[[], DataLoader]]]:
     device = context.device
     wrapped = (
-        DistributedDataParallel(explainer, device_ids=[device.index] if device.type == "cuda" else None)
-        if context.enabled else explainer
+        DistributedDataParallel(
+            explainer, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        if context.enabled
+        else explainer
     )
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
@@ -156,8 +163,9 @@ def _trainer(
         # One classifier pass for the masked and the inverted images together.
         both = classifier(torch.cat([target_mask * images, (1 - target_mask) * images]))
         masked_logits, inverted_logits = both.split(images.shape[0])
-        return explainer_loss(logits, labels, masked_logits, inverted_logits, target_mask,
-                              non_target_mask, weights)
+        return explainer_loss(
+            logits, labels, masked_logits, inverted_logits, target_mask, non_target_mask, weights
+        )
 
     optimizer = torch.optim.Adam(explainer.parameters(), lr=lr)
     fit_config = FitConfig(
@@ -175,7 +183,10 @@ def _trainer(
 
 
 def _loaders(
-    config: ExplainerTrainingConfig, train_set: Dataset, val_set: Dataset, context: DistributedContext
+    config: ExplainerTrainingConfig,
+    train_set: Dataset,
+    val_set: Dataset,
+    context: DistributedContext,
 ) -> tuple[Callable[[int], DataLoader], Callable[[], DataLoader]]:
     collate = None
     if isinstance(train_set, SyntheticScenes):
@@ -185,20 +196,29 @@ def _loaders(
     common = dict(batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate)
     val_sampler = (
         DistributedSampler(val_set, context.world_size, context.rank, shuffle=False)
-        if context.enabled else None
+        if context.enabled
+        else None
     )
     val_loader = DataLoader(val_set, sampler=val_sampler, **common)
 
     def train_loader(epoch: int) -> DataLoader:
         # The order depends on (seed, epoch) only: a resumed run sees the same batches.
         if context.enabled:
-            sampler = DistributedSampler(train_set, context.world_size, context.rank, shuffle=True,
-                                         seed=config.seed, drop_last=True)
+            sampler = DistributedSampler(
+                train_set,
+                context.world_size,
+                context.rank,
+                shuffle=True,
+                seed=config.seed,
+                drop_last=True,
+            )
             sampler.set_epoch(epoch)
         else:
             generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
             sampler = RandomSampler(train_set, generator=generator)
-        return DataLoader(train_set, sampler=sampler, drop_last=len(train_set) > config.batch_size, **common)
+        return DataLoader(
+            train_set, sampler=sampler, drop_last=len(train_set) > config.batch_size, **common
+        )
 
     return train_loader, lambda: val_loader
 

@@ -20,7 +20,9 @@ from captum_explainer.attr._base import ScoreType, class_scores
 IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
 
-def _scores(model: Callable, images: torch.Tensor, score: ScoreType, batch_size: int) -> torch.Tensor:
+def _scores(
+    model: Callable, images: torch.Tensor, score: ScoreType, batch_size: int
+) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([class_scores(model(chunk), score) for chunk in images.split(batch_size)])
 
@@ -53,12 +55,18 @@ def saliency_metric(
     return torch.log(area) - torch.log(p)
 
 
-def gaussian_blur(images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None) -> torch.Tensor:
+def gaussian_blur(
+    images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None
+) -> torch.Tensor:
     """The insertion game's blurred canvas: kernel 11, sigma 5 at 224 px, scaled with the image."""
     height = images.shape[-2]
     sigma = sigma if sigma is not None else 5.0 * height / 224
-    kernel_size = kernel_size if kernel_size is not None else max(3, 2 * round(5 * height / 224) + 1)
-    coords = torch.arange(kernel_size, dtype=images.dtype, device=images.device) - (kernel_size - 1) / 2
+    kernel_size = (
+        kernel_size if kernel_size is not None else max(3, 2 * round(5 * height / 224) + 1)
+    )
+    coords = (
+        torch.arange(kernel_size, dtype=images.dtype, device=images.device) - (kernel_size - 1) / 2
+    )
     kernel = torch.exp(-(coords**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
     c = images.shape[1]
@@ -111,7 +119,9 @@ def deletion_insertion(
         raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
     n, c, h, w = images.shape
     order = maps.reshape(n, -1).argsort(dim=1, descending=True, stable=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w, device=images.device).expand(n, -1))
+    rank = torch.empty_like(order).scatter_(
+        1, order, torch.arange(h * w, device=images.device).expand(n, -1)
+    )
     counts = torch.round(torch.linspace(0, h * w, n_steps + 1, device=images.device)).long()
     chosen = (rank[:, None, :] < counts[None, :, None]).reshape(n * (n_steps + 1), 1, h, w)
     repeated = images.repeat_interleave(n_steps + 1, dim=0)
@@ -182,7 +192,9 @@ def class_specificity(
     present = labels.bool().to(images.device)
     totals = torch.einsum("nt,nkt->tk", present.to(images.dtype), mean_over_thresholds)
     counts = present.sum(0).to(images.dtype)[:, None]
-    matrix = torch.where(counts > 0, totals / counts.clamp(min=1), torch.full_like(totals, math.nan))
+    matrix = torch.where(
+        counts > 0, totals / counts.clamp(min=1), torch.full_like(totals, math.nan)
+    )
     blank_image = torch.zeros_like(images[:1]) + baseline
     blank = _scores(model, blank_image, score, batch_size)[0]
     return ClassSpecificity(matrix, blank)

@@ -115,10 +115,14 @@ def mask_scores(masks: torch.Tensor, segmentation: torch.Tensor) -> dict[str, to
         "mean_f1": mean_f1,
         "continuous_f1": _f1(tp, fp, fn),
         "discrete_iou": torch.stack(ious).mean(0),
-        "continuous_iou": (torch.minimum(m, s) * valid).sum(1) / (torch.maximum(m, s) * valid).sum(1).clamp(min=1e-12),
+        "continuous_iou": (torch.minimum(m, s) * valid).sum(1)
+        / (torch.maximum(m, s) * valid).sum(1).clamp(min=1e-12),
         "auc": roc_auc(m, s, valid),
-        "background_coverage": ((m - s).clamp(min=0) * valid).sum(1) / n_valid / (1 - area).clamp(min=1e-12),
-        "object_coverage": 1 - ((s - m).clamp(min=0) * valid).sum(1) / n_valid / area.clamp(min=1e-12),
+        "background_coverage": ((m - s).clamp(min=0) * valid).sum(1)
+        / n_valid
+        / (1 - area).clamp(min=1e-12),
+        "object_coverage": 1
+        - ((s - m).clamp(min=0) * valid).sum(1) / n_valid / area.clamp(min=1e-12),
     }
 
 
@@ -165,7 +169,7 @@ def pointing_game(
     near = (ys - py[:, None, None]) ** 2 + (xs - px[:, None, None]) ** 2 <= tolerance**2
     inside = segmentation == (classes + 1)[:, None, None]
     hits = (near & inside).flatten(1).any(1)
-    per_class = _per_class_mean(hits.float(), classes, num_classes)
+    per_class = per_class_mean(hits.float(), classes, num_classes)
     return {"hits": hits, "per_class": per_class, "mean": float(per_class.nanmean())}
 
 
@@ -177,11 +181,14 @@ def energy_pointing_game(
     positive = maps[:, 0].clamp(min=0)
     inside = segmentation == (classes + 1)[:, None, None]
     share = (positive * inside).flatten(1).sum(1) / positive.flatten(1).sum(1).clamp(min=1e-12)
-    per_class = _per_class_mean(share, classes, num_classes)
+    per_class = per_class_mean(share, classes, num_classes)
     return {"share": share, "per_class": per_class, "mean": float(per_class.nanmean())}
 
 
-def _per_class_mean(values: torch.Tensor, classes: torch.Tensor, num_classes: int) -> torch.Tensor:
+def per_class_mean(values: torch.Tensor, classes: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Mean of per-pair ``values`` for each class ``(K,)``; NaN for a class without pairs."""
     total = torch.zeros(num_classes, device=values.device).index_add_(0, classes, values.float())
-    count = torch.zeros(num_classes, device=values.device).index_add_(0, classes, torch.ones_like(values, dtype=torch.float32))
+    count = torch.zeros(num_classes, device=values.device).index_add_(
+        0, classes, torch.ones_like(values, dtype=torch.float32)
+    )
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))

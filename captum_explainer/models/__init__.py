@@ -1,19 +1,19 @@
 """The classifiers that get explained (and, later, the Explainer networks)."""
 
-from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.explainer_nets import (
     EXPLAINERS,
     SmallExplainer,
     build_explainer,
     deeplabv3_explainer,
 )
+from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
+from captum_explainer.models.pretrained import synthetic_classifier, synthetic_explainer
 from captum_explainer.models.registry import (
     CLASSIFIERS,
     build_classifier,
     load_classifier,
     load_explainer,
 )
-from captum_explainer.models.pretrained import synthetic_classifier, synthetic_explainer
 from captum_explainer.models.small_cnn import SmallCNN, small_cnn
 
 __all__ = [

@@ -120,7 +120,9 @@ def build_explainer(arch: str, num_classes: int) -> nn.Module:
     return EXPLAINERS[arch](num_classes=num_classes)
 
 
-def check_explainer_output(logits: torch.Tensor, inputs: torch.Tensor, num_classes: int | None = None) -> None:
+def check_explainer_output(
+    logits: torch.Tensor, inputs: torch.Tensor, num_classes: int | None = None
+) -> None:
     """Raise ``ValueError`` unless ``logits`` is ``(N, K, H, W)`` for inputs ``(N, C, H, W)``."""
     n, _, h, w = inputs.shape
     ok = isinstance(logits, torch.Tensor) and logits.dim() == 4 and logits.shape[0] == n

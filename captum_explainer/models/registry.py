@@ -68,7 +68,9 @@ def load_explainer(
     checkpoint = load_checkpoint(path, kind="explainer", map_location=map_location)
     arch = checkpoint.get("arch")
     if arch not in EXPLAINERS:
-        raise CheckpointError(f"checkpoint {str(path)!r} names an unknown Explainer architecture {arch!r}")
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} names an unknown Explainer architecture {arch!r}"
+        )
     explainer = build_explainer(arch, int(checkpoint["num_classes"]))
     load_state_dict_checked(explainer, checkpoint["state_dict"], path)
     return explainer.eval(), checkpoint

@@ -62,7 +62,9 @@ class SmallCNN(nn.Module):
                 f"SmallCNN expects images shaped (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
             )
         if x.shape[-1] < 8 or x.shape[-2] < 8:
-            raise ValueError(f"SmallCNN needs images of at least 8 x 8 pixels, got {tuple(x.shape)}")
+            raise ValueError(
+                f"SmallCNN needs images of at least 8 x 8 pixels, got {tuple(x.shape)}"
+            )
         return self.head(torch.flatten(self.pool(self.features(x)), 1))
 
 

@@ -52,7 +52,11 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> t
     if torch.rand((), generator=generator) < 0.5:
         images = images.flip(-1)
     turns = int(torch.randint(4, (), generator=generator))
-    return torch.rot90(images, turns, dims=(-2, -1)) if images.shape[-1] == images.shape[-2] else images
+    return (
+        torch.rot90(images, turns, dims=(-2, -1))
+        if images.shape[-1] == images.shape[-2]
+        else images
+    )
 
 
 def train_classifier(
@@ -81,7 +85,9 @@ def train_classifier(
     image, labels, _ = train_set[0]
     model = build_classifier(config.arch, num_classes=len(classes)).to(device)
     if labels.numel() != len(classes):
-        raise ValueError(f"labels have {labels.numel()} entries but {len(classes)} classes were named")
+        raise ValueError(
+            f"labels have {labels.numel()} entries but {len(classes)} classes were named"
+        )
 
     train_loader, val_loader = _loaders(config, train_set, val_set)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -129,7 +135,9 @@ def _loaders(
         # The shuffle depends on (seed, epoch) only, so a resumed run sees the same order.
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         drop_last = len(train_set) > config.batch_size
-        return DataLoader(train_set, shuffle=True, drop_last=drop_last, generator=generator, **common)
+        return DataLoader(
+            train_set, shuffle=True, drop_last=drop_last, generator=generator, **common
+        )
 
     return train_loader, DataLoader(val_set, shuffle=False, **common)
 
@@ -168,4 +176,3 @@ def _checkpoint_meta(
         "lr": config.lr,
         "batch_size": config.batch_size,
     }
-

@@ -1,0 +1,227 @@
+"""The paper's evaluation over a whole dataset, on one process or split across many.
+
+Images are taken in fixed batches; under ``torchrun`` batch ``b`` goes to rank
+``b % world_size``, so every batch is computed exactly as a single process computes it,
+and rank 0 merges the raw per-image and per-pair values into the same numbers a
+single-process run reports. Only rank 0 writes the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from captum_explainer.compare import (
+    ComparisonResult,
+    MethodSpec,
+    all_class_maps,
+    compare,
+    summarize,
+)
+from captum_explainer.data import collate_items
+from captum_explainer.distributed import DistributedContext
+from captum_explainer.metrics.faithfulness import (
+    class_specificity,
+    deletion_insertion,
+    saliency_metric,
+)
+
+#: Methods whose every-class maps are cheap enough for class specificity on a dataset.
+SPECIFICITY_METHODS = ("Explainer", "Grad-CAM", "RISE")
+
+
+@dataclass
+class MethodTotals:
+    """What one method gathered over the images a process saw (mergeable by concatenation)."""
+
+    per_image: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    per_pair: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    pair_classes: list[torch.Tensor] = field(default_factory=list)
+    seconds: float = 0.0
+    images: int = 0
+    specificity_sum: torch.Tensor | None = None  # (K, K) sum over images containing t
+    specificity_count: torch.Tensor | None = None  # (K,)
+    curve_sum: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def add(self, values: dict[str, torch.Tensor], into: dict[str, list[torch.Tensor]]) -> None:
+        for name, value in values.items():
+            into.setdefault(name, []).append(value.detach().cpu())
+
+
+@dataclass
+class EvaluationResult:
+    """Merged totals per method, and the first batch's comparison (for the figures)."""
+
+    totals: dict[str, MethodTotals]
+    num_classes: int
+    first_batch: ComparisonResult | None
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for name, t in self.totals.items():
+            per_image = {k: torch.cat(v) for k, v in t.per_image.items()}
+            per_pair = {k: torch.cat(v) for k, v in t.per_pair.items()}
+            classes = torch.cat(t.pair_classes)
+            row = {
+                "method": name,
+                "images": t.images,
+                "seconds_per_image": t.seconds / max(t.images, 1),
+            }
+            row.update(summarize(per_image, per_pair, classes, self.num_classes))
+            # Every row has the same columns; NaN where specificity was not computed.
+            row["specificity_diagonal"] = row["specificity_off_diagonal"] = float("nan")
+            if t.specificity_sum is not None:
+                matrix = t.specificity_sum / t.specificity_count.clamp(min=1)[:, None]
+                valid = t.specificity_count > 0
+                diagonal = matrix.diagonal()[valid]
+                off = matrix[valid][:, valid][~torch.eye(int(valid.sum()), dtype=torch.bool)]
+                row["specificity_diagonal"] = float(diagonal.mean())
+                row["specificity_off_diagonal"] = float(off.mean()) if off.numel() else float("nan")
+            rows.append(row)
+        return rows
+
+
+def _batches(indices: Sequence[int], batch_size: int) -> list[list[int]]:
+    return [list(indices[i : i + batch_size]) for i in range(0, len(indices), batch_size)]
+
+
+def evaluate(
+    methods: Sequence[MethodSpec],
+    classifier: nn.Module,
+    dataset: Dataset,
+    indices: Sequence[int],
+    batch_size: int = 16,
+    context: DistributedContext | None = None,
+    progress: bool = True,
+    deletion_steps: int = 32,
+    score: str = "sigmoid",
+) -> EvaluationResult | None:
+    """Mask scores, pointing games, saliency metric, deletion/insertion and class specificity.
+
+    Args:
+        methods: the methods (:class:`MethodSpec`).
+        classifier: the explained model.
+        dataset: items ``(image, labels, segmentation)``; the caller chooses ``indices`` of
+            images that have a segmentation and at least one label (the paper's protocol).
+        indices: which items to evaluate, in order.
+        batch_size: images per batch (also the unit split across processes).
+        context: the distributed context; ``None`` for one process.
+        progress: progress bar over this process's batches.
+        deletion_steps: steps of the deletion and insertion curves.
+        score: how the classifier's logits become probabilities for the faithfulness games.
+
+    Returns:
+        The merged result on rank 0 (and on a single process); ``None`` on other ranks.
+    """
+    context = context or DistributedContext()
+    if len(indices) == 0:
+        raise ValueError("indices is empty: no image to evaluate")
+    num_classes = dataset[indices[0]][1].numel()
+    batches = _batches(list(indices), batch_size)
+    mine = [b for i, b in enumerate(batches) if i % context.world_size == context.rank]
+    totals = {m.name: MethodTotals() for m in methods}
+    first = None
+    for batch_number, batch in enumerate(
+        tqdm(mine, desc=f"evaluate (rank {context.rank})", disable=not progress)
+    ):
+        images, labels, segmentation = collate_items([dataset[i] for i in batch])
+        images, labels = images.to(context.device), labels.to(context.device)
+        segmentation = segmentation.to(context.device)
+        result = compare(methods, images, labels, segmentation)
+        if batch_number == 0 and context.is_main:
+            first = result
+        _accumulate(totals, methods, result, classifier, deletion_steps, score)
+    merged = _merge(totals, context)
+    if not context.is_main:
+        return None
+    return EvaluationResult(merged, num_classes, first)
+
+
+def _accumulate(
+    totals: dict[str, MethodTotals],
+    methods: Sequence[MethodSpec],
+    result: ComparisonResult,
+    classifier: nn.Module,
+    deletion_steps: int,
+    score: str,
+) -> None:
+    pair_images = result.images[result.pair_images]
+    for spec, method in zip(methods, result.methods):
+        t = totals[spec.name]
+        t.images += result.images.shape[0]
+        t.seconds += method.seconds_per_image * result.images.shape[0]
+        curves = deletion_insertion(
+            classifier,
+            pair_images,
+            method.pair_maps,
+            result.pair_classes,
+            n_steps=deletion_steps,
+            score=score,
+        )
+        per_image = dict(method.per_image)
+        per_image["saliency_metric"] = saliency_metric(
+            classifier, result.images, method.merged, result.labels
+        )
+        per_pair = dict(
+            method.per_pair, deletion_auc=curves.deletion_auc, insertion_auc=curves.insertion_auc
+        )
+        t.add(per_image, t.per_image)
+        t.add(per_pair, t.per_pair)
+        t.pair_classes.append(result.pair_classes.cpu())
+        k = result.labels.shape[1]
+        if t.specificity_sum is None:
+            t.specificity_sum, t.specificity_count = torch.zeros(k, k), torch.zeros(k)
+        if spec.name in SPECIFICITY_METHODS:
+            maps = all_class_maps(spec, result.images, k)
+            spec_result = class_specificity(
+                classifier, result.images, maps, result.labels, score=score
+            )
+            counts = result.labels.bool().sum(0).cpu().float()
+            t.specificity_sum += torch.nan_to_num(spec_result.matrix.cpu()) * counts[:, None]
+            t.specificity_count += counts
+
+
+def _merge(totals: dict[str, MethodTotals], context: DistributedContext) -> dict[str, MethodTotals]:
+    """Gather every rank's totals on rank 0 and join them in batch order."""
+    if not context.enabled:
+        return _drop_empty_specificity(totals)
+    gathered: list[dict[str, MethodTotals]] = [None] * context.world_size  # type: ignore[list-item]
+    dist.all_gather_object(gathered, totals)
+    if not context.is_main:
+        return {}
+    merged = {}
+    for name in totals:
+        parts = [g[name] for g in gathered]
+        out = MethodTotals(
+            seconds=sum(p.seconds for p in parts), images=sum(p.images for p in parts)
+        )
+        # Rank r holds batches r, r + W, ...: interleave back to the single-process order.
+        n_batches = [len(p.pair_classes) for p in parts]
+        for step in range(max(n_batches)):
+            for rank, part in enumerate(parts):
+                if step < n_batches[rank]:
+                    for key, values in part.per_image.items():
+                        out.per_image.setdefault(key, []).append(values[step])
+                    for key, values in part.per_pair.items():
+                        out.per_pair.setdefault(key, []).append(values[step])
+                    out.pair_classes.append(part.pair_classes[step])
+        sums = [p.specificity_sum for p in parts if p.specificity_sum is not None]
+        counts = [p.specificity_count for p in parts if p.specificity_count is not None]
+        out.specificity_sum = torch.stack(sums).sum(0) if sums else None
+        out.specificity_count = torch.stack(counts).sum(0) if counts else None
+        merged[name] = out
+    return _drop_empty_specificity(merged)
+
+
+def _drop_empty_specificity(totals: dict[str, MethodTotals]) -> dict[str, MethodTotals]:
+    for t in totals.values():
+        if t.specificity_count is not None and t.specificity_count.sum() == 0:
+            t.specificity_sum = None
+    return totals
