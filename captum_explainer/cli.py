@@ -103,7 +103,70 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_train_explainer(commands)
     _add_evaluate(commands)
     _add_explain(commands)
+    _add_benchmark(commands)
     return parser
+
+
+EPILOG_BENCHMARK = """examples:
+  captum-explainer benchmark --models small_cnn resnet50 --out benchmark.json
+  captum-explainer benchmark --models tiny --repeats 1 --warmup 0     # a smoke run
+"""
+
+
+def _add_benchmark(commands: argparse._SubParsersAction) -> None:
+    from captum_explainer.benchmark import CONFIGS
+
+    bench = commands.add_parser(
+        "benchmark",
+        help="time every method against the bare model passes it needs",
+        epilog=EPILOG_BENCHMARK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("--models", nargs="+", choices=sorted(CONFIGS), default=["small_cnn"])
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--warmup", type=int, default=1)
+    bench.add_argument("--no-peers", action="store_true", help="skip the Grad-CAM peers")
+    bench.add_argument("--out", type=Path, help="write the rows as JSON here")
+    _add_common(bench)
+    bench.set_defaults(run=_cmd_benchmark)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from captum_explainer.benchmark import benchmark_model, format_table, rows_as_dicts, summary
+    from captum_explainer.checkpoint import atomic_write
+
+    torch.manual_seed(args.seed)
+    rows = []
+    for model in args.models:
+        rows += benchmark_model(
+            model,
+            torch.device(args.device),
+            args.repeats,
+            args.warmup,
+            peers=not args.no_peers,
+            progress=None
+            if args.no_progress
+            else (lambda name, m=model: print(f"[{m}] {name}", file=sys.stderr)),
+        )
+    print(format_table(rows))
+    for line in summary(rows):
+        print(line)
+    if args.out is not None:
+        text = json.dumps(
+            {
+                "rows": rows_as_dicts(rows),
+                "summary": summary(rows),
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+            },
+            indent=2,
+        )
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text(text))
+    return 0
 
 
 def _add_models(parser: argparse.ArgumentParser) -> None:

@@ -17,10 +17,17 @@ from captum.attr import NoiseTunnel
 from captum.metrics import infidelity, sensitivity_max
 from torch import nn
 
-from captum_explainer import RISE, FGVis, GradCAM, IntegratedGradients, UndesirablePixels
+from captum_explainer import (
+    RISE,
+    ExplainerAttribution,
+    FGVis,
+    GradCAM,
+    IntegratedGradients,
+    UndesirablePixels,
+)
 from captum_explainer.attr.utils import expand_to_input, to_pixel_map
 from captum_explainer.data import SYNTHETIC_NORMALIZATION
-from captum_explainer.models import SmallCNN
+from captum_explainer.models import SmallCNN, SmallExplainer
 from captum_explainer.visualization import visualize_attribution
 
 
@@ -52,6 +59,10 @@ METHODS = [
         per_pixel=False,
     ),
     Method(
+        "explainer",
+        lambda model, layer: ExplainerAttribution(_explainer(), model),
+    ),
+    Method(
         "undesirable",
         lambda model, layer: UndesirablePixels(model),
         dict(n_masks=24, perturbations_per_eval=12, seed=0),
@@ -64,6 +75,11 @@ MODELS = {
         lambda: torchvision.models.resnet18(weights=None, num_classes=8), 32
     ),
 }
+
+
+def _explainer():
+    torch.manual_seed(3)
+    return SmallExplainer(num_classes=8).eval()
 
 
 def _seeded(factory, size):

@@ -1,0 +1,423 @@
+"""What every method costs, against the bare model passes it cannot avoid.
+
+For each method on the same model, images and device: seconds per image (median and spread
+over repeats, after a warm-up), peak memory (RSS on the CPU, allocated memory on CUDA), and
+the *overhead ratio*: the method's time divided by the time of the model passes it needs,
+measured in the same run (docs/performance.md gives the list). A ratio near 1 means the
+method adds nothing to the model's own cost.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from captum_explainer.attr import (
+    RISE,
+    ExplainerAttribution,
+    FGVis,
+    GradCAM,
+    IntegratedGradients,
+    UndesirablePixels,
+)
+from captum_explainer.compare import measure_peak_memory
+from captum_explainer.data._types import Normalization
+
+
+@dataclass
+class Timing:
+    median: float
+    low: float
+    high: float
+
+
+@dataclass
+class BenchmarkRow:
+    """One method's numbers (seconds are per image)."""
+
+    model: str
+    method: str
+    seconds_per_image: float
+    spread: str
+    peak_memory_mb: float
+    baseline_seconds_per_image: float
+    overhead_ratio: float
+    note: str = ""
+
+
+def time_it(fn: Callable[[], Any], repeats: int, warmup: int, device: torch.device) -> Timing:
+    """Median, min and max wall time of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return Timing(statistics.median(times), min(times), max(times))
+
+
+# ---------------------------------------------------------------- bare model passes
+def forward_passes(model: nn.Module, batch: torch.Tensor, count: int) -> Callable[[], None]:
+    """``count`` forward passes of ``batch`` without gradients."""
+
+    def run() -> None:
+        with torch.no_grad():
+            for _ in range(count):
+                model(batch)
+
+    return run
+
+
+def forward_chunks(
+    model: nn.Module, images: torch.Tensor, n_masks: int, per_pass: int
+) -> Callable[[], None]:
+    """The forward passes of a mask-sampling method: ``n_masks`` copies of each image in
+    passes of ``per_pass`` copies (the last pass holds the remainder), without gradients."""
+    full = images.repeat_interleave(per_pass, dim=0)
+    rest = n_masks % per_pass
+    partial = images.repeat_interleave(rest, dim=0) if rest else None
+
+    def run() -> None:
+        with torch.no_grad():
+            for _ in range(n_masks // per_pass):
+                model(full)
+            if partial is not None:
+                model(partial)
+
+    return run
+
+
+def forward_backward_passes(
+    model: nn.Module, batch: torch.Tensor, count: int, target: int, layer: nn.Module | None = None
+) -> Callable[[], None]:
+    """``count`` forward passes with a backward pass of the target score to the input (or
+    to ``layer``'s output, where a method needs gradients only that far)."""
+
+    captured: list[torch.Tensor] = []
+
+    def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        captured.append(output)
+
+    def one_pass() -> None:
+        with torch.enable_grad():
+            if layer is None:
+                x = batch.detach().requires_grad_(True)
+                torch.autograd.grad(model(x)[:, target].sum(), x)
+                return
+            captured.clear()
+            handle = layer.register_forward_hook(keep)
+            try:
+                score = model(batch)[:, target].sum()
+            finally:
+                handle.remove()
+            torch.autograd.grad(score, captured[0])
+
+    def run() -> None:
+        for _ in range(count):
+            one_pass()
+
+    return run
+
+
+# ---------------------------------------------------------------- the methods
+@dataclass
+class BenchmarkCase:
+    """A method call and the bare passes it cannot avoid."""
+
+    name: str
+    run: Callable[[], Any]
+    baseline: Callable[[], None]
+    note: str = ""
+
+
+def default_cases(
+    classifier: nn.Module,
+    images: torch.Tensor,
+    normalization: Normalization,
+    explainer: nn.Module | None = None,
+    target: int = 0,
+    n_masks: int = 4000,
+    rise_batch: int = 64,
+    ig_steps: int = 50,
+    fgvis_iterations: int = 300,
+    extra_rise_masks: tuple[int, ...] = (1000, 8000),
+) -> list[BenchmarkCase]:
+    """The six methods with their default settings (plus RISE at other mask counts)."""
+    n = images.shape[0]
+    layer = getattr(classifier, "target_layer", None)
+    if layer is None:
+        raise ValueError("the classifier needs a target_layer attribute for Grad-CAM")
+    rise = RISE(classifier, score="sigmoid")
+    cases = [
+        BenchmarkCase(
+            "Grad-CAM",
+            lambda: GradCAM(classifier, layer).attribute(images, target=target),
+            forward_backward_passes(classifier, images, 1, target, layer),
+            "baseline: 1 forward + backward to the layer",
+        )
+    ]
+    for masks in (n_masks, *extra_rise_masks):
+        cases.append(
+            BenchmarkCase(
+                f"RISE ({masks} masks)",
+                lambda masks=masks: rise.attribute(
+                    images, target=target, n_masks=masks, perturbations_per_eval=rise_batch, seed=0
+                ),
+                forward_chunks(classifier, images, masks, rise_batch),
+                f"baseline: {masks} x {n} image forwards, {rise_batch} x {n} per pass",
+            )
+        )
+    ig_batch = images.repeat_interleave(ig_steps, dim=0)
+    cases.append(
+        BenchmarkCase(
+            "Integrated Gradients",
+            lambda: IntegratedGradients(classifier).attribute(
+                images, target=target, n_steps=ig_steps
+            ),
+            forward_backward_passes(classifier, ig_batch, 1, target),
+            f"baseline: forward + backward of {n * ig_steps} images",
+        )
+    )
+    fgvis = FGVis(classifier, normalization=normalization, score="sigmoid")
+    cases.append(
+        BenchmarkCase(
+            "FGVis",
+            lambda: fgvis.attribute(images, target=target, n_iter=fgvis_iterations, tol=0.0),
+            _then(
+                forward_passes(classifier, images, 1),
+                forward_backward_passes(classifier, images, fgvis_iterations, target),
+            ),
+            f"baseline: 1 forward + {fgvis_iterations} forward/backward",
+        )
+    )
+    cases.append(
+        BenchmarkCase(
+            "Undesirable pixels",
+            lambda: UndesirablePixels(classifier, score="sigmoid").attribute_both(
+                images, target=target, n_masks=n_masks, perturbations_per_eval=rise_batch, seed=0
+            ),
+            forward_chunks(classifier, images, n_masks, rise_batch),
+            "baseline: as RISE",
+        )
+    )
+    if explainer is not None:
+        method = ExplainerAttribution(explainer, classifier)
+        cases.append(
+            BenchmarkCase(
+                "Explainer",
+                lambda: method.attribute(images, target=target),
+                forward_passes(explainer, images, 1),
+                "baseline: 1 Explainer forward",
+            )
+        )
+    return cases
+
+
+def peer_cases(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> list[BenchmarkCase]:
+    """Grad-CAM as others compute it: Captum's ``LayerGradCam`` plus interpolation, and
+    pytorch-grad-cam's ``GradCAM`` when that package is installed (the ``bench`` extra)."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    layer = classifier.target_layer
+    size = tuple(images.shape[-2:])
+    baseline = forward_backward_passes(classifier, images, 1, target, layer)
+
+    def captum_gradcam() -> torch.Tensor:
+        maps = LayerGradCam(classifier, layer).attribute(
+            images, target=target, relu_attributions=True
+        )
+        return LayerAttribution.interpolate(maps, size, interpolate_mode="bilinear")
+
+    cases = [BenchmarkCase("Captum LayerGradCam + interpolate", captum_gradcam, baseline, "peer")]
+    try:
+        from pytorch_grad_cam import GradCAM as PeerGradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    except ImportError:
+        return cases
+    targets = [ClassifierOutputTarget(target)] * images.shape[0]
+
+    def peer_gradcam() -> Any:
+        with PeerGradCAM(model=classifier, target_layers=[layer]) as cam:
+            return cam(input_tensor=images, targets=targets)
+
+    cases.append(BenchmarkCase("pytorch-grad-cam GradCAM", peer_gradcam, baseline, "peer"))
+    return cases
+
+
+def _then(*runs: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        for r in runs:
+            r()
+
+    return run
+
+
+def run_benchmark(
+    model_name: str,
+    cases: list[BenchmarkCase],
+    n_images: int,
+    device: torch.device,
+    repeats: int = 3,
+    warmup: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> list[BenchmarkRow]:
+    """Time every case and its baseline in the same run; measure the method's peak memory."""
+    rows = []
+    for case in cases:
+        if progress is not None:
+            progress(case.name)
+        method = time_it(case.run, repeats, warmup, device)
+        baseline = time_it(case.baseline, repeats, warmup, device)
+        _, peak = measure_peak_memory(case.run, device)
+        rows.append(
+            BenchmarkRow(
+                model=model_name,
+                method=case.name,
+                seconds_per_image=method.median / n_images,
+                spread=f"{method.low / n_images:.4g}-{method.high / n_images:.4g}",
+                peak_memory_mb=peak,
+                baseline_seconds_per_image=baseline.median / n_images,
+                overhead_ratio=method.median / baseline.median,
+                note=case.note,
+            )
+        )
+    return rows
+
+
+def rows_as_dicts(rows: list[BenchmarkRow]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in rows]
+
+
+#: Settings per model: the small CNN with every default; ResNet-50 at 224 px on a CPU with
+#: fewer masks and iterations (per-pass overheads do not depend on their number).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "small_cnn": dict(
+        n_images=2,
+        n_masks=4000,
+        rise_batch=64,
+        ig_steps=50,
+        fgvis_iterations=300,
+        extra_rise_masks=(1000, 8000),
+    ),
+    "resnet50": dict(
+        n_images=1,
+        n_masks=256,
+        rise_batch=32,
+        ig_steps=16,
+        fgvis_iterations=10,
+        extra_rise_masks=(),
+    ),
+    "tiny": dict(
+        n_images=1,
+        n_masks=32,
+        rise_batch=16,
+        ig_steps=2,
+        fgvis_iterations=2,
+        extra_rise_masks=(16, 64),
+    ),
+}
+
+
+def build_setup(
+    model_name: str, device: torch.device
+) -> tuple[nn.Module, nn.Module, torch.Tensor, Normalization]:
+    """(classifier, explainer, images, normalization) for ``"small_cnn"`` (the shipped
+    models at the demo's 64 px) or ``"resnet50"`` (random weights, 224 px)."""
+    from captum_explainer.data import (
+        IMAGENET_NORMALIZATION,
+        SYNTHETIC_NORMALIZATION,
+        SyntheticScenes,
+    )
+    from captum_explainer.models import (
+        deeplabv3_explainer,
+        resnet50_multilabel,
+        synthetic_classifier,
+        synthetic_explainer,
+    )
+
+    if model_name in ("small_cnn", "tiny"):
+        data = SyntheticScenes(8, split="test", seed=99)
+        images = torch.stack([data[i][0] for i in range(8)])
+        return (
+            synthetic_classifier().to(device),
+            synthetic_explainer().to(device),
+            images.to(device),
+            SYNTHETIC_NORMALIZATION,
+        )
+    if model_name == "resnet50":
+        torch.manual_seed(0)
+        classifier = resnet50_multilabel(num_classes=20, weights=None).eval().to(device)
+        explainer = deeplabv3_explainer(num_classes=20).eval().to(device)
+        images = torch.randn(8, 3, 224, 224, device=device)
+        return classifier, explainer, images, IMAGENET_NORMALIZATION
+    raise ValueError(f"model must be one of {sorted(CONFIGS)}, got {model_name!r}")
+
+
+def benchmark_model(
+    model_name: str,
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+    peers: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[BenchmarkRow]:
+    """Every method (and the Grad-CAM peers) on one model, as :data:`CONFIGS` sets it."""
+    config = dict(CONFIGS[model_name])
+    n_images = config.pop("n_images")
+    classifier, explainer, images, normalization = build_setup(model_name, device)
+    images = images[:n_images]
+    cases = default_cases(classifier, images, normalization, explainer, **config)
+    if peers:
+        cases += peer_cases(classifier, images)
+    return run_benchmark(model_name, cases, n_images, device, repeats, warmup, progress)
+
+
+def format_table(rows: list[BenchmarkRow]) -> str:
+    """A markdown table, with Grad-CAM's time over each peer's where peers were measured."""
+    lines = [
+        "| model | method | s/image (median) | spread | peak MB | bare passes s/image | overhead ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.model} | {r.method} | {r.seconds_per_image:.4g} | {r.spread} | "
+            f"{r.peak_memory_mb:.1f} | {r.baseline_seconds_per_image:.4g} | {r.overhead_ratio:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(rows: list[BenchmarkRow]) -> list[str]:
+    """The issue's targets, each as a line with its numbers."""
+    lines = []
+    for model in dict.fromkeys(r.model for r in rows):
+        by = {r.method: r for r in rows if r.model == model}
+        gradcam = by.get("Grad-CAM")
+        for peer in ("Captum LayerGradCam + interpolate", "pytorch-grad-cam GradCAM"):
+            if gradcam and peer in by:
+                ratio = gradcam.seconds_per_image / by[peer].seconds_per_image
+                lines.append(f"{model}: Grad-CAM time / {peer} time = {ratio:.2f}")
+        explainer = by.get("Explainer")
+        for name, r in by.items():
+            if explainer and (name.startswith("RISE") or name == "FGVis"):
+                lines.append(
+                    f"{model}: {name} / Explainer per image = {r.seconds_per_image / explainer.seconds_per_image:.0f}x"
+                )
+        rise = {n: r for n, r in by.items() if n.startswith("RISE (")}
+        if "RISE (1000 masks)" in rise and "RISE (8000 masks)" in rise:
+            a, b = (
+                rise["RISE (1000 masks)"].peak_memory_mb,
+                rise["RISE (8000 masks)"].peak_memory_mb,
+            )
+            lines.append(f"{model}: RISE peak memory 8000 vs 1000 masks: {b:.1f} MB vs {a:.1f} MB")
+    return lines

@@ -1,0 +1,35 @@
+"""The examples run as part of the tests (quick settings)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_all_methods_example(tmp_path):
+    out = tmp_path / "methods.png"
+    result = _run(EXAMPLES / "all_methods.py", "--fast", "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.stat().st_size > 10_000
+    for name in (
+        "Explainer",
+        "Grad-CAM",
+        "RISE",
+        "Integrated Gradients",
+        "FGVis",
+        "Undesirable pixels",
+    ):
+        assert f"| {name} |" in result.stdout
+
+
+def test_your_own_captum_method_example():
+    result = _run(EXAMPLES / "your_own_captum_method.py")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| Occlusion |" in result.stdout and "| SmoothGrad-CAM |" in result.stdout
