@@ -12,7 +12,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-import captum_explainer
 from captum_explainer.attr._base import preserved_model_state
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.loading import check_not_empty
@@ -30,7 +29,7 @@ from captum_explainer.models.explainer_nets import (
     check_explainer_output,
 )
 from captum_explainer.training.classifier import materialize
-from captum_explainer.training.loop import FitConfig, Trainer
+from captum_explainer.training.loop import FitConfig, Trainer, checkpoint_meta
 
 
 @dataclass
@@ -132,7 +131,19 @@ def train_explainer(
         trainer, loaders = _trainer(
             config, classifier, explainer, train_set, val_set, context, lr, weights
         )
-        trainer.config.meta = _checkpoint_meta(config, classes, image, normalization, lr, weights)
+        trainer.config.meta = checkpoint_meta(
+            config.arch,
+            classes,
+            image,
+            normalization,
+            config.seed,
+            config.command,
+            lr=lr,
+            loss_weights=weights.as_dict(),
+            preset=config.preset,
+            batch_size=config.batch_size,
+            **config.extra_meta,
+        )
         return trainer.fit(*loaders)
 
 
@@ -221,29 +232,3 @@ def _loaders(
         )
 
     return train_loader, lambda: val_loader
-
-
-def _checkpoint_meta(
-    config: ExplainerTrainingConfig,
-    classes: list[str],
-    image: torch.Tensor,
-    normalization: Normalization,
-    lr: float,
-    weights: LossWeights,
-) -> dict[str, Any]:
-    return {
-        "arch": config.arch,
-        "num_classes": len(classes),
-        "classes": list(classes),
-        "image_size": list(image.shape[-2:]),
-        "normalization": {"mean": list(normalization.mean), "std": list(normalization.std)},
-        "lr": lr,
-        "loss_weights": weights.as_dict(),
-        "preset": config.preset,
-        "batch_size": config.batch_size,
-        "seed": config.seed,
-        "command": config.command,
-        "package_version": captum_explainer.__version__,
-        "torch_version": str(torch.__version__),
-        **config.extra_meta,
-    }

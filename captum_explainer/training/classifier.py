@@ -12,12 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-import captum_explainer
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.metrics.classification import mean_average_precision
 from captum_explainer.models.registry import build_classifier
-from captum_explainer.training.loop import FitConfig, Trainer, warmup_cosine
+from captum_explainer.training.loop import FitConfig, Trainer, checkpoint_meta, warmup_cosine
 
 
 @dataclass
@@ -107,7 +106,16 @@ def train_classifier(
         scores, targets = predict(model, val_loader, device)
         return {"val_mAP": mean_average_precision(scores, targets)}
 
-    meta = _checkpoint_meta(config, classes, image, normalization)
+    meta = checkpoint_meta(
+        config.arch,
+        classes,
+        image,
+        normalization,
+        config.seed,
+        config.command,
+        lr=config.lr,
+        batch_size=config.batch_size,
+    )
     fit_config = FitConfig(
         out_dir=config.out_dir,
         max_epochs=config.epochs,
@@ -155,24 +163,3 @@ def predict(
         labels.append(batch[1])
     model.train(was_training)
     return torch.cat(scores), torch.cat(labels)
-
-
-def _checkpoint_meta(
-    config: ClassifierTrainingConfig,
-    classes: list[str],
-    image: torch.Tensor,
-    normalization: Normalization,
-) -> dict[str, Any]:
-    return {
-        "arch": config.arch,
-        "num_classes": len(classes),
-        "classes": list(classes),
-        "image_size": list(image.shape[-2:]),
-        "normalization": {"mean": list(normalization.mean), "std": list(normalization.std)},
-        "seed": config.seed,
-        "command": config.command,
-        "package_version": captum_explainer.__version__,
-        "torch_version": str(torch.__version__),
-        "lr": config.lr,
-        "batch_size": config.batch_size,
-    }

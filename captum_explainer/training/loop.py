@@ -59,6 +59,34 @@ class FitConfig:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def checkpoint_meta(
+    arch: str,
+    classes: list[str],
+    image: torch.Tensor,
+    normalization: Any,
+    seed: int,
+    command: str,
+    **settings: Any,
+) -> dict[str, Any]:
+    """What every checkpoint records beside its weights, so that it can be rebuilt, used on
+    the right inputs and reproduced: architecture, classes, input size and normalisation,
+    the command line, seed, versions, and the training ``settings``."""
+    import captum_explainer
+
+    return {
+        "arch": arch,
+        "num_classes": len(classes),
+        "classes": list(classes),
+        "image_size": list(image.shape[-2:]),
+        "normalization": {"mean": list(normalization.mean), "std": list(normalization.std)},
+        "seed": seed,
+        "command": command,
+        "package_version": captum_explainer.__version__,
+        "torch_version": str(torch.__version__),
+        **settings,
+    }
+
+
 def warmup_cosine(
     optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.15
 ) -> torch.optim.lr_scheduler.LambdaLR:
