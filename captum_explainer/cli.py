@@ -407,7 +407,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         normalization=Normalization(tuple(stats["mean"]), tuple(stats["std"])),
     )
     indices = evaluable_indices(data.val, args.n_images)
-    masks = dict(n_masks=args.rise_masks, perturbations_per_eval=250)
+    masks = dict(n_masks=args.rise_masks)
     settings = {
         "RISE": masks,
         "Undesirable pixels": masks,

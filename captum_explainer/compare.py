@@ -77,6 +77,7 @@ class MethodResult:
     metrics: dict[str, float] = field(default_factory=dict)
     per_image: dict[str, torch.Tensor] = field(default_factory=dict)  # (N,) each
     per_pair: dict[str, torch.Tensor] = field(default_factory=dict)  # (M,) each
+    class_maps: torch.Tensor | None = None  # (N, K, H, W) raw, where one pass gave every class
 
 
 @dataclass
@@ -125,10 +126,10 @@ class ComparisonResult:
 
 #: Settings per method for the demo and ``evaluate`` (documented in docs/evaluation.md).
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "RISE": dict(n_masks=4000, perturbations_per_eval=250),
+    "RISE": dict(n_masks=4000),
     "Integrated Gradients": dict(n_steps=32, internal_batch_size=256),
     "FGVis": dict(n_iter=300),
-    "Undesirable pixels": dict(n_masks=4000, perturbations_per_eval=250),
+    "Undesirable pixels": dict(n_masks=4000),
 }
 
 
@@ -243,12 +244,13 @@ def compare(
     for spec in methods:
         if progress is not None:
             progress(spec.name)
-        (pair_maps, seconds), peak = measure_peak_memory(
+        ((pair_maps, every), seconds), peak = measure_peak_memory(
             lambda spec=spec: _timed(lambda: _pair_maps(spec, images, pair_images, pair_classes)),
             images.device,
         )
         merged = _merge_pairs(scale_maps(pair_maps, spec.scale), pair_images, pair_classes, labels)
         result = MethodResult(spec.name, pair_maps, merged, seconds / images.shape[0], peak)
+        result.class_maps = every
         if segmentation is not None:
             result.metrics = _ground_truth_metrics(
                 result, segmentation, pair_images, pair_classes, labels.shape[1]
@@ -257,10 +259,21 @@ def compare(
     return ComparisonResult(results, images, labels, segmentation, pair_images, pair_classes)
 
 
-def all_class_maps(method: MethodSpec, images: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Every class's map of every image, ``(N, K, H, W)`` in [0, 1] by the method's rule."""
+def all_class_maps(
+    method: MethodSpec,
+    images: torch.Tensor,
+    num_classes: int,
+    computed: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Every class's map of every image, ``(N, K, H, W)`` in [0, 1] by the method's rule.
+
+    ``computed``: the raw maps a comparison already has (``MethodResult.class_maps``), so
+    that a method's pass over every class is not run twice.
+    """
     n, _, h, w = images.shape
-    if hasattr(method.attribution, "attribute_all_classes"):
+    if computed is not None:
+        maps = computed.reshape(n * num_classes, 1, h, w)
+    elif hasattr(method.attribution, "attribute_all_classes"):
         maps = method.attribution.attribute_all_classes(images, **method.kwargs).reshape(
             n * num_classes, 1, h, w
         )
@@ -282,14 +295,16 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def _pair_maps(
     spec: MethodSpec, images: torch.Tensor, pair_images: torch.Tensor, pair_classes: torch.Tensor
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each pair's map ``(M, 1, H, W)``, and every class's maps where one pass gave them."""
     attribution = spec.attribution
+    every = None
     if spec.all_classes and hasattr(attribution, "attribute_all_classes"):
-        every = attribution.attribute_all_classes(images, **spec.kwargs)
+        every = attribution.attribute_all_classes(images, **spec.kwargs).detach()
         maps = every[pair_images, pair_classes][:, None]
     else:
         maps = attribution.attribute(images[pair_images], target=pair_classes, **spec.kwargs)
-    return to_pixel_map(maps.detach(), spec.reduction).float()
+    return to_pixel_map(maps.detach(), spec.reduction).float(), every
 
 
 def _merge_pairs(

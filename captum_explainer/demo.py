@@ -107,7 +107,10 @@ def run_demo(
     curves, faithfulness = faithfulness_rows(classifier, result)
     announce("class specificity")
     specific = [m for m in methods if m.name in ("Explainer", "Grad-CAM", "RISE")]
-    class_maps = {m.name: all_class_maps(m, images, labels.shape[1]) for m in specific}
+    class_maps = {
+        m.name: all_class_maps(m, images, labels.shape[1], result[m.name].class_maps)
+        for m in specific
+    }
     specificity = {
         name: class_specificity(classifier, images, maps, labels, score="sigmoid")
         for name, maps in class_maps.items()

@@ -179,7 +179,7 @@ def _accumulate(
         if t.specificity_sum is None:
             t.specificity_sum, t.specificity_count = torch.zeros(k, k), torch.zeros(k)
         if spec.name in SPECIFICITY_METHODS:
-            maps = all_class_maps(spec, result.images, k)
+            maps = all_class_maps(spec, result.images, k, method.class_maps)
             spec_result = class_specificity(
                 classifier, result.images, maps, result.labels, score=score
             )

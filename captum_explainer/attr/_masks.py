@@ -23,6 +23,18 @@ from tqdm.auto import tqdm
 
 from captum_explainer.attr._base import ScoreType, class_scores, forward_logits
 
+#: Images per forward pass when ``perturbations_per_eval`` is ``None``. On 2 CPU cores the
+#: small CNN ran fastest per image with 64 to 128 images per pass; 256 was 1.3 times and
+#: 4,000 1.5 times slower (larger activations fall out of cache and cost page faults).
+IMAGES_PER_PASS = 64
+
+
+def auto_batch(perturbations_per_eval: int | None, n_images: int) -> int:
+    """Masks per forward pass: as given, or ``IMAGES_PER_PASS // N`` (at least 1)."""
+    if perturbations_per_eval is None:
+        return max(1, IMAGES_PER_PASS // n_images)
+    return perturbations_per_eval
+
 
 def check_mask_arguments(n_masks: int, grid_size: int, p_keep: float, batch: int) -> None:
     if not isinstance(n_masks, int) or n_masks < 1:
@@ -137,6 +149,8 @@ def masked_score_sums(
             forward_logits(forward_func, inputs, additional_forward_args), score
         )
         classes = select(base_scores).to(device) if select is not None else None
+        bases = [_as_batch(base, x) for x, base in zip(inputs, baselines)]
+        diffs = [x - base for x, base in zip(inputs, bases)]
         sums: MaskedScoreSums | None = None
         batches = mask_batches(
             n_masks, perturbations_per_eval, height, width, grid_size, p_keep, seed, device
@@ -147,11 +161,10 @@ def masked_score_sums(
         ):
             b = masks.shape[0]
             m = masks[None, :, None]  # (1, B, 1, H, W), broadcast over images and channels
+            # base + m * (x - base) in one fused kernel per input.
             masked = tuple(
-                (x[:, None] * m + (1 - m) * _as_batch(base, x)[:, None]).reshape(
-                    n * b, *x.shape[1:]
-                )
-                for x, base in zip(inputs, baselines)
+                torch.addcmul(base[:, None], m, diff[:, None]).reshape(n * b, *diff.shape[1:])
+                for base, diff in zip(bases, diffs)
             )
             # Images are laid out image-major (image i, then its b masks): interleave.
             extra = _expand_additional_forward_args(

@@ -20,6 +20,7 @@ from captum_explainer.attr._base import (
 )
 from captum_explainer.attr._masks import (
     MaskedScoreSums,
+    auto_batch,
     check_mask_arguments,
     format_baselines,
     masked_score_sums,
@@ -52,10 +53,11 @@ class MaskSamplingAttribution(PerturbationAttribution):
         grid_size: int,
         p_keep: float,
         baselines: BaselineType,
-        perturbations_per_eval: int,
+        perturbations_per_eval: int | None,
         seed: int | None,
         show_progress: bool,
     ) -> MaskedScoreSums:
+        perturbations_per_eval = auto_batch(perturbations_per_eval, inputs[0].shape[0])
         check_mask_arguments(n_masks, grid_size, p_keep, perturbations_per_eval)
         formatted_baselines = format_baselines(baselines, inputs)
         with preserved_model_state(self.forward_func):
@@ -101,7 +103,7 @@ class RISE(MaskSamplingAttribution):
         grid_size: int = 7,
         p_keep: float = 0.5,
         baselines: BaselineType = None,
-        perturbations_per_eval: int = 64,
+        perturbations_per_eval: int | None = None,
         seed: int | None = None,
         show_progress: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -118,7 +120,8 @@ class RISE(MaskSamplingAttribution):
             baselines: what masked pixels become (Captum's forms; default zeros, i.e. the
                 dataset's mean colour for normalised inputs).
             perturbations_per_eval: masks per forward pass (each pass holds ``N`` times as
-                many images); memory grows with it, never with ``n_masks``.
+                many images); memory grows with it, never with ``n_masks``. ``None``
+                (default): ``64 // N`` (at least 1), about 64 images per pass.
             seed: seed of the masks; the same seed gives the same map. ``None`` draws one
                 from torch's global generator, so ``torch.manual_seed`` fixes it too.
             show_progress: show a progress bar over the mask batches.
@@ -155,7 +158,7 @@ class RISE(MaskSamplingAttribution):
         grid_size: int = 7,
         p_keep: float = 0.5,
         baselines: BaselineType = None,
-        perturbations_per_eval: int = 64,
+        perturbations_per_eval: int | None = None,
         seed: int | None = None,
         show_progress: bool = False,
     ) -> torch.Tensor:

@@ -52,7 +52,7 @@ class UndesirablePixels(MaskSamplingAttribution):
         grid_size: int = 7,
         p_keep: float = 0.5,
         baselines: BaselineType = None,
-        perturbations_per_eval: int = 64,
+        perturbations_per_eval: int | None = None,
         seed: int | None = None,
         show_progress: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -97,7 +97,7 @@ class UndesirablePixels(MaskSamplingAttribution):
         grid_size: int = 7,
         p_keep: float = 0.5,
         baselines: BaselineType = None,
-        perturbations_per_eval: int = 64,
+        perturbations_per_eval: int | None = None,
         seed: int | None = None,
         show_progress: bool = False,
     ) -> dict[str, torch.Tensor]:
