@@ -271,22 +271,24 @@ def run_benchmark(
     repeats: int = 3,
     warmup: int = 1,
     progress: Callable[[str], None] | None = None,
+    peak: Callable[[str], float] | None = None,
 ) -> list[BenchmarkRow]:
-    """Time every case and its baseline in the same run; measure the method's peak memory."""
+    """Time every case and its baseline in the same run; measure the method's peak memory
+    (with ``peak(case_name)`` where given, else in this process)."""
     rows = []
     for case in cases:
         if progress is not None:
             progress(case.name)
         method = time_it(case.run, repeats, warmup, device)
         baseline = time_it(case.baseline, repeats, warmup, device)
-        _, peak = measure_peak_memory(case.run, device)
+        peak_mb = peak(case.name) if peak is not None else measure_peak_memory(case.run, device)[1]
         rows.append(
             BenchmarkRow(
                 model=model_name,
                 method=case.name,
                 seconds_per_image=method.median / n_images,
                 spread=f"{method.low / n_images:.4g}-{method.high / n_images:.4g}",
-                peak_memory_mb=peak,
+                peak_memory_mb=peak_mb,
                 baseline_seconds_per_image=baseline.median / n_images,
                 overhead_ratio=method.median / baseline.median,
                 note=case.note,

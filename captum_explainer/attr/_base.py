@@ -137,16 +137,20 @@ def modules_of(forward_func: Callable) -> list[nn.Module]:
 def preserved_model_state(forward_func: Callable) -> Iterator[None]:
     """Restore every module's ``training`` flag and every parameter's ``requires_grad`` on exit."""
     modules = modules_of(forward_func)
-    training = [(m, m.training) for m in modules]
-    params = {id(p): p for m in modules for p in m.parameters(recurse=False)}
-    requires_grad = [(p, p.requires_grad) for p in params.values()]
+    training = [m.training for m in modules]
+    params = list({id(p): p for m in modules for p in m.parameters(recurse=False)}.values())
+    requires_grad = [p.requires_grad for p in params]
     try:
         yield
     finally:
-        for module, flag in training:
-            module.training = flag
-        for param, flag in requires_grad:
-            param.requires_grad_(flag)
+        # Only touch what changed: setting attributes on every module costs more than the
+        # comparison, and most calls change nothing.
+        for module, flag in zip(modules, training):
+            if module.training != flag:
+                module.training = flag
+        for param, flag in zip(params, requires_grad):
+            if param.requires_grad != flag:
+                param.requires_grad_(flag)
 
 
 @contextmanager
