@@ -8,13 +8,36 @@ from captum_explainer.cli import main
 
 def test_tiny_benchmark_reports_every_method(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["benchmark", "--models", "tiny", "--repeats", "1", "--warmup", "0",
-                 "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "--models",
+                "tiny",
+                "--repeats",
+                "1",
+                "--warmup",
+                "0",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     methods = {row["method"] for row in report["rows"]}
-    assert {"Grad-CAM", "Integrated Gradients", "FGVis", "Undesirable pixels", "Explainer",
-            "RISE (32 masks)", "RISE (16 masks)", "RISE (64 masks)",
-            "Captum LayerGradCam + interpolate"} <= methods
+    assert {
+        "Grad-CAM",
+        "Integrated Gradients",
+        "FGVis",
+        "Undesirable pixels",
+        "Explainer",
+        "RISE (32 masks)",
+        "RISE (16 masks)",
+        "RISE (64 masks)",
+        "Captum LayerGradCam + interpolate",
+    } <= methods
     for row in report["rows"]:
         assert row["seconds_per_image"] > 0 and row["baseline_seconds_per_image"] > 0
         assert math.isfinite(row["overhead_ratio"]) and row["peak_memory_mb"] >= 0
