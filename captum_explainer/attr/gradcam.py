@@ -15,7 +15,6 @@ from captum_explainer.attr._base import (
     TargetChecked,
     format_inputs,
     format_output,
-    preserved_model_state,
 )
 
 
@@ -77,15 +76,17 @@ class GradCAM(LayerAttribution, GradientAttribution):
         layer_gradcam = LayerGradCam(
             TargetChecked(self.forward_func, target, n), self.layer, self.device_ids
         )
-        with preserved_model_state(self.forward_func):
-            layer_map = layer_gradcam.attribute.__wrapped__(
-                layer_gradcam,
-                inputs,
-                target=target,
-                additional_forward_args=additional_forward_args,
-                attribute_to_layer_input=attribute_to_layer_input,
-                relu_attributions=True,
-            )
+        # No model-state guard here: LayerGradCam changes no training flag or requires_grad
+        # and removes its hooks itself on any exit (the conformance tests check both), and
+        # the guard's walk over every module would be most of Grad-CAM's own overhead.
+        layer_map = layer_gradcam.attribute.__wrapped__(
+            layer_gradcam,
+            inputs,
+            target=target,
+            additional_forward_args=additional_forward_args,
+            attribute_to_layer_input=attribute_to_layer_input,
+            relu_attributions=True,
+        )
         maps = [
             LayerAttribution.interpolate(
                 layer_map.detach(), tuple(x.shape[-2:]), interpolate_mode="bilinear"
