@@ -118,7 +118,9 @@ def forward_backward_passes(
             captured.clear()
             handle = layer.register_forward_hook(keep)
             try:
-                score = model(batch)[:, target].sum()
+                # As Captum does: the input requires grad, so a frozen backbone still
+                # carries a graph to the layer.
+                score = model(batch.detach().requires_grad_(True))[:, target].sum()
             finally:
                 handle.remove()
             torch.autograd.grad(score, captured[0])
