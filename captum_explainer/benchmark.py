@@ -248,10 +248,12 @@ def peer_cases(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> 
     except ImportError:
         return cases
     targets = [ClassifierOutputTarget(target)] * images.shape[0]
+    # pytorch-grad-cam needs an input that requires grad when the backbone is frozen.
+    peer_input = images.detach().clone().requires_grad_(True)
 
     def peer_gradcam() -> Any:
         with PeerGradCAM(model=classifier, target_layers=[layer]) as cam:
-            return cam(input_tensor=images, targets=targets)
+            return cam(input_tensor=peer_input, targets=targets)
 
     cases.append(BenchmarkCase("pytorch-grad-cam GradCAM", peer_gradcam, baseline, "peer"))
     return cases
