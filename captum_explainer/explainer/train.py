@@ -179,13 +179,8 @@ def _trainer(
         )
 
     optimizer = torch.optim.Adam(explainer.parameters(), lr=lr)
-    fit_config = FitConfig(
-        out_dir=config.out_dir,
-        max_epochs=config.epochs,
-        patience=config.patience,
-        resume=config.resume,
-        max_steps_per_epoch=config.max_steps_per_epoch,
-        progress=config.progress,
+    fit_config = FitConfig.from_command(
+        config,
         is_main_process=context.is_main,
         reduce=lambda values: mean_across_ranks(values, context),
     )

@@ -116,15 +116,7 @@ def train_classifier(
         lr=config.lr,
         batch_size=config.batch_size,
     )
-    fit_config = FitConfig(
-        out_dir=config.out_dir,
-        max_epochs=config.epochs,
-        patience=config.patience,
-        resume=config.resume,
-        max_steps_per_epoch=config.max_steps_per_epoch,
-        progress=config.progress,
-        meta=meta,
-    )
+    fit_config = FitConfig.from_command(config, meta=meta)
     trainer = Trainer(model, optimizer, step, fit_config, kind="classifier", scheduler=scheduler)
     return trainer.fit(train_loader, lambda: val_loader, evaluate)
 

@@ -58,6 +58,20 @@ class FitConfig:
     reduce: Callable[[dict[str, float]], dict[str, float]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_command(cls, settings: Any, **overrides: Any) -> FitConfig:
+        """The loop's part of a training command's settings (``out_dir``, ``epochs``,
+        ``patience``, ``resume``, ``max_steps_per_epoch``, ``progress``)."""
+        return cls(
+            out_dir=settings.out_dir,
+            max_epochs=settings.epochs,
+            patience=settings.patience,
+            resume=settings.resume,
+            max_steps_per_epoch=settings.max_steps_per_epoch,
+            progress=settings.progress,
+            **overrides,
+        )
+
 
 def checkpoint_meta(
     arch: str,
