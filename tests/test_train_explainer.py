@@ -145,6 +145,7 @@ DDP_SCRIPT = textwrap.dedent("""
                     list(SyntheticScenes.ALL_CLASSES), SYNTHETIC_NORMALIZATION, context,
                     explainer=explainer)
     # Each rank saves what it holds, for the test to compare.
+    os.makedirs(out, exist_ok=True)
     torch.save(explainer.state_dict(), os.path.join(out, f"rank{context.rank}.pt"))
     cleanup_distributed()
 """)

@@ -144,7 +144,11 @@ def train_explainer(
             batch_size=config.batch_size,
             **config.extra_meta,
         )
-        return trainer.fit(*loaders)
+        history = trainer.fit(*loaders)
+    if context.enabled:
+        # Every rank returns only once rank 0 has written the last checkpoint and log.
+        torch.distributed.barrier()
+    return history
 
 
 def _trainer(
