@@ -174,6 +174,10 @@ def default_methods(
     return [s for s in specs if explainer is not None or s.name != "Explainer"]
 
 
+#: Methods whose every-class maps are cheap enough for class specificity (the others would
+#: need one run per class and image: FGVis's optimisation, undesirable pixels' mask pass).
+SPECIFICITY_METHODS = ("Explainer", "Grad-CAM", "RISE")
+
 #: Command-line names of the methods.
 METHOD_NAMES = {
     "explainer": "Explainer",

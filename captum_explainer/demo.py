@@ -7,6 +7,7 @@ write the figures, the table and ``report.html``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from captum_explainer.compare import ComparisonResult, all_class_maps, compare, default_methods
+from captum_explainer.compare import (
+    SPECIFICITY_METHODS,
+    ComparisonResult,
+    all_class_maps,
+    compare,
+    default_methods,
+)
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.metrics.faithfulness import (
     class_specificity,
@@ -52,6 +59,52 @@ def faithfulness_rows(
     return curves, rows
 
 
+@dataclass
+class DemoMeasurements:
+    """Everything the demo measured on its images (see :func:`measure`)."""
+
+    result: ComparisonResult
+    curves: dict[str, Any]
+    faithfulness: list[dict[str, Any]]
+    class_maps: dict[str, torch.Tensor]
+    specificity: dict[str, Any]
+    recovery: list[dict[str, Any]]
+
+
+def measure(
+    classifier: nn.Module,
+    methods: list,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    segmentation: torch.Tensor,
+    progress: bool = True,
+) -> DemoMeasurements:
+    """Run every method, then the faithfulness games, class specificity and recovery."""
+    bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
+
+    def announce(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    result = compare(methods, images, labels, segmentation, progress=announce)
+    announce("deletion/insertion")
+    curves, faithfulness = faithfulness_rows(classifier, result)
+    announce("class specificity")
+    class_maps = {
+        m.name: all_class_maps(m, images, labels.shape[1], result[m.name].class_maps)
+        for m in methods
+        if m.name in SPECIFICITY_METHODS
+    }
+    specificity = {
+        name: class_specificity(classifier, images, maps, labels, score="sigmoid")
+        for name, maps in class_maps.items()
+    }
+    announce("undesirable-pixel recovery")
+    recovery = _recovery_rows(classifier, result)
+    bar.close()
+    return DemoMeasurements(result, curves, faithfulness, class_maps, specificity, recovery)
+
+
 def run_demo(
     out: str | Path = "demo-output",
     n_images: int = 8,
@@ -78,13 +131,6 @@ def run_demo(
         The path of ``report.html``.
     """
     from captum_explainer.models.pretrained import synthetic_classifier, synthetic_explainer
-    from captum_explainer.report import write_report
-    from captum_explainer.visualization import (
-        causal_curves_figure,
-        class_view,
-        comparison_grid,
-        specificity_heatmap,
-    )
 
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
@@ -96,45 +142,43 @@ def run_demo(
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
     )
     methods = default_methods(classifier, explainer, SYNTHETIC_NORMALIZATION, seed, settings)
-    bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
+    measured = measure(classifier, methods, images, labels, segmentation, progress)
+    print(measured.result.to_markdown())
+    notes = [
+        f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
+        f"classifier and Explainer. Each image's map is the max over its labelled classes' maps.",
+        "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps are "
+        "scaled by their maximum, masks (Explainer, FGVis) are used as they are. Undesirable pixels "
+        "show what hinders a class, so low overlap with the objects is expected of them.",
+    ]
+    return _write(out, measured, list(data.classes), notes)
 
-    def announce(name: str) -> None:
-        bar.set_postfix_str(name)
-        bar.update(1)
 
-    result = compare(methods, images, labels, segmentation, progress=announce)
-    announce("deletion/insertion")
-    curves, faithfulness = faithfulness_rows(classifier, result)
-    announce("class specificity")
-    specific = [m for m in methods if m.name in ("Explainer", "Grad-CAM", "RISE")]
-    class_maps = {
-        m.name: all_class_maps(m, images, labels.shape[1], result[m.name].class_maps)
-        for m in specific
-    }
-    specificity = {
-        name: class_specificity(classifier, images, maps, labels, score="sigmoid")
-        for name, maps in class_maps.items()
-    }
-    announce("undesirable-pixel recovery")
-    recovery = _recovery_rows(classifier, result)
-    bar.close()
+def _write(
+    out: str | Path, measured: DemoMeasurements, classes: list[str], notes: list[str]
+) -> Path:
+    from captum_explainer.report import write_report
+    from captum_explainer.visualization import (
+        causal_curves_figure,
+        class_view,
+        comparison_grid,
+        specificity_heatmap,
+    )
 
+    result = measured.result
     figures = {
-        "comparison_grid": comparison_grid(
-            result, SYNTHETIC_NORMALIZATION, class_names=list(data.classes)
-        ),
+        "comparison_grid": comparison_grid(result, SYNTHETIC_NORMALIZATION, class_names=classes),
         "class_specific_view": class_view(
-            images[0],
-            {n: m[0] for n, m in class_maps.items()},
-            list(data.classes),
+            result.images[0],
+            {n: m[0] for n, m in measured.class_maps.items()},
+            classes,
             SYNTHETIC_NORMALIZATION,
         ),
-        "deletion_insertion": causal_curves_figure(curves),
+        "deletion_insertion": causal_curves_figure(measured.curves),
     }
-    for name, value in specificity.items():
-        figures[f"class_specificity_{name.lower().replace('-', '_')}"] = specificity_heatmap(
-            value, list(data.classes), name
-        )
+    for name, value in measured.specificity.items():
+        key = f"class_specificity_{name.lower().replace('-', '_')}"
+        figures[key] = specificity_heatmap(value, classes, name)
     specificity_rows = [
         {
             "method": n,
@@ -142,15 +186,7 @@ def run_demo(
             "off_diagonal": s.off_diagonal,
             "blank_image": float(s.blank.mean()),
         }
-        for n, s in specificity.items()
-    ]
-    print(result.to_markdown())
-    notes = [
-        f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
-        f"classifier and Explainer. Each image's map is the max over its labelled classes' maps.",
-        "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps are "
-        "scaled by their maximum, masks (Explainer, FGVis) are used as they are. Undesirable pixels "
-        "show what hinders a class, so low overlap with the objects is expected of them.",
+        for n, s in measured.specificity.items()
     ]
     return write_report(
         out,
@@ -159,9 +195,9 @@ def run_demo(
         title="captum-explainer demo",
         notes=notes,
         extra_tables={
-            "Faithfulness": faithfulness,
+            "Faithfulness": measured.faithfulness,
             "Class specificity": specificity_rows,
-            "Undesirable-pixel recovery": recovery,
+            "Undesirable-pixel recovery": measured.recovery,
         },
     )
 

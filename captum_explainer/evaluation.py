@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from captum_explainer.compare import (
+    SPECIFICITY_METHODS,
     ComparisonResult,
     MethodSpec,
     all_class_maps,
@@ -32,9 +33,6 @@ from captum_explainer.metrics.faithfulness import (
     deletion_insertion,
     saliency_metric,
 )
-
-#: Methods whose every-class maps are cheap enough for class specificity on a dataset.
-SPECIFICITY_METHODS = ("Explainer", "Grad-CAM", "RISE")
 
 
 @dataclass
