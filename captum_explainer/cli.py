@@ -51,7 +51,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _build_parser() -> argparse.ArgumentParser:
     from captum_explainer import __version__
-    from captum_explainer.data.factory import DATASETS
     from captum_explainer.models.registry import CLASSIFIERS
 
     parser = argparse.ArgumentParser(
@@ -86,19 +85,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", type=Path, required=True, help="folder for checkpoints and log")
     train.add_argument("--arch", choices=sorted(CLASSIFIERS), default="small_cnn")
-    train.add_argument("--dataset", choices=DATASETS, default="synthetic")
-    train.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
-    train.add_argument("--image-size", type=int, help="image side (default 64 synthetic, 224 real)")
-    train.add_argument("--train-size", type=int, default=20000, help="synthetic training images")
-    train.add_argument("--val-size", type=int, default=2000, help="synthetic validation images")
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
-    train.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
-    train.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
-    train.add_argument("--num-workers", type=int, default=0, help="data-loader workers")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    _add_common(train)
+    train.add_argument(
+        "--lr", type=float, default=2e-3, help="peak learning rate (warm-up, cosine)"
+    )
+    _add_training_options(train, val_size=2000, batch_size=128)
     train.set_defaults(run=_cmd_train_classifier)
     _add_train_explainer(commands)
     _add_evaluate(commands)
@@ -234,8 +224,29 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
     explain.set_defaults(run=_cmd_explain)
 
 
-def _add_train_explainer(commands: argparse._SubParsersAction) -> None:
+def _add_training_options(parser: argparse.ArgumentParser, val_size: int, batch_size: int) -> None:
+    """The data, loop and common options both training commands take."""
     from captum_explainer.data.factory import DATASETS
+
+    parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    parser.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
+    parser.add_argument(
+        "--image-size", type=int, help="image side (default 64 synthetic, 224 real)"
+    )
+    parser.add_argument("--train-size", type=int, default=20000, help="synthetic training images")
+    parser.add_argument(
+        "--val-size", type=int, default=val_size, help="synthetic validation images"
+    )
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
+    parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch")
+    parser.add_argument("--num-workers", type=int, default=0, help="data-loader workers")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    _add_common(parser)
+
+
+def _add_train_explainer(commands: argparse._SubParsersAction) -> None:
     from captum_explainer.explainer.loss import PRESETS, LossWeights
     from captum_explainer.models.explainer_nets import EXPLAINERS
 
@@ -252,13 +263,7 @@ def _add_train_explainer(commands: argparse._SubParsersAction) -> None:
         help="classifier checkpoint (default: the shipped synthetic classifier)",
     )
     train.add_argument("--arch", choices=sorted(EXPLAINERS), default="small_explainer")
-    train.add_argument("--dataset", choices=DATASETS, default="synthetic")
-    train.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
-    train.add_argument("--image-size", type=int, help="image side (default 64 synthetic, 224 real)")
-    train.add_argument("--train-size", type=int, default=20000, help="synthetic training images")
-    train.add_argument("--val-size", type=int, default=1000, help="synthetic validation images")
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=16)
+    _add_training_options(train, val_size=1000, batch_size=16)
     train.add_argument("--preset", choices=sorted(PRESETS), help="the paper's lr and loss weights")
     train.add_argument("--lr", type=float, help="learning rate (default: the preset's, else 1e-5)")
     defaults = LossWeights()
@@ -269,16 +274,11 @@ def _add_train_explainer(commands: argparse._SubParsersAction) -> None:
             dest=name,
             help=f"loss weight {name} (default: the preset's, else {getattr(defaults, name)})",
         )
-    train.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
-    train.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch")
-    train.add_argument("--num-workers", type=int, default=0, help="data-loader workers")
     train.add_argument(
         "--no-init-from-classifier",
         action="store_true",
         help="start the small Explainer's encoder from random weights",
     )
-    train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    _add_common(train)
     train.set_defaults(run=_cmd_train_explainer)
 
 
