@@ -50,19 +50,23 @@ class MethodSpec:
         attribution: a Captum attribution object (anything with ``attribute(inputs, target=...)``).
         kwargs: passed to every ``attribute`` call.
         scale: how maps are brought to [0, 1] for the mask scores (see
-            :func:`~captum_explainer.metrics.localization.scale_maps`): ``"max"`` for
+            :func:`~captum_explainer.metrics.localization.scale_maps`): ``"minmax"`` for
             saliency maps, ``"none"`` for masks.
         reduction: how an input-shaped attribution becomes one value per pixel.
         all_classes: use the method's ``attribute_all_classes`` (one pass for every
             class) when it has one.
+        labels_as: the keyword under which ``attribute`` receives the explained images'
+            ``(N, K)`` labels, for a method that needs to know every class an image holds
+            (undesirable pixels: its competitors are the classes the image does not hold).
     """
 
     name: str
     attribution: Any
     kwargs: dict[str, Any] = field(default_factory=dict)
-    scale: str = "max"
+    scale: str = "minmax"
     reduction: str = "abs_sum"
     all_classes: bool = True
+    labels_as: str | None = None
 
 
 @dataclass
@@ -169,6 +173,7 @@ def default_methods(
             "Undesirable pixels",
             UndesirablePixels(classifier, score="sigmoid"),
             dict(seed=seed, **settings["Undesirable pixels"]),
+            labels_as="present",
         ),
     ]
     return [s for s in specs if explainer is not None or s.name != "Explainer"]
@@ -249,7 +254,9 @@ def compare(
         if progress is not None:
             progress(spec.name)
         ((pair_maps, every), seconds), peak = measure_peak_memory(
-            lambda spec=spec: _timed(lambda: _pair_maps(spec, images, pair_images, pair_classes)),
+            lambda spec=spec: _timed(
+                lambda: _pair_maps(spec, images, labels, pair_images, pair_classes)
+            ),
             images.device,
         )
         merged = _merge_pairs(scale_maps(pair_maps, spec.scale), pair_images, pair_classes, labels)
@@ -298,7 +305,11 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _pair_maps(
-    spec: MethodSpec, images: torch.Tensor, pair_images: torch.Tensor, pair_classes: torch.Tensor
+    spec: MethodSpec,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each pair's map ``(M, 1, H, W)``, and every class's maps where one pass gave them."""
     attribution = spec.attribution
@@ -307,7 +318,10 @@ def _pair_maps(
         every = attribution.attribute_all_classes(images, **spec.kwargs).detach()
         maps = every[pair_images, pair_classes][:, None]
     else:
-        maps = attribution.attribute(images[pair_images], target=pair_classes, **spec.kwargs)
+        kwargs = dict(spec.kwargs)
+        if spec.labels_as is not None:
+            kwargs[spec.labels_as] = labels[pair_images]
+        maps = attribution.attribute(images[pair_images], target=pair_classes, **kwargs)
     return to_pixel_map(maps.detach(), spec.reduction).float(), every
 
 

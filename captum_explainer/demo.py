@@ -148,7 +148,7 @@ def run_demo(
         f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
         f"classifier and Explainer. Each image's map is the max over its labelled classes' maps.",
         "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps are "
-        "scaled by their maximum, masks (Explainer, FGVis) are used as they are. Undesirable pixels "
+        "scaled min-max (each map to [0, 1]), masks (Explainer, FGVis) are used as they are. Undesirable pixels "
         "show what hinders a class, so low overlap with the objects is expected of them.",
     ]
     return _write(out, measured, list(data.classes), notes)

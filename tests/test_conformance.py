@@ -37,6 +37,12 @@ class Method:
     build: Callable[[nn.Module, nn.Module], Any]  # (model, gradcam layer) -> attribution
     kwargs: dict = field(default_factory=dict)
     per_pixel: bool = True  # (N, 1, H, W) output; otherwise the input's shape
+    # Captum's generated tests compare batched and per-example maps with a per-method
+    # `target_delta` (default 1e-4, mode "max"). FGVis needs more: its filter's indicator
+    # h(e) <= h(x) is exact, so the last-bit differences between a batched and a
+    # single-image convolution flip a few neurons, and the iterative optimisation carries
+    # the flips on (in float64 they agree to 1e-9: test_fgvis_batch_spread_is_rounding_only).
+    batch_delta: float = 1e-4
 
 
 METHODS = [
@@ -44,7 +50,7 @@ METHODS = [
     Method(
         "rise",
         lambda model, layer: RISE(model, score="sigmoid"),
-        dict(n_masks=24, perturbations_per_eval=12, seed=0),
+        dict(n_masks=24, seed=0),  # the default perturbations_per_eval depends on N
     ),
     Method(
         "integrated_gradients",
@@ -57,6 +63,7 @@ METHODS = [
         lambda model, layer: FGVis(model, normalization=SYNTHETIC_NORMALIZATION),
         dict(n_iter=3),
         per_pixel=False,
+        batch_delta=5e-3,
     ),
     Method(
         "explainer",
@@ -65,7 +72,7 @@ METHODS = [
     Method(
         "undesirable",
         lambda model, layer: UndesirablePixels(model),
-        dict(n_masks=24, perturbations_per_eval=12, seed=0),
+        dict(n_masks=24, seed=0),
     ),
 ]
 
@@ -134,19 +141,78 @@ def test_every_target_form(model_setup, method, target):
     assert torch.isfinite(out).all()
 
 
-def test_batched_equals_per_example(model_setup, method):
+@pytest.mark.parametrize(
+    "targets",
+    [[0, 5, 7], torch.tensor([0, 5, 7]), [(0,), (5,), (7,)]],
+    ids=["list", "tensor1d", "list_of_tuples"],
+)
+def test_batched_equals_per_example(model_setup, method, targets):
+    """Captum's generated target test: a batch with one target per example equals each
+    example explained alone, with its target as given and as a one-element list."""
     model, layer, size = model_setup
     x = _inputs(size)
     attribution = method.build(model, layer)
-    batched = attribution.attribute(x, target=[0, 5, 7], **method.kwargs)
-    single = torch.cat(
-        [
-            attribution.attribute(x[i : i + 1], target=t, **method.kwargs)
-            for i, t in enumerate([0, 5, 7])
-        ]
+    batched = attribution.attribute(x, target=targets, **method.kwargs)
+    for i in range(3):
+        for single_target in (targets[i], targets[i : i + 1]):
+            single = attribution.attribute(x[i : i + 1], target=single_target, **method.kwargs)
+            delta = (batched[i : i + 1] - single).abs().max()
+            assert delta <= method.batch_delta, (i, single_target, float(delta))
+
+
+def test_noise_tunnel_without_noise_is_the_method(model_setup, method):
+    """NoiseTunnel with ``stdevs=0`` repeats each image in one batch: the maps must not change."""
+    model, layer, size = model_setup
+    x = _inputs(size, n=2)
+    attribution = method.build(model, layer)
+    plain = attribution.attribute(x, target=[1, 4], **method.kwargs)
+    tunnel = NoiseTunnel(attribution).attribute(
+        x, nt_type="smoothgrad", nt_samples=3, stdevs=0.0, target=[1, 4], **method.kwargs
     )
-    scale = single.abs().max().clamp(min=1e-12)
-    assert torch.allclose(batched, single, atol=1e-4 * float(scale), rtol=1e-3)
+    assert (tunnel - plain).abs().max() <= method.batch_delta
+
+
+class _Raising(nn.Module):
+    """Captum's hook-removal test puts such a module in the model (its ``invalid_module`` mode)."""
+
+    def forward(self, *args, **kwargs):
+        raise AssertionError("Raising error on execution")
+
+
+def test_hooks_are_removed_when_a_module_raises(model_setup, method):
+    model, layer, size = model_setup
+    copy = __import__("copy").deepcopy(model)
+    name = next(n for n, m in copy.named_modules() if m is _find_like(copy, model, layer))
+    parent_name, _, child = name.rpartition(".")
+    parent = copy.get_submodule(parent_name) if parent_name else copy
+    setattr(parent, child, _Raising())
+    attribution = method.build(copy, getattr(parent, child))
+    if method.name == "explainer":
+        # The Explainer does not run the classifier when it explains: nothing raises.
+        attribution.attribute(_inputs(size), target=1, **method.kwargs)
+    else:
+        with pytest.raises(AssertionError, match="Raising error on execution"):
+            attribution.attribute(_inputs(size), target=1, **method.kwargs)
+    assert _hooks(copy) == 0
+
+
+def _find_like(copy, model, layer):
+    """The module of ``copy`` at the place ``layer`` holds in ``model``."""
+    name = next(n for n, m in model.named_modules() if m is layer)
+    return copy.get_submodule(name)
+
+
+def test_fgvis_batch_spread_is_rounding_only():
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=8).double().eval()
+    x = _inputs(48).double()
+    fgvis = FGVis(model, normalization=SYNTHETIC_NORMALIZATION)
+    batched = fgvis.attribute(x, target=[0, 5, 7], n_iter=20)
+    single = torch.cat(
+        [fgvis.attribute(x[i : i + 1], target=t, n_iter=20) for i, t in enumerate([0, 5, 7])]
+    )
+    # Float32's spread (up to ~1e-3 here) shrinks with the rounding: nothing couples the batch.
+    assert (batched - single).abs().max() < 1e-9
 
 
 def test_tensor_in_tensor_out_tuple_in_tuple_out(model_setup, method):

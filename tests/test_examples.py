@@ -33,3 +33,9 @@ def test_your_own_captum_method_example():
     result = _run(EXAMPLES / "your_own_captum_method.py")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| Occlusion |" in result.stdout and "| SmoothGrad-CAM |" in result.stdout
+
+
+def test_fgvis_games_example():
+    result = _run(EXAMPLES / "fgvis_games.py", "--fast", "--images", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| preservation | auto |" in result.stdout and "| deletion | auto |" in result.stdout

@@ -110,11 +110,13 @@ def test_all_images_are_optimised_together_in_one_batch():
     model = SmallCNN().eval()
     sizes = []
     handle = model.register_forward_pre_hook(lambda module, args: sizes.append(args[0].shape[0]))
-    FGVis(model, normalization=SYNTHETIC_NORMALIZATION).attribute(
-        torch.randn(5, 3, 32, 32), target=1, n_iter=6, tol=0
-    )
-    handle.remove()
+    fgvis = FGVis(model, normalization=SYNTHETIC_NORMALIZATION)
+    fgvis.attribute(torch.randn(5, 3, 32, 32), target=1, n_iter=6, tol=0, l1_weight=0.1)
     assert sizes == [5] * 7  # one clean pass, then one pass per iteration
+    sizes.clear()
+    fgvis.attribute(torch.randn(5, 3, 32, 32), target=1, n_iter=6, tol=0)
+    assert sizes == [5] * 8  # "auto" checks the last iterate's goal in one more pass
+    handle.remove()
 
 
 def test_masks_and_explanation_images():
@@ -147,3 +149,92 @@ def test_masks_and_explanation_images():
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FGVis(SmallCNN().eval()).attribute(torch.randn(1, 3, 32, 32), target=0, **kwargs)
+
+
+# --- The games on the shipped classifier (fresh test images, never used to choose settings) ---
+
+
+@pytest.fixture(scope="module")
+def shipped_setup():
+    from captum_explainer.data import SyntheticScenes, collate_items
+    from captum_explainer.models import synthetic_classifier
+
+    model = synthetic_classifier()
+    data = SyntheticScenes(4, split="test", seed=2024)
+    images, labels, _ = collate_items([data[i] for i in range(len(data))])
+    target = labels.float().argmax(1)  # a present class of each image
+    fgvis = FGVis(model, normalization=SYNTHETIC_NORMALIZATION, score="sigmoid")
+    with torch.no_grad():
+        clean = torch.sigmoid(model(images)).gather(1, target[:, None])[:, 0]
+    return model, fgvis, images, target, clean
+
+
+def _score_ratio(model, fgvis, images, target, clean, mask, game):
+    with torch.no_grad():
+        explained = model(fgvis.explanation(images, mask, game=game))
+    return torch.sigmoid(explained).gather(1, target[:, None])[:, 0] / clean
+
+
+def test_preservation_with_lambda_zero_keeps_the_score(shipped_setup):
+    model, fgvis, images, target, clean = shipped_setup
+    mask = fgvis.attribute(images, target=target, l1_weight=0.0, n_iter=100)
+    ratio = _score_ratio(model, fgvis, images, target, clean, mask, "preservation")
+    assert (ratio >= 0.95).all(), ratio
+
+
+def test_preservation_keeps_the_score_with_a_small_mask(shipped_setup):
+    model, fgvis, images, target, clean = shipped_setup
+    mask = fgvis.attribute(images, target=target)
+    ratio = _score_ratio(model, fgvis, images, target, clean, mask, "preservation")
+    kept = mask.flatten(1).mean(1)
+    good = (ratio >= 0.8) & (kept < 0.5)
+    assert int(good.sum()) >= 3, (ratio, kept)
+    # The search reports honestly which images met its goal (keep=0.9).
+    assert torch.equal(fgvis.last_goal_met, ratio >= 0.9 - 1e-6)
+
+
+def test_deletion_destroys_the_score_with_a_small_deletion(shipped_setup):
+    model, fgvis, images, target, clean = shipped_setup
+    mask = fgvis.attribute(images, target=target, game="deletion")
+    ratio = _score_ratio(model, fgvis, images, target, clean, mask, "deletion")
+    deleted = mask.flatten(1).mean(1)  # the deletion map is 1 - m
+    good = (ratio < 0.2) & (deleted < 0.5)
+    assert int(good.sum()) >= 3, (ratio, deleted)
+    assert torch.equal(fgvis.last_goal_met, ratio <= 0.1 + 1e-6)
+
+
+class _DarknessTrap(nn.Module):
+    """Class 0 has real evidence (a bright 4 x 4 patch) and a trap: a unit that fires only
+    when the whole image is darker than it ever was, with a large weight. An optimiser that
+    may create new evidence empties the mask and keeps the score through the trap."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch_unit, self.dark_unit = nn.ReLU(), nn.ReLU()
+
+    def forward(self, x):
+        patch = self.patch_unit(x[:, 0, :4, :4].mean((1, 2)) - 1.5)  # 0.5 on the image
+        dark = self.dark_unit(0.6 - x[:, 0].mean((1, 2)))  # 0 on the image
+        logit = 4 * patch + 40 * dark - 1
+        return torch.stack([logit, torch.zeros_like(logit)], 1)
+
+
+def test_the_gradient_filter_prevents_an_adversarial_mask():
+    model = _DarknessTrap()
+    x = torch.ones(1, 1, 8, 8)
+    x[:, :, :4, :4] = 2.0
+    fgvis = FGVis(model, score="logit")  # no saturation: the trap acts through gradients only
+    kwargs = dict(target=0, l1_weight=0.05, n_iter=300, baselines=0.0)
+    raw = fgvis.attribute(x, filter_gradients=False, **kwargs)
+    filtered = fgvis.attribute(x, **kwargs)
+    # Unprotected: an almost empty mask that scores higher than the image (new evidence).
+    assert raw.mean() < 0.05 and model(raw * x)[0, 0] > model(x)[0, 0]  # reference 0
+    # Protected: the patch is kept, the rest removed.
+    assert filtered[..., :4, :4].mean() > 0.9 and filtered.mean() < 0.3
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_torchscript_models_are_refused_with_the_reason():
+    scripted = torch.jit.script(_tiny())  # it holds nn.ReLU, which hooks cannot reach
+    with pytest.raises(ValueError, match="TorchScript"):
+        FGVis(scripted)

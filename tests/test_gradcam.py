@@ -20,6 +20,19 @@ def test_equals_captum_layer_gradcam_with_relu_and_bilinear_upsampling():
     assert (ours >= 0).all()
 
 
+def test_relu_attributions_false_keeps_the_negative_part_as_captum_does():
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    x = torch.randn(4, 3, 64, 64)
+    ours = GradCAM(model).attribute(x, target=[0, 3, 5, 7], relu_attributions=False)
+    layer_map = LayerGradCam(model, model.target_layer).attribute(
+        x, target=[0, 3, 5, 7], relu_attributions=False
+    )
+    reference = LayerAttribution.interpolate(layer_map, (64, 64), interpolate_mode="bilinear")
+    assert torch.equal(ours, reference)
+    assert (ours < 0).any()  # a random model's maps have a negative part to keep
+
+
 def test_layer_defaults_to_the_models_target_layer():
     model = SmallCNN().eval()
     assert GradCAM(model).layer is model.target_layer

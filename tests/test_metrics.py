@@ -79,9 +79,21 @@ def test_mask_scores_reject_unscaled_maps():
 def test_scale_and_merge():
     maps = torch.tensor([[-1.0, 2.0], [4.0, 1.0]]).view(1, 1, 2, 2)
     assert torch.allclose(
-        scale_maps(maps), torch.tensor([[0.0, 0.5], [1.0, 0.25]]).view(1, 1, 2, 2)
+        scale_maps(maps, "max"), torch.tensor([[0.0, 0.5], [1.0, 0.25]]).view(1, 1, 2, 2)
     )
-    assert torch.equal(scale_maps(torch.zeros(1, 1, 2, 2)), torch.zeros(1, 1, 2, 2))
+    # The default: min-max, so an offset map (RISE's) spans [0, 1] like any other.
+    assert torch.allclose(scale_maps(maps), torch.tensor([[0.0, 0.6], [1.0, 0.4]]).view(1, 1, 2, 2))
+    offset = torch.tensor([[0.66, 0.70], [0.66, 1.0]]).view(1, 1, 2, 2)
+    assert torch.allclose(scale_maps(offset), scale_maps(offset - 0.66))
+    assert torch.allclose(scale_maps(offset), (offset - 0.66) / 0.34)
+    assert scale_maps(offset, "max").min() > 0.6  # the old rule left it flat
+    for rule in ("minmax", "max"):
+        assert torch.equal(scale_maps(torch.zeros(1, 1, 2, 2), rule), torch.zeros(1, 1, 2, 2))
+    assert torch.equal(scale_maps(torch.full((1, 1, 2, 2), 0.3)), torch.zeros(1, 1, 2, 2))
+    # Masks keep their values (clamped to [0, 1]).
+    assert torch.equal(scale_maps(offset * 1.5, "none"), (offset * 1.5).clamp(0, 1))
+    with pytest.raises(ValueError, match="rule must be one of"):
+        scale_maps(maps, "sigmoid")
     class_maps = torch.stack([torch.zeros(2, 2), torch.ones(2, 2), 2 * torch.ones(2, 2)])[None]
     merged = merge_class_maps(class_maps, torch.tensor([[1, 1, 0]]))
     assert torch.equal(merged, torch.ones(1, 1, 2, 2))
@@ -191,19 +203,20 @@ def test_class_specificity_of_perfectly_specific_maps():
 
 def test_undesirable_recovery_and_random_reference():
     weight = torch.ones(1, 1, 4, 4)
-    weight[..., :2, :] = -1  # the top half hinders class 0
-    images = torch.ones(3, 1, 4, 4)
-    undesirable = (weight < 0).float().expand(3, 1, 4, 4)
+    weight[..., :2, :] = -2  # the top half hinders class 0: its logit is -8 < 0
+    images = torch.ones(4, 1, 4, 4)
+    images[3, :, :2] = 0  # ... except on the last image, where class 0 is already top-1
+    undesirable = (weight < 0).float().expand(4, 1, 4, 4)
     result = undesirable_recovery(
         Linear(weight),
         images,
         undesirable,
-        torch.zeros(3, dtype=torch.long),
+        torch.zeros(4, dtype=torch.long),
         fractions=(0.5,),
         score="logit",
     )
-    assert result[0.5]["score_rise"] == pytest.approx(8.0)  # removing the 8 negative pixels
-    assert result[0.5]["became_top1"] == 1.0
+    # Only the three images to recover count; removing 8 pixels of weight -2 adds 16.
+    assert result[0.5] == {"score_rise": pytest.approx(16.0), "became_top1": 1.0, "images": 3}
     noise = random_maps(undesirable, seed=1)
     assert noise.shape == undesirable.shape and not torch.equal(
         noise, random_maps(undesirable, seed=2)

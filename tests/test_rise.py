@@ -38,12 +38,16 @@ def test_matches_a_slow_obviously_correct_loop(model):
 
 
 def test_same_seed_same_map_whatever_the_batching(model):
-    x = torch.randn(2, 3, 32, 32)
+    x = torch.randn(4, 3, 32, 32)
     rise = RISE(model, score="sigmoid")
-    a = rise.attribute(x, target=1, n_masks=30, perturbations_per_eval=30, seed=5)
-    b = rise.attribute(x, target=1, n_masks=30, perturbations_per_eval=30, seed=5)
-    c = rise.attribute(x, target=1, n_masks=30, perturbations_per_eval=30, seed=6)
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    a = rise.attribute(x, target=1, n_masks=50, perturbations_per_eval=30, seed=5)
+    c = rise.attribute(x, target=1, n_masks=50, perturbations_per_eval=30, seed=6)
+    assert not torch.equal(a, c)
+    # Every number of images and of masks per pass (None: chosen from N) gives the same map.
+    for n in (1, 2, 4):
+        for per_eval in (None, 1, 7, 16, 50, 64):
+            b = rise.attribute(x[:n], target=1, n_masks=50, perturbations_per_eval=per_eval, seed=5)
+            assert torch.allclose(a[:n], b, atol=1e-6, rtol=1e-5), (n, per_eval)
     torch.manual_seed(11)
     d = rise.attribute(x, target=1, n_masks=30)
     torch.manual_seed(11)
@@ -57,6 +61,18 @@ def test_all_classes_from_one_pass_equal_the_per_class_maps(model):
     assert every.shape == (2, 8, 32, 32)
     for k in (0, 6):
         assert torch.allclose(every[:, k : k + 1], rise.attribute(x, target=k, n_masks=20, seed=1))
+
+
+def test_mask_i_depends_on_seed_and_index_only():
+    def stream(batch):
+        return torch.cat(list(mask_batches(70, batch, 9, 11, 7, 0.5, 4, torch.device("cpu"))))
+
+    reference = stream(70)
+    for batch in (1, 3, 16, 17, 33):
+        assert torch.equal(stream(batch), reference)
+    assert not torch.equal(
+        reference, torch.cat(list(mask_batches(70, 70, 9, 11, 7, 0.5, 5, torch.device("cpu"))))
+    )
 
 
 def test_masks_follow_the_recipe():
@@ -102,6 +118,11 @@ def test_baselines_are_what_masked_pixels_become(model):
 def test_bad_arguments_are_named(model, kwargs, message):
     with pytest.raises(ValueError, match=message):
         RISE(model).attribute(torch.randn(1, 3, 32, 32), target=0, **kwargs)
+
+
+def test_bad_seed_is_named(model):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0 or None, got -1"):
+        RISE(model).attribute(torch.randn(1, 3, 32, 32), target=0, n_masks=4, seed=-1)
 
 
 def test_bad_score_is_named(model):

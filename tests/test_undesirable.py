@@ -58,3 +58,22 @@ def test_attribute_returns_the_chosen_map():
         method.attribute(x, target=0, map="both")
     with pytest.raises(ValueError, match="top_k must be an integer >= 1"):
         method.attribute(x, target=0, top_k=0)
+
+
+def test_present_classes_are_never_competitors():
+    model = RegionModel()
+    x = torch.ones(2, 3, 16, 16)
+    method = UndesirablePixels(model, score="logit")
+    kwargs = dict(target=0, top_k=1, n_masks=300, grid_size=4, seed=0)
+    free = method.attribute_both(x, **kwargs)["non_target"]
+    # Class 1 is in the image: its region B no longer counts as pulling elsewhere.
+    present = torch.tensor([[1, 1, 0], [1, 1, 0]])
+    held = method.attribute_both(x, present=present, **kwargs)["non_target"]
+    b = model.b
+    assert free[:, 0, b[0], b[1]].mean() > 0.1
+    assert held[:, 0, b[0], b[1]].mean() < 0.01 * free[:, 0, b[0], b[1]].mean()
+    # Every other class present: no competitor is left, the map is zero.
+    everything = method.attribute_both(x, present=torch.ones(2, 3), **{**kwargs, "top_k": 2})
+    assert torch.equal(everything["non_target"], torch.zeros_like(held))
+    with pytest.raises(ValueError, match=r"present must be an \(N, K\)"):
+        method.attribute(x, target=0, present=torch.ones(3))

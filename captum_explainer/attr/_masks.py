@@ -1,8 +1,10 @@
 """RISE's random masks and the pass over them shared by RISE and undesirable-pixel maps.
 
-Masks are drawn batch by batch on the inputs' device from one seeded generator, so peak
-memory depends on the batch of masks, never on their total number, and the same seed
-gives the same masks whatever the batch size.
+Masks are made batch by batch on the inputs' device, so peak memory depends on the batch
+of masks, never on their total number. Their random draws (the coarse grids and the crop
+offsets, a few numbers per mask) come from CPU generators in fixed blocks of
+:data:`MASKS_PER_DRAW`, block ``j`` seeded from ``(seed, j)``: mask ``i`` is a function
+of ``(seed, i)`` only, whatever the number of images, ``perturbations_per_eval`` or device.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from captum._utils.common import (
@@ -29,6 +32,10 @@ from captum_explainer.attr._base import ScoreType, class_scores, forward_logits
 IMAGES_PER_PASS = 64
 
 
+#: Masks per independently seeded block of random draws (see the module's docstring).
+MASKS_PER_DRAW = 16
+
+
 def auto_batch(perturbations_per_eval: int | None, n_images: int) -> int:
     """Masks per forward pass: as given, or ``IMAGES_PER_PASS // N`` (at least 1)."""
     if perturbations_per_eval is None:
@@ -36,7 +43,11 @@ def auto_batch(perturbations_per_eval: int | None, n_images: int) -> int:
     return perturbations_per_eval
 
 
-def check_mask_arguments(n_masks: int, grid_size: int, p_keep: float, batch: int) -> None:
+def check_mask_arguments(
+    n_masks: int, grid_size: int, p_keep: float, batch: int, seed: int | None = None
+) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
     if not isinstance(n_masks, int) or n_masks < 1:
         raise ValueError(f"n_masks must be an integer >= 1, got {n_masks!r}")
     if not isinstance(grid_size, int) or grid_size < 1:
@@ -61,21 +72,62 @@ def generate_masks(
     A ``grid_size x grid_size`` binary grid (each cell kept with probability ``p_keep``)
     is upsampled bilinearly to ``(grid_size + 1)`` cells of ``ceil(side / grid_size)``
     pixels, then cropped to ``H x W`` at a random offset in ``[0, cell)`` on each axis.
+    The random draws come from ``generator`` (on the CPU); the masks are made on ``device``.
     """
     cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
-    grid = torch.rand(count, 1, grid_size, grid_size, generator=generator, device=device) < p_keep
+    grid = torch.rand(count, 1, grid_size, grid_size, generator=generator) < p_keep
+    dy = torch.randint(cell_h, (count,), generator=generator)
+    dx = torch.randint(cell_w, (count,), generator=generator)
+    return _upsample_and_crop(grid.to(device), dy.to(device), dx.to(device), height, width)
+
+
+def _upsample_and_crop(
+    grid: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, height: int, width: int
+) -> torch.Tensor:
+    count, grid_size = grid.shape[0], grid.shape[-1]
+    cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
     upsampled = F.interpolate(
         grid.float(),
         size=((grid_size + 1) * cell_h, (grid_size + 1) * cell_w),
         mode="bilinear",
         align_corners=False,
     )[:, 0]
-    dy = torch.randint(cell_h, (count,), generator=generator, device=device)
-    dx = torch.randint(cell_w, (count,), generator=generator, device=device)
-    rows = dy[:, None] + torch.arange(height, device=device)
-    cols = dx[:, None] + torch.arange(width, device=device)
-    batch = torch.arange(count, device=device)[:, None, None]
+    rows = dy[:, None] + torch.arange(height, device=grid.device)
+    cols = dx[:, None] + torch.arange(width, device=grid.device)
+    batch = torch.arange(count, device=grid.device)[:, None, None]
     return upsampled[batch, rows[:, :, None], cols[:, None, :]]
+
+
+def block_generator(seed: int, block: int) -> torch.Generator:
+    """The CPU generator of block ``block`` of the mask stream of ``seed``."""
+    # SeedSequence mixes (seed, block) so that no two pairs share a stream.
+    state = np.random.SeedSequence([seed, block]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) >> 1)
+
+
+def masks_by_index(
+    first: int,
+    count: int,
+    height: int,
+    width: int,
+    grid_size: int,
+    p_keep: float,
+    seed: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """Masks ``first`` to ``first + count - 1`` of the stream of ``seed``, ``(count, H, W)``."""
+    first_block, last_block = first // MASKS_PER_DRAW, (first + count - 1) // MASKS_PER_DRAW
+    cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
+    grids, dys, dxs = [], [], []
+    for block in range(first_block, last_block + 1):
+        generator = block_generator(seed, block)
+        shape = (MASKS_PER_DRAW, 1, grid_size, grid_size)
+        grids.append(torch.rand(shape, generator=generator) < p_keep)
+        dys.append(torch.randint(cell_h, (MASKS_PER_DRAW,), generator=generator))
+        dxs.append(torch.randint(cell_w, (MASKS_PER_DRAW,), generator=generator))
+    start = first - first_block * MASKS_PER_DRAW
+    picked = [torch.cat(draws)[start : start + count].to(device) for draws in (grids, dys, dxs)]
+    return _upsample_and_crop(*picked, height, width)
 
 
 def mask_batches(
@@ -88,14 +140,13 @@ def mask_batches(
     seed: int | None,
     device: torch.device,
 ) -> Iterator[torch.Tensor]:
-    """Yield the ``n_masks`` masks in batches of at most ``batch``, from one seeded stream."""
+    """Yield the ``n_masks`` masks of ``seed``'s stream in batches of at most ``batch``."""
     if seed is None:
         # Follow torch's global RNG, so torch.manual_seed makes runs repeatable too.
         seed = int(torch.randint(2**62, (1,)).item())
-    generator = torch.Generator(device=device).manual_seed(seed)
     for start in range(0, n_masks, batch):
         count = min(batch, n_masks - start)
-        yield generate_masks(count, height, width, grid_size, p_keep, generator, device)
+        yield masks_by_index(start, count, height, width, grid_size, p_keep, seed, device)
 
 
 @dataclass

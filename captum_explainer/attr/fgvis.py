@@ -33,17 +33,22 @@ class FGVis(GradientAttribution):
     """The smallest pixel-and-channel mask that keeps (or destroys) a class score.
 
     The explanation is ``e = m * x + (1 - m) * r`` with ``m`` shaped like ``x`` and the
-    reference ``r`` black. The preservation game minimises ``-score_c(e) + lambda * mean(m)``;
-    the deletion game minimises ``score_c(e) - lambda * mean(m)`` (the smallest deletion
-    that destroys the score) and returns ``1 - m``. During optimisation every gradient
-    through an activation call is filtered by the bounds of the clean pass
+    reference ``r`` black. With ``phi(e) = -score_c(e)`` and the L1 norm
+    ``|m|_1 = sum(m)``, the preservation game minimises ``phi(e) + lambda * |m|_1`` (the
+    smallest mask that keeps the class score) and the deletion game maximises it (the
+    smallest deletion that destroys the score) and returns ``1 - m``. During optimisation
+    every gradient through an activation call is filtered by the bounds of the clean pass
     (:class:`~captum_explainer.attr._gradient_filter.GradientFilter`), the paper's defence
     against adversarial evidence; the sparsity term's gradient is not filtered.
 
-    Not from the paper (its optimiser and search are not public; chosen here, see
-    docs/methods/fgvis.md): Adam with ``lr=0.1`` on ``m``, clamped to [0, 1] after every
-    step, ``n_iter=300`` with early stopping once no mask value moved more than ``tol``
-    in an iteration, and the ``"auto"`` lambda search described in :meth:`attribute`.
+    Optimiser: plain SGD on ``m``, starting from the image (``m = 1``), clamped to [0, 1]
+    after every step, as in the paper. Not from the paper (not stated in it; chosen here,
+    see docs/methods/fgvis.md): each image's step size is ``lr`` divided by the largest
+    entry of ``phi``'s gradient on the image itself (so ``lr`` is the largest first step
+    whatever the model's scale), ``n_iter=300`` with early stopping once no mask value
+    moved more than ``tol``, and the ``"auto"`` lambda search described in
+    :meth:`attribute`. After an ``"auto"`` call, :attr:`last_goal_met` holds, per image,
+    whether the returned mask met the search's goal.
 
     Args:
         forward_func: the model (an ``nn.Module`` or a bound method of one: its
@@ -62,6 +67,12 @@ class FGVis(GradientAttribution):
     ) -> None:
         super().__init__(forward_func)
         modules = modules_of(forward_func)
+        if any(isinstance(module, torch.jit.ScriptModule) for module in modules):
+            raise ValueError(
+                f"forward_func is a TorchScript module ({type(modules[0]).__name__}); FGVis "
+                f"filters gradients with module hooks, which cannot reach inside TorchScript "
+                f"modules: pass the original nn.Module instead"
+            )
         if not modules:
             raise ValueError(
                 "forward_func must be an nn.Module or a bound method of one: FGVis hooks its "
@@ -70,6 +81,9 @@ class FGVis(GradientAttribution):
         self.model = modules[0]
         self.normalization = normalization
         self.score = check_score(score)
+        #: After an ``l1_weight="auto"`` call, ``(N,)`` booleans: the returned mask met the
+        #: goal. ``None`` after a call with a fixed lambda.
+        self.last_goal_met: torch.Tensor | None = None
 
     @property
     def multiplies_by_inputs(self) -> bool:
@@ -84,10 +98,11 @@ class FGVis(GradientAttribution):
         game: str = "preservation",
         l1_weight: float | str = "auto",
         n_iter: int = 300,
-        lr: float = 0.1,
+        lr: float = 0.05,
         tol: float = 1e-3,
         keep: float = 0.9,
         baselines: BaselineType = None,
+        filter_gradients: bool = True,
         show_progress: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Optimise one mask per image, all images of the batch together.
@@ -97,17 +112,24 @@ class FGVis(GradientAttribution):
             target: the explained class, in any Captum form.
             additional_forward_args: passed to ``forward_func`` after the inputs.
             game: ``"preservation"`` or ``"deletion"``.
-            l1_weight: ``lambda``, a number >= 0 used for every image, or ``"auto"``: each
-                image starts at 1.0 and every 10 iterations its lambda is multiplied by 1.5
+            l1_weight: the paper's ``lambda`` (weight of ``|m|_1 = sum(m)``, the score being
+                in [0, 1] for softmax and sigmoid), a number >= 0 used for every image, or
+                ``"auto"``: each image starts where the L1 pull equals the mean pull of the
+                score on the image, and every 10 iterations its lambda is multiplied by 1.5
                 while the explanation meets the goal (preservation: ``score(e) >= keep *
                 score(x)``; deletion: ``score(e) <= (1 - keep) * score(x)``) and divided
-                by 1.5 while it does not, so each image settles at the sparsest mask that
-                keeps its explanation's score comparable to its own.
+                by 1.5 while it does not. The smallest mask that met the goal at any
+                iteration is returned; where none did, the last iterate, and
+                :attr:`last_goal_met` says which images met it.
             n_iter: maximum iterations (one forward and backward each).
-            lr: Adam's learning rate on the mask.
-            tol: stop early once no mask value changed by more than ``tol`` in an iteration.
+            lr: the largest step of the first iteration: each image's SGD learning rate is
+                ``lr / max|d phi / d m|`` at ``m = 1``.
+            tol: an image stops once no mask value changed by more than ``tol`` in an
+                iteration.
             keep: the goal of the ``"auto"`` search, in (0, 1).
             baselines: the reference ``r``; default black in the model's normalisation.
+            filter_gradients: the paper's defence (default). ``False`` optimises with the
+                raw gradient, only to see what the defence prevents (adversarial masks).
             show_progress: show a progress bar over iterations.
 
         Returns:
@@ -138,6 +160,7 @@ class FGVis(GradientAttribution):
                 lr,
                 tol,
                 keep,
+                filter_gradients,
                 show_progress,
             )
         if game == "deletion":
@@ -170,55 +193,69 @@ class FGVis(GradientAttribution):
         lr: float,
         tol: float,
         keep: float,
+        filter_gradients: bool,
         show_progress: bool,
     ) -> list[torch.Tensor]:
         n = inputs[0].shape[0]
+        device = inputs[0].device
         masks = [torch.ones_like(x, requires_grad=True) for x in inputs]
-        optimizer = torch.optim.Adam(masks, lr=lr)
         auto = l1_weight == "auto"
-        lam = torch.full((n,), 1.0 if auto else float(l1_weight), device=inputs[0].device)
+        # +1: preservation minimises phi + lambda |m|_1; -1: deletion maximises it, i.e.
+        # minimises score - lambda |m|_1 (phi = -score in both games).
         sign = 1.0 if game == "preservation" else -1.0
-        # Each image stops on its own, so a batch gives the same masks as one image at a time.
-        active = torch.ones(n, dtype=torch.bool, device=lam.device)
-        previous = [torch.empty_like(x) for x in inputs]  # reused buffers: no allocation per step
+        lam = torch.full((n,), 0.0 if auto else float(l1_weight), device=device)
+        rate = torch.zeros(n, device=device)
+        search = _FeasibleMasks(masks, game, keep, clean_score) if auto else None
+        active = torch.ones(n, dtype=torch.bool, device=device)
+        removal = [r - x for x, r in zip(inputs, references)]
+        run = grad_filter.run if filter_gradients else (lambda forward: forward())
         for iteration in tqdm(range(n_iter), desc="FGVis", disable=not show_progress, leave=False):
             with torch.enable_grad():
-                # r + m * (x - r) = m * x + (1 - m) * r, in one kernel.
                 explanation = tuple(
-                    torch.lerp(r, x, m) for m, x, r in zip(masks, inputs, references)
+                    _explain(x, r_minus_x, m) for m, x, r_minus_x in zip(masks, inputs, removal)
                 )
-                logits = grad_filter.run(
+                logits = run(
                     lambda e=explanation: forward_logits(
                         self.forward_func, e, additional_forward_args
                     )
                 )
                 score = _select(class_scores(logits, self.score), classes)
-                sparsity = sum(m.flatten(1).mean(1) for m in masks)
-                loss = (-sign * score + sign * lam * sparsity).sum()
-                grads = torch.autograd.grad(loss, masks)
+                # Only phi's gradient passes through the filter; the L1 term's is added below.
+                phi_grads = torch.autograd.grad((-sign * score).sum(), masks)
             with torch.no_grad():
-                for m, b, g in zip(masks, previous, grads):
-                    b.copy_(m)
-                    m.grad = g
-            optimizer.step()
-            with torch.no_grad():
-                all_active = bool(active.all())
-                change = torch.zeros(n, device=lam.device)
-                for m, b in zip(masks, previous):
-                    m.clamp_(0, 1)
-                    if not all_active:
-                        m[~active] = b[~active]
-                    change = torch.maximum(change, (m - b).flatten(1).abs().amax(1))
-                if auto and (iteration + 1) % 10 == 0:
-                    if game == "preservation":
-                        met = score >= keep * clean_score
-                    else:
-                        met = score <= (1 - keep) * clean_score
-                    lam = torch.where(met, lam * 1.5, lam / 1.5)
+                if iteration == 0:
+                    # At m = 1 the filter lets everything through: phi's true gradient on
+                    # the image itself sets each image's SGD step size once, for good.
+                    rate = lr / _per_image(phi_grads, "amax").clamp(min=1e-30)
+                    if auto:
+                        # Start where the L1 pull equals phi's mean pull per mask value.
+                        lam = _per_image(phi_grads, "mean").clamp(min=1e-30)
+                if search is not None:
+                    met = search.update(masks, score, active)
+                    if iteration > 0 and iteration % 10 == 0:
+                        lam = torch.where(met, lam * 1.5, lam / 1.5)
+                step = rate * active
+                change = torch.zeros(n, device=device)
+                for m, g in zip(masks, phi_grads):
+                    shape = (-1,) + (1,) * (g.dim() - 1)
+                    before = m.detach().clone()
+                    # d |m|_1 / dm = 1 on [0, 1]: the sparsity gradient reaches m unfiltered.
+                    m.sub_(step.view(shape) * (g + sign * lam.view(shape))).clamp_(0, 1)
+                    change = torch.maximum(change, (m - before).flatten(1).abs().amax(1))
                 active &= change >= tol
             if not active.any():
                 break
-        return [m.detach() for m in masks]
+        if search is None:
+            self.last_goal_met = None
+            return [m.detach() for m in masks]
+        with torch.no_grad():
+            explanation = tuple(
+                _explain(x, r_minus_x, m) for m, x, r_minus_x in zip(masks, inputs, removal)
+            )
+            logits = forward_logits(self.forward_func, explanation, additional_forward_args)
+            search.update(masks, _select(class_scores(logits, self.score), classes), active | True)
+        self.last_goal_met = search.met
+        return search.result(masks)
 
     def explanation(
         self,
@@ -241,11 +278,69 @@ class FGVis(GradientAttribution):
         _check_arguments(game, 1.0, 1, 1.0, 0.5)
         (reference,) = self._references((inputs,), baselines)
         m = attributions if game == "preservation" else 1 - attributions
-        return torch.lerp(reference, inputs, m)
+        return _explain(inputs, reference - inputs, m)
+
+
+def _explain(x: torch.Tensor, r_minus_x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``m * x + (1 - m) * r`` written as ``x + (1 - m) * (r - x)``: exactly ``x`` where
+    ``m = 1`` (``lerp(r, x, m)`` can be one rounding off), so that at the start the
+    gradient filter sees the image's own activations and lets everything through."""
+    return torch.addcmul(x, 1 - m, r_minus_x)
 
 
 def _select(scores: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
     return scores.gather(1, classes[:, None])[:, 0]
+
+
+class _FeasibleMasks:
+    """The ``"auto"`` search's memory: per image, the smallest mask that met the goal.
+
+    Preservation's goal is ``score(e) >= keep * score(x)`` and its size the kept share
+    ``mean(m)``; deletion's goal is ``score(e) <= (1 - keep) * score(x)`` and its size the
+    deleted share ``mean(1 - m)``.
+    """
+
+    def __init__(
+        self, masks: list[torch.Tensor], game: str, keep: float, clean_score: torch.Tensor
+    ) -> None:
+        self.game = game
+        self.keep = keep
+        self.clean_score = clean_score
+        self.best = [m.detach().clone() for m in masks]
+        self.best_size = torch.full_like(clean_score, float("inf"))
+        self.met = torch.zeros_like(clean_score, dtype=torch.bool)
+
+    def update(
+        self, masks: list[torch.Tensor], score: torch.Tensor, active: torch.Tensor
+    ) -> torch.Tensor:
+        """Keep the masks (whose explanations scored ``score``) that beat the best so far."""
+        if self.game == "preservation":
+            met = score >= self.keep * self.clean_score
+        else:
+            met = score <= (1 - self.keep) * self.clean_score
+        kept = torch.stack([m.detach().flatten(1).mean(1) for m in masks]).mean(0)
+        size = kept if self.game == "preservation" else 1 - kept
+        better = met & active & (size < self.best_size)
+        for best, m in zip(self.best, masks):
+            best[better] = m.detach()[better]
+        self.best_size = torch.where(better, size, self.best_size)
+        self.met |= met & active
+        return met
+
+    def result(self, masks: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The best masks; the last iterate where no mask met the goal."""
+        return [
+            torch.where(self._expand(best), best, m.detach()) for best, m in zip(self.best, masks)
+        ]
+
+    def _expand(self, mask: torch.Tensor) -> torch.Tensor:
+        return self.met.view((-1,) + (1,) * (mask.dim() - 1)).expand_as(mask)
+
+
+def _per_image(grads: tuple[torch.Tensor, ...], reduction: str) -> torch.Tensor:
+    """``amax`` or ``mean`` of ``|g|`` per image, over every input tensor's gradient."""
+    values = torch.stack([getattr(g.flatten(1).abs(), reduction)(1) for g in grads])
+    return values.amax(0) if reduction == "amax" else values.mean(0)
 
 
 def _check_arguments(

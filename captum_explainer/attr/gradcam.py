@@ -59,6 +59,7 @@ class GradCAM(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         attribute_to_layer_input: bool = False,
+        relu_attributions: bool = True,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Grad-CAM map of the target class at the input's height and width.
 
@@ -67,9 +68,13 @@ class GradCAM(LayerAttribution, GradientAttribution):
             target: the explained class, in any Captum form.
             additional_forward_args: passed to ``forward_func`` after the inputs.
             attribute_to_layer_input: use the layer's input instead of its output.
+            relu_attributions: the paper's ReLU on the map (default), as Captum's argument
+                of that name. ``False`` keeps the negative part, e.g. for sanity checks on
+                randomised models, whose ReLU'd maps are often all zero.
 
         Returns:
-            ``(N, 1, H, W)``, non-negative, per input tensor (a tuple for a tuple input).
+            ``(N, 1, H, W)`` per input tensor (a tuple for a tuple input); non-negative
+            with ``relu_attributions=True``.
         """
         formatted, is_tuple = format_inputs(inputs)
         n = formatted[0].shape[0]
@@ -85,7 +90,7 @@ class GradCAM(LayerAttribution, GradientAttribution):
             target=target,
             additional_forward_args=additional_forward_args,
             attribute_to_layer_input=attribute_to_layer_input,
-            relu_attributions=True,
+            relu_attributions=relu_attributions,
         )
         maps = [
             LayerAttribution.interpolate(

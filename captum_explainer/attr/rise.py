@@ -58,7 +58,7 @@ class MaskSamplingAttribution(PerturbationAttribution):
         show_progress: bool,
     ) -> MaskedScoreSums:
         perturbations_per_eval = auto_batch(perturbations_per_eval, inputs[0].shape[0])
-        check_mask_arguments(n_masks, grid_size, p_keep, perturbations_per_eval)
+        check_mask_arguments(n_masks, grid_size, p_keep, perturbations_per_eval, seed)
         formatted_baselines = format_baselines(baselines, inputs)
         with preserved_model_state(self.forward_func):
             return masked_score_sums(
@@ -122,8 +122,10 @@ class RISE(MaskSamplingAttribution):
             perturbations_per_eval: masks per forward pass (each pass holds ``N`` times as
                 many images); memory grows with it, never with ``n_masks``. ``None``
                 (default): ``64 // N`` (at least 1), about 64 images per pass.
-            seed: seed of the masks; the same seed gives the same map. ``None`` draws one
-                from torch's global generator, so ``torch.manual_seed`` fixes it too.
+            seed: seed of the masks, an integer >= 0: mask ``i`` depends on ``(seed, i)``
+                only, so the same seed gives the same map whatever the number of images,
+                ``perturbations_per_eval`` or device. ``None`` draws one from torch's
+                global generator, so ``torch.manual_seed`` fixes it too.
             show_progress: show a progress bar over the mask batches.
 
         Returns:

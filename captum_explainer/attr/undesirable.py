@@ -31,7 +31,10 @@ class UndesirablePixels(MaskSamplingAttribution):
 
     - target factors: ``U_t(u) = max(0, S0_c(u) - S_c(u))``: removing ``u`` raises ``c``;
     - non-target factors: ``U_nt(u) = sum_j w_j * max(0, S_j(u) - S0_j(u))`` over the
-      ``top_k`` classes ``j != c`` with the highest score ``w_j`` on the original image.
+      ``top_k`` competing classes ``j`` with the highest score ``w_j`` on the original
+      image. Competitors are the classes other than ``c`` that the image does not hold:
+      on multi-label data pass ``present`` (the image's labels), so that another object
+      of the image is not counted as a class the image is mistaken for.
       Summing over *all* other classes would, with softmax scores (which sum to one),
       only mirror the target's map.
 
@@ -48,6 +51,7 @@ class UndesirablePixels(MaskSamplingAttribution):
         additional_forward_args: Any = None,
         map: str = "target",  # noqa: A002 - the natural name for the user
         top_k: int = 3,
+        present: torch.Tensor | None = None,
         n_masks: int = 4000,
         grid_size: int = 7,
         p_keep: float = 0.5,
@@ -63,6 +67,8 @@ class UndesirablePixels(MaskSamplingAttribution):
             target: the class being hindered, in any Captum form.
             map: ``"target"`` (factors for the target class) or ``"non_target"``.
             top_k: number of competing classes in the non-target map.
+            present: ``(N, K)`` multi-hot labels of the classes each image holds (multi-label
+                data); they are never competitors. ``None``: only the target is excluded.
             n_masks, grid_size, p_keep, baselines, perturbations_per_eval, seed,
             show_progress, additional_forward_args: as in :meth:`RISE.attribute`.
 
@@ -77,6 +83,7 @@ class UndesirablePixels(MaskSamplingAttribution):
             target,
             additional_forward_args,
             top_k,
+            present,
             n_masks,
             grid_size,
             p_keep,
@@ -93,6 +100,7 @@ class UndesirablePixels(MaskSamplingAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         top_k: int = 3,
+        present: torch.Tensor | None = None,
         n_masks: int = 4000,
         grid_size: int = 7,
         p_keep: float = 0.5,
@@ -109,6 +117,7 @@ class UndesirablePixels(MaskSamplingAttribution):
             target,
             additional_forward_args,
             top_k,
+            present,
             n_masks,
             grid_size,
             p_keep,
@@ -124,18 +133,39 @@ class UndesirablePixels(MaskSamplingAttribution):
         target: TargetType,
         additional_forward_args: Any,
         top_k: int,
+        present: torch.Tensor | None,
         *mask_args: Any,
     ) -> dict[str, torch.Tensor]:
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         n = inputs[0].shape[0]
+        if present is not None and (
+            not isinstance(present, torch.Tensor) or present.dim() != 2 or present.shape[0] != n
+        ):
+            shape = tuple(present.shape) if isinstance(present, torch.Tensor) else type(present)
+            raise ValueError(f"present must be an (N, K) = ({n}, K) tensor of labels, got {shape}")
 
         def target_and_competitors(base_scores: torch.Tensor) -> torch.Tensor:
             n_classes = base_scores.shape[1]
             target_class = resolve_targets(target, n, n_classes).to(base_scores.device)
             others = base_scores.scatter(1, target_class[:, None], float("-inf"))
+            if present is not None:
+                if present.shape[1] != n_classes:
+                    raise ValueError(
+                        f"present must have one column per class ({n_classes}), got "
+                        f"{present.shape[1]}"
+                    )
+                others = others.masked_fill(present.to(others.device).bool(), float("-inf"))
             k = min(top_k, n_classes - 1)
-            competitors = others.topk(k, dim=1).indices if k > 0 else others[:, :0].long()
+            top = others.topk(k, dim=1) if k > 0 else None
+            if top is None:
+                competitors = others[:, :0].long()
+            else:
+                # Fewer than k classes may be left: the missing ones point at the target,
+                # which _undesirable_maps weighs 0 (the target is never a competitor).
+                competitors = torch.where(
+                    torch.isfinite(top.values), top.indices, target_class[:, None]
+                )
             return torch.cat([target_class[:, None], competitors], dim=1)
 
         sums = self._mask_pass(inputs, target_and_competitors, additional_forward_args, *mask_args)
@@ -152,6 +182,7 @@ def _undesirable_maps(sums: MaskedScoreSums) -> dict[str, torch.Tensor]:
     # The competitors' weights: their scores on the original image.
     assert sums.classes is not None
     weights = sums.base_scores.gather(1, sums.classes[:, 1:])
+    weights = weights.masked_fill(sums.classes[:, 1:] == sums.classes[:, :1], 0.0)
     pull = (s_kept[:, 1:] - s_removed[:, 1:]).clamp(min=0)
     non_target = (weights[:, :, None, None] * pull).sum(1, keepdim=True)
     return {"target": target_map, "non_target": non_target}

@@ -214,23 +214,31 @@ def undesirable_recovery(
 
     Remove the top ``q`` of an undesirable-pixel map (replace with the baseline, as the
     masks do) and report, per fraction ``q``, the mean rise of the target's score and the
-    share of images whose top-1 class becomes the target. Compare with a random map
-    (:func:`random_maps`) as the reference row.
+    share of images whose top-1 class becomes the target. Only images whose top-1 class
+    is not already the target count: there is nothing to recover on the others. Compare
+    with a random map (:func:`random_maps`) as the reference row.
 
     Returns:
-        ``{q: {"score_rise": ..., "became_top1": ...}}``.
+        ``{q: {"score_rise": ..., "became_top1": ..., "images": n}}`` with ``n`` the
+        images counted (NaN rates where ``n`` is 0).
     """
     n, _, h, w = images.shape
-    before = _scores(model, images, score, batch_size).gather(1, targets[:, None])[:, 0]
+    scores_before = _scores(model, images, score, batch_size)
+    counted = scores_before.argmax(1) != targets
+    before = scores_before.gather(1, targets[:, None])[:, 0]
     rank = maps.reshape(n, -1).argsort(dim=1, descending=True, stable=True).argsort(dim=1)
     results = {}
     for q in fractions:
         removed = (rank < round(q * h * w)).reshape(n, 1, h, w)
         edited = torch.where(removed, torch.as_tensor(baseline, dtype=images.dtype), images)
         after = _scores(model, edited, score, batch_size)
-        rise = after.gather(1, targets[:, None])[:, 0] - before
-        top1 = after.argmax(1) == targets
-        results[q] = {"score_rise": float(rise.mean()), "became_top1": float(top1.float().mean())}
+        rise = (after.gather(1, targets[:, None])[:, 0] - before)[counted]
+        top1 = (after.argmax(1) == targets)[counted]
+        results[q] = {
+            "score_rise": float(rise.mean()) if counted.any() else float("nan"),
+            "became_top1": float(top1.float().mean()) if counted.any() else float("nan"),
+            "images": int(counted.sum()),
+        }
     return results
 
 

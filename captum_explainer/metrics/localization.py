@@ -15,22 +15,36 @@ F1_THRESHOLDS = (0.25, 0.5, 0.75)
 IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
 
-def scale_maps(maps: torch.Tensor, rule: str = "max") -> torch.Tensor:
-    """Bring maps ``(N, 1, H, W)`` to [0, 1] before the mask scores.
+#: How maps are brought to [0, 1] before mask scores, pointing games and figures.
+SCALE_RULES = ("minmax", "max", "none")
 
-    Args:
-        rule: ``"max"``: negative values to 0, then divide by each map's maximum (an
-            all-zero map stays zero) — for saliency maps on arbitrary scales (Grad-CAM,
-            RISE, Integrated Gradients); ``"none"``: clamp to [0, 1] only — for maps that
-            already are masks (the Explainer, FGVis), whose values mean something.
+
+def scale_maps(maps: torch.Tensor, rule: str = "minmax") -> torch.Tensor:
+    """Bring maps ``(N, 1, H, W)`` (or ``(N, K, H, W)``, each map alone) to [0, 1].
+
+    The one rule of the package, applied before every mask score, pointing game and figure:
+
+    - ``"minmax"`` (saliency maps on arbitrary scales: Grad-CAM, RISE, Integrated
+      Gradients, undesirable pixels): ``(m - min) / (max - min)`` per map, so a map with an
+      offset (RISE's sit at about two thirds of their maximum everywhere) spans [0, 1]
+      like any other; a constant map becomes all zero.
+    - ``"none"`` (maps that are masks, whose values mean something: the Explainer, FGVis):
+      clamped to [0, 1] only.
+    - ``"max"``: negative values to 0, then divided by the map's maximum (an all-zero map
+      stays zero). The package's rule before version 0.2, kept by name for comparison.
     """
     if rule == "none":
         return maps.clamp(0, 1)
+    flat = maps.flatten(2)
+    if rule == "minmax":
+        low = flat.amin(2)[..., None, None]
+        span = (flat.amax(2)[..., None, None] - low).clamp(min=1e-12)
+        return ((maps - low) / span).clamp(0, 1)
     if rule == "max":
         positive = maps.clamp(min=0)
-        peak = positive.flatten(1).amax(1).clamp(min=1e-12)
-        return positive / peak[:, None, None, None]
-    raise ValueError(f"rule must be 'max' or 'none', got {rule!r}")
+        peak = positive.flatten(2).amax(2).clamp(min=1e-12)
+        return positive / peak[..., None, None]
+    raise ValueError(f"rule must be one of {list(SCALE_RULES)}, got {rule!r}")
 
 
 def merge_class_maps(class_maps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
