@@ -74,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train the classifier and the Explainer from scratch first (into OUT/models)",
     )
+    _add_score(demo)
     _add_common(demo)
     demo.set_defaults(run=_cmd_demo)
 
@@ -159,6 +160,18 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_score(parser: argparse.ArgumentParser) -> None:
+    from captum_explainer.compare import TASK_SCORES
+
+    parser.add_argument(
+        "--score",
+        choices=sorted(TASK_SCORES.values()),
+        help="how the classifier's logits become the scores the methods explain and the "
+        "faithfulness games read (default: from the classifier's task; the package's "
+        "classifiers are multi-label: sigmoid)",
+    )
+
+
 def _add_models(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--classifier",
@@ -199,6 +212,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         "--rise-masks", type=int, default=4000, help="masks of RISE and undesirable pixels"
     )
     evaluate.add_argument("--fgvis-iterations", type=int, default=300)
+    _add_score(evaluate)
     evaluate.add_argument(
         "--out", type=Path, default=Path("evaluation-output"), help="report folder"
     )
@@ -384,7 +398,7 @@ def _load_models(args: argparse.Namespace, need_explainer: bool) -> tuple[Any, A
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from captum_explainer.compare import default_methods, select_methods
+    from captum_explainer.compare import default_methods, score_for_task, select_methods
     from captum_explainer.data import Normalization
     from captum_explainer.data.factory import make_datasets
     from captum_explainer.data.loading import evaluable_indices
@@ -413,7 +427,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "Undesirable pixels": masks,
         "FGVis": dict(n_iter=args.fgvis_iterations),
     }
-    specs = default_methods(classifier, explainer, data.normalization, args.seed, settings)
+    score = args.score or score_for_task(meta.get("task", "multilabel"))
+    specs = default_methods(
+        classifier, explainer, data.normalization, args.seed, settings, score=score
+    )
     methods = select_methods(specs, args.methods)
     context = setup_distributed(args.device)
     try:
@@ -425,6 +442,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             args.batch_size,
             context,
             progress=not args.no_progress,
+            score=score,
         )
     finally:
         cleanup_distributed()
@@ -438,7 +456,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     rows = result.rows()
     notes = [
         f"{args.dataset}: {len(indices)} images with a segmentation and a label; "
-        f"classifier {args.classifier or 'shipped'}; methods {', '.join(args.methods)}."
+        f"classifier {args.classifier or 'shipped'}; methods {', '.join(args.methods)}; "
+        f"faithfulness read with the {score} score."
     ]
     report = write_report(
         args.out, rows, figures, title=f"captum-explainer evaluation ({args.dataset})", notes=notes
@@ -481,6 +500,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from captum_explainer.compare import score_for_task
     from captum_explainer.demo import run_demo
 
     classifier = explainer = None
@@ -494,6 +514,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         classifier=classifier,
         explainer=explainer,
+        score=args.score or score_for_task("multilabel"),  # the synthetic world's classifiers
     )
     print(f"wrote {report}")
     return 0

@@ -143,20 +143,24 @@ def default_methods(
     normalization: Normalization,
     seed: int = 0,
     settings: dict[str, dict[str, Any]] | None = None,
+    score: str = "sigmoid",
 ) -> list[MethodSpec]:
-    """The six methods as the demo and ``evaluate`` run them on a multi-label classifier.
+    """The six methods as the demo and ``evaluate`` run them.
 
     Args:
         classifier: the explained model; explainer: its trained Explainer (``None`` leaves
             the Explainer out); normalization: the images' (FGVis's black reference);
         seed: the random masks' seed; settings: per-method keyword arguments overriding
             :data:`DEMO_SETTINGS`, keyed by method name.
+        score: the score the black-box and optimisation methods explain (RISE, FGVis,
+            undesirable pixels): ``"sigmoid"`` for a multi-label classifier (the package's
+            own), ``"softmax"`` for a single-label one (see :func:`score_for_task`).
     """
     settings = {**DEMO_SETTINGS, **(settings or {})}
     specs = [
         MethodSpec("Explainer", ExplainerAttribution(explainer, classifier), scale="none"),
         MethodSpec("Grad-CAM", GradCAM(classifier)),
-        MethodSpec("RISE", RISE(classifier, score="sigmoid"), dict(seed=seed, **settings["RISE"])),
+        MethodSpec("RISE", RISE(classifier, score=score), dict(seed=seed, **settings["RISE"])),
         MethodSpec(
             "Integrated Gradients",
             IntegratedGradients(classifier),
@@ -164,19 +168,31 @@ def default_methods(
         ),
         MethodSpec(
             "FGVis",
-            FGVis(classifier, normalization=normalization, score="sigmoid"),
+            FGVis(classifier, normalization=normalization, score=score),
             dict(settings["FGVis"]),
             scale="none",
             reduction="mean",
         ),
         MethodSpec(
             "Undesirable pixels",
-            UndesirablePixels(classifier, score="sigmoid"),
+            UndesirablePixels(classifier, score=score),
             dict(seed=seed, **settings["Undesirable pixels"]),
             labels_as="present",
         ),
     ]
     return [s for s in specs if explainer is not None or s.name != "Explainer"]
+
+
+#: The classifier's score for each task: how its logits become the probabilities the
+#: methods explain and the faithfulness games read.
+TASK_SCORES = {"multilabel": "sigmoid", "single-label": "softmax"}
+
+
+def score_for_task(task: str) -> str:
+    """``"sigmoid"`` for a multi-label classifier, ``"softmax"`` for a single-label one."""
+    if task not in TASK_SCORES:
+        raise ValueError(f"task must be one of {list(TASK_SCORES)}, got {task!r}")
+    return TASK_SCORES[task]
 
 
 #: Methods whose every-class maps are cheap enough for class specificity (the others would

@@ -33,9 +33,10 @@ from captum_explainer.metrics.faithfulness import (
 
 
 def faithfulness_rows(
-    classifier: nn.Module, result: ComparisonResult, n_steps: int = 32
+    classifier: nn.Module, result: ComparisonResult, n_steps: int = 32, score: str = "sigmoid"
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Deletion/insertion curves and the saliency metric of every method of ``result``."""
+    """Deletion/insertion curves (read with ``score``) and the saliency metric of every
+    method of ``result``, with the class's score on the blank image beside them."""
     images = result.images[result.pair_images]
     curves, rows = {}, []
     for method in result.methods:
@@ -45,7 +46,7 @@ def faithfulness_rows(
             method.pair_maps,
             result.pair_classes,
             n_steps=n_steps,
-            score="sigmoid",
+            score=score,
         )
         saliency = saliency_metric(classifier, result.images, method.merged, result.labels)
         rows.append(
@@ -53,6 +54,7 @@ def faithfulness_rows(
                 "method": method.name,
                 "deletion_auc": float(curves[method.name].deletion_auc.mean()),
                 "insertion_auc": float(curves[method.name].insertion_auc.mean()),
+                "blank_score": float(curves[method.name].blank_score.mean()),
                 "saliency_metric": float(saliency.mean()),
             }
         )
@@ -78,8 +80,10 @@ def measure(
     labels: torch.Tensor,
     segmentation: torch.Tensor,
     progress: bool = True,
+    score: str = "sigmoid",
 ) -> DemoMeasurements:
-    """Run every method, then the faithfulness games, class specificity and recovery."""
+    """Run every method, then the faithfulness games, class specificity and recovery, all
+    read with the classifier's ``score`` (``"sigmoid"`` or ``"softmax"``)."""
     bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
 
     def announce(name: str) -> None:
@@ -88,7 +92,7 @@ def measure(
 
     result = compare(methods, images, labels, segmentation, progress=announce)
     announce("deletion/insertion")
-    curves, faithfulness = faithfulness_rows(classifier, result)
+    curves, faithfulness = faithfulness_rows(classifier, result, score=score)
     announce("class specificity")
     class_maps = {
         m.name: all_class_maps(m, images, labels.shape[1], result[m.name].class_maps)
@@ -96,11 +100,11 @@ def measure(
         if m.name in SPECIFICITY_METHODS
     }
     specificity = {
-        name: class_specificity(classifier, images, maps, labels, score="sigmoid")
+        name: class_specificity(classifier, images, maps, labels, score=score)
         for name, maps in class_maps.items()
     }
     announce("undesirable-pixel recovery")
-    recovery = _recovery_rows(classifier, result)
+    recovery = _recovery_rows(classifier, result, score)
     bar.close()
     return DemoMeasurements(result, curves, faithfulness, class_maps, specificity, recovery)
 
@@ -114,6 +118,7 @@ def run_demo(
     classifier: nn.Module | None = None,
     explainer: nn.Module | None = None,
     settings: dict[str, dict[str, Any]] | None = None,
+    score: str = "sigmoid",
 ) -> Path:
     """Explain ``n_images`` fresh synthetic images with every method and write the report.
 
@@ -126,6 +131,8 @@ def run_demo(
         progress: show progress bars.
         classifier, explainer: default the shipped synthetic ones.
         settings: per-method keyword arguments overriding :data:`DEMO_SETTINGS`.
+        score: how the classifier's logits become the scores the methods explain and the
+            faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
 
     Returns:
         The path of ``report.html``.
@@ -141,15 +148,21 @@ def run_demo(
     images, labels, segmentation = (
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
     )
-    methods = default_methods(classifier, explainer, SYNTHETIC_NORMALIZATION, seed, settings)
-    measured = measure(classifier, methods, images, labels, segmentation, progress)
+    methods = default_methods(
+        classifier, explainer, SYNTHETIC_NORMALIZATION, seed, settings, score=score
+    )
+    measured = measure(classifier, methods, images, labels, segmentation, progress, score)
     print(measured.result.to_markdown())
     notes = [
         f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
         f"classifier and Explainer. Each image's map is the max over its labelled classes' maps.",
-        "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps are "
-        "scaled min-max (each map to [0, 1]), masks (Explainer, FGVis) are used as they are. Undesirable pixels "
-        "show what hinders a class, so low overlap with the objects is expected of them.",
+        "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps "
+        "are scaled min-max (each map to [0, 1]), masks (Explainer, FGVis) are used as they are. "
+        "Undesirable pixels show what hinders a class, so low overlap with the objects is "
+        "expected of them.",
+        f"Deletion, insertion, class specificity and recovery read the classifier's {score} "
+        f"scores; blank_score is the class's score on the all-baseline image, where every "
+        f"deletion curve ends.",
     ]
     return _write(out, measured, list(data.classes), notes)
 
@@ -202,7 +215,9 @@ def _write(
     )
 
 
-def _recovery_rows(classifier: nn.Module, result: ComparisonResult) -> list[dict[str, Any]]:
+def _recovery_rows(
+    classifier: nn.Module, result: ComparisonResult, score: str
+) -> list[dict[str, Any]]:
     images = result.images[result.pair_images]
     rows = []
     reference = random_maps(result["Undesirable pixels"].pair_maps, seed=0)
@@ -211,7 +226,7 @@ def _recovery_rows(classifier: nn.Module, result: ComparisonResult) -> list[dict
         ("random map", reference),
     ):
         for q, values in undesirable_recovery(
-            classifier, images, maps, result.pair_classes, score="sigmoid"
+            classifier, images, maps, result.pair_classes, score=score
         ).items():
             rows.append({"map": name, "removed_fraction": q, **values})
     return rows

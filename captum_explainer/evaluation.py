@@ -113,7 +113,9 @@ def evaluate(
         context: the distributed context; ``None`` for one process.
         progress: progress bar over this process's batches.
         deletion_steps: steps of the deletion and insertion curves.
-        score: how the classifier's logits become probabilities for the faithfulness games.
+        score: how the classifier's logits become probabilities for the faithfulness games
+            (deletion, insertion, class specificity); ``blank_score`` in the rows is the
+            class's score on the all-baseline image, the floor of the deletion curve.
 
     Returns:
         The merged result on rank 0 (and on a single process); ``None`` on other ranks.
@@ -168,7 +170,10 @@ def _accumulate(
             classifier, result.images, method.merged, result.labels
         )
         per_pair = dict(
-            method.per_pair, deletion_auc=curves.deletion_auc, insertion_auc=curves.insertion_auc
+            method.per_pair,
+            deletion_auc=curves.deletion_auc,
+            insertion_auc=curves.insertion_auc,
+            blank_score=curves.blank_score,
         )
         t.add(per_image, t.per_image)
         t.add(per_pair, t.per_pair)

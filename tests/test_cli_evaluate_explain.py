@@ -83,6 +83,23 @@ def test_evaluate_synthetic_writes_the_report(tmp_path, explainer_ckpt):
     assert (out / "report.html").exists() and (out / "comparison_grid.png").exists()
 
 
+def test_evaluate_reads_the_faithfulness_games_with_the_chosen_score(tmp_path):
+    rows = {}
+    for score in ("sigmoid", "softmax"):
+        out = tmp_path / score
+        argv = ["evaluate", "--n-images", "3", "--methods", "gradcam", "--out", str(out)]
+        assert main([*argv, "--score", score, *FAST]) == 0
+        rows[score] = _rows(out)["Grad-CAM"]
+    # Grad-CAM's maps do not depend on the score; the games' readings do.
+    assert rows["sigmoid"]["continuous_iou"] == rows["softmax"]["continuous_iou"]
+    for metric in ("deletion_auc", "insertion_auc", "blank_score", "specificity_diagonal"):
+        assert rows["sigmoid"][metric] != rows["softmax"][metric], metric
+    assert all(0 <= row["blank_score"] <= 1 for row in rows.values())
+    with pytest.raises(SystemExit) as error:  # argparse refuses it with exit status 2
+        main(["evaluate", "--score", "logit", "--out", str(tmp_path / "x")])
+    assert error.value.code == 2
+
+
 def test_evaluate_reads_the_voc_and_coco_fixtures(tmp_path, voc_root, coco_root):
     # The fixtures hold the synthetic shapes: the shipped classifier's own classes.
     for dataset, root in (("voc2007", voc_root), ("coco2014", coco_root)):

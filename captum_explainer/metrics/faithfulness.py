@@ -93,6 +93,12 @@ class CausalCurves:
     def insertion_auc(self) -> torch.Tensor:
         return torch.trapezoid(self.insertion, self.x, dim=1)
 
+    @property
+    def blank_score(self) -> torch.Tensor:
+        """``(N,)`` the class's score once every pixel is deleted (the all-baseline image):
+        the level a deletion curve ends at and the floor its area is read against."""
+        return self.deletion[:, -1]
+
 
 def deletion_insertion(
     model: Callable,
