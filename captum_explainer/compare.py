@@ -243,6 +243,8 @@ def compare(
     labels: torch.Tensor,
     segmentation: torch.Tensor | None = None,
     progress: Callable[[str], None] | None = None,
+    pointing_truth: torch.Tensor | None = None,
+    original_sizes: torch.Tensor | None = None,
 ) -> ComparisonResult:
     """Explain every labelled class of every image with every method, and score the maps.
 
@@ -253,6 +255,11 @@ def compare(
         segmentation: ``(N, H, W)`` ground truth; with it each method gets the mask
             scores, the pointing game and the energy pointing game.
         progress: called with each method's name before it runs.
+        pointing_truth: ``(N, K, H, W)`` bool, where the dataset has them the pointing
+            game's own ground truth per class (VOC: bounding boxes, as TorchRay); default
+            the segmentation.
+        original_sizes: ``(N, 2)`` the images' sizes before resizing: the pointing game's
+            tolerance is then 15 pixels of the original image (TorchRay's protocol).
 
     Returns:
         A :class:`ComparisonResult`.
@@ -275,12 +282,23 @@ def compare(
             ),
             images.device,
         )
-        merged = _merge_pairs(scale_maps(pair_maps, spec.scale), pair_images, pair_classes, labels)
+        scaled = scale_maps(pair_maps, spec.scale)
+        merged = _merge_pairs(scaled, pair_images, pair_classes, labels)
         result = MethodResult(spec.name, pair_maps, merged, seconds / images.shape[0], peak)
         result.class_maps = every
         if segmentation is not None:
-            result.metrics = _ground_truth_metrics(
-                result, segmentation, pair_images, pair_classes, labels.shape[1]
+            result.per_image, result.per_pair = ground_truth_values(
+                merged,
+                scaled,
+                segmentation,
+                pair_images,
+                pair_classes,
+                labels.shape[1],
+                pointing_truth,
+                original_sizes,
+            )
+            result.metrics = summarize(
+                result.per_image, result.per_pair, pair_classes, labels.shape[1]
             )
         results.append(result)
     return ComparisonResult(results, images, labels, segmentation, pair_images, pair_classes)
@@ -360,15 +378,22 @@ def ground_truth_values(
     pair_images: torch.Tensor,
     pair_classes: torch.Tensor,
     num_classes: int,
+    pointing_truth: torch.Tensor | None = None,
+    original_sizes: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Per-image mask scores and per-pair pointing results: the raw values behind the
-    table, kept so that batches (and processes) can be merged before averaging."""
+    table, kept so that batches (and processes) can be merged before averaging.
+
+    ``pair_maps`` are the pairs' maps scaled by their method's rule (:func:`scale_maps`);
+    ``pointing_truth`` and ``original_sizes`` as in :func:`compare`."""
     per_image = mask_scores(merged, segmentation)
     pair_seg = segmentation[pair_images]
+    truth = pair_seg if pointing_truth is None else pointing_truth[pair_images, pair_classes]
+    sizes = None if original_sizes is None else original_sizes[pair_images]
     per_pair = {
-        "pointing_game": pointing_game(pair_maps, pair_seg, pair_classes, num_classes)[
-            "hits"
-        ].float(),
+        "pointing_game": pointing_game(
+            pair_maps, truth, pair_classes, num_classes, original_sizes=sizes
+        )["hits"].float(),
         "energy_pointing_game": energy_pointing_game(
             pair_maps, pair_seg, pair_classes, num_classes
         )["share"],
@@ -388,19 +413,6 @@ def summarize(
     for name, values in per_pair.items():
         metrics[name] = float(per_class_mean(values, pair_classes, num_classes).nanmean())
     return metrics
-
-
-def _ground_truth_metrics(
-    result: MethodResult,
-    segmentation: torch.Tensor,
-    pair_images: torch.Tensor,
-    pair_classes: torch.Tensor,
-    num_classes: int,
-) -> dict[str, float]:
-    result.per_image, result.per_pair = ground_truth_values(
-        result.merged, result.pair_maps, segmentation, pair_images, pair_classes, num_classes
-    )
-    return summarize(result.per_image, result.per_pair, pair_classes, num_classes)
 
 
 def measure_peak_memory(

@@ -103,6 +103,11 @@ def evaluate(
 ) -> EvaluationResult | None:
     """Mask scores, pointing games, saliency metric, deletion/insertion and class specificity.
 
+    The pointing game follows TorchRay's protocol (distance strictly below the tolerance);
+    on a dataset with ``pointing_truth`` and ``original_size`` methods (VOC) it points at
+    each class's bounding boxes with 15 pixels of the original image, as TorchRay's
+    published VOC table does; elsewhere at the segmentation, 15 pixels at 224 scaled.
+
     Args:
         methods: the methods (:class:`MethodSpec`).
         classifier: the explained model.
@@ -134,7 +139,10 @@ def evaluate(
         images, labels, segmentation = collate_items([dataset[i] for i in batch])
         images, labels = images.to(context.device), labels.to(context.device)
         segmentation = segmentation.to(context.device)
-        result = compare(methods, images, labels, segmentation)
+        pointing = {
+            k: v.to(context.device) for k, v in _pointing_ground_truth(dataset, batch).items()
+        }
+        result = compare(methods, images, labels, segmentation, **pointing)
         if batch_number == 0 and context.is_main:
             first = result
         _accumulate(totals, methods, result, classifier, deletion_steps, score)
@@ -142,6 +150,17 @@ def evaluate(
     if not context.is_main:
         return None
     return EvaluationResult(merged, num_classes, first)
+
+
+def _pointing_ground_truth(dataset: Dataset, batch: list[int]) -> dict[str, torch.Tensor]:
+    """TorchRay's pointing-game ground truth where the dataset has it (VOC: each class's
+    boxes, and the original image sizes for the 15-pixel tolerance); else nothing."""
+    if not (hasattr(dataset, "pointing_truth") and hasattr(dataset, "original_size")):
+        return {}
+    return {
+        "pointing_truth": torch.stack([dataset.pointing_truth(i) for i in batch]),
+        "original_sizes": torch.stack([dataset.original_size(i) for i in batch]),
+    }
 
 
 def _accumulate(

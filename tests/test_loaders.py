@@ -27,6 +27,24 @@ def test_voc_export_reads_back_identically(voc_root, tiny_scenes):
         assert image.shape == ref_image.shape
 
 
+def test_voc_pointing_truth_is_each_class_boxes_at_the_model_resolution(voc_root, tiny_scenes):
+    voc = VOC2007(voc_root, image_set="test", image_size=96, classes=tiny_scenes.classes)
+    for i in range(len(voc)):
+        _, labels, seg = voc[i]
+        truth = voc.pointing_truth(i)
+        assert truth.shape == (len(tiny_scenes.classes), 96, 96) and truth.dtype == torch.bool
+        assert voc.original_size(i).tolist() == [48, 48]
+        # Only present classes have boxes, and every pixel of an object lies in its box.
+        assert torch.equal(truth.flatten(1).any(1), labels.bool())
+        for k in labels.nonzero().flatten().tolist():
+            assert truth[k][seg == k + 1].all()
+            # A box is the object's bounding rectangle: its rows and columns hold the object.
+            rows, cols = truth[k].any(1).nonzero().flatten(), truth[k].any(0).nonzero().flatten()
+            obj_rows = (seg == k + 1).any(1).nonzero().flatten()
+            assert rows.min() >= obj_rows.min() - 3 and rows.max() <= obj_rows.max() + 3
+            assert cols.numel() > 0
+
+
 def test_voc_resizes_to_the_papers_224_with_imagenet_normalisation(voc_root, tiny_scenes):
     voc = VOC2007(voc_root, image_set="test", classes=tiny_scenes.classes)
     image, _, seg = voc[0]

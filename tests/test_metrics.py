@@ -4,6 +4,11 @@ import pytest
 import torch
 from torch import nn
 
+from captum_explainer import GradCAM
+from captum_explainer.compare import MethodSpec, compare
+from captum_explainer.data import SYNTHETIC_NORMALIZATION, collate_items
+from captum_explainer.data.voc import VOC2007
+from captum_explainer.evaluation import evaluate
 from captum_explainer.metrics.faithfulness import (
     class_specificity,
     deletion_insertion,
@@ -21,6 +26,7 @@ from captum_explainer.metrics.localization import (
     roc_auc,
     scale_maps,
 )
+from captum_explainer.models import synthetic_classifier
 
 
 def _segmentation():
@@ -107,9 +113,14 @@ def test_pointing_game_hits_misses_and_tolerance():
     maps[2, 0, 4, 3] = 1  # one pixel above class 2's block (rows 5-8): hit only with tolerance
     pair_seg = seg[[0, 1, 1]]
     classes = torch.tensor([0, 2, 2])
-    strict = pointing_game(maps, pair_seg, classes, num_classes=3, tolerance=0)
-    assert strict["hits"].tolist() == [True, False, False]
-    loose = pointing_game(maps, pair_seg, classes, num_classes=3, tolerance=1)
+    exact = pointing_game(maps, pair_seg, classes, 3, tolerance=0, protocol="inclusive")
+    assert exact["hits"].tolist() == [True, False, False]
+    # TorchRay's protocol: distance strictly below the tolerance; one pixel away is a miss
+    # at tolerance 1, a hit under the inclusive rule.
+    torchray = pointing_game(maps, pair_seg, classes, num_classes=3, tolerance=1)
+    assert torchray["hits"].tolist() == [True, False, False]
+    assert pointing_game(maps, pair_seg, classes, 3, tolerance=1.01)["hits"][2]
+    loose = pointing_game(maps, pair_seg, classes, 3, tolerance=1, protocol="inclusive")
     assert loose["hits"].tolist() == [True, False, True]
     assert (
         loose["per_class"][0] == 1
@@ -118,6 +129,23 @@ def test_pointing_game_hits_misses_and_tolerance():
     )
     assert loose["mean"] == pytest.approx(0.75)
     assert default_tolerance(224) == 15 and default_tolerance(64) == pytest.approx(15 * 64 / 224)
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        pointing_game(maps, pair_seg, classes, 3, protocol="loose")
+
+
+def test_pointing_game_tolerance_in_original_pixels_and_box_truth():
+    maps = torch.zeros(2, 1, 10, 10)
+    maps[:, 0, 0, 0] = 1  # the peak at the top-left corner
+    boxes = torch.zeros(2, 10, 10, dtype=torch.bool)
+    boxes[:, 0, 3:] = True  # the class's box starts 3 map pixels to the right
+    classes = torch.tensor([0, 0])
+    # The maps were resized from originals of width 50 and 20: 3 map pixels are 15 and 6
+    # original pixels; TorchRay's 15-pixel tolerance (distance < 15) hits only the second.
+    sizes = torch.tensor([[10, 50], [10, 20]])
+    result = pointing_game(maps, boxes, classes, 1, original_sizes=sizes)
+    assert result["hits"].tolist() == [False, True]
+    inclusive = pointing_game(maps, boxes, classes, 1, original_sizes=sizes, protocol="inclusive")
+    assert inclusive["hits"].tolist() == [True, True]
 
 
 def test_centre_baseline_and_energy_pointing_game():
@@ -125,7 +153,7 @@ def test_centre_baseline_and_energy_pointing_game():
     seg[0, 3:6, 3:6] = 1
     centre = torch.zeros(1, 1, 9, 9)
     centre[0, 0, 4, 4] = 1
-    assert pointing_game(centre, seg, torch.tensor([0]), 1, tolerance=0)["mean"] == 1
+    assert pointing_game(centre, seg, torch.tensor([0]), 1, tolerance=0.5)["mean"] == 1
     gt_map = (seg == 1).float()[:, None]
     assert energy_pointing_game(gt_map, seg, torch.tensor([0]), 1)["mean"] == pytest.approx(1.0)
     assert energy_pointing_game(torch.ones(1, 1, 9, 9), seg, torch.tensor([0]), 1)[
@@ -221,3 +249,28 @@ def test_undesirable_recovery_and_random_reference():
     assert noise.shape == undesirable.shape and not torch.equal(
         noise, random_maps(undesirable, seed=2)
     )
+
+
+def test_evaluate_points_at_voc_boxes_with_original_pixels(voc_root, tiny_scenes):
+    model = synthetic_classifier()
+    voc = VOC2007(
+        voc_root,
+        image_set="test",
+        image_size=64,
+        normalization=SYNTHETIC_NORMALIZATION,
+        classes=tiny_scenes.classes,
+    )
+    spec = MethodSpec("Grad-CAM", GradCAM(model))
+    result = evaluate([spec], model, voc, range(6), batch_size=6, progress=False)
+    images, labels, seg = collate_items([voc[i] for i in range(6)])
+    boxes = torch.stack([voc.pointing_truth(i) for i in range(6)])
+    sizes = torch.stack([voc.original_size(i) for i in range(6)])
+    by_boxes = compare([spec], images, labels, seg, pointing_truth=boxes, original_sizes=sizes)
+    by_segmentation = compare([spec], images, labels, seg)
+    row = result.rows()[0]
+    assert row["pointing_game"] == by_boxes["Grad-CAM"].metrics["pointing_game"]
+    # The boxes hold the segmentation, and 15 original pixels (48 px images) exceed 15 at 224
+    # scaled to 64: pointing at boxes can only hit more often.
+    hits_boxes = by_boxes["Grad-CAM"].per_pair["pointing_game"]
+    hits_segmentation = by_segmentation["Grad-CAM"].per_pair["pointing_game"]
+    assert (hits_boxes >= hits_segmentation).all()

@@ -113,6 +113,37 @@ class VOC2007(Dataset):
         easy = self._multi_hot([o["name"] for o in objects if not o["difficult"]])
         return hard * (1 - easy)
 
+    def original_size(self, index: int) -> torch.Tensor:
+        """``(2,)`` height and width of image ``index`` before resizing (from its annotation)."""
+        parsed = self._voc.parse_voc_xml(parse_xml(self._voc.annotations[index]).getroot())
+        size = parsed["annotation"]["size"]
+        return torch.tensor([int(size["height"]), int(size["width"])])
+
+    def pointing_truth(self, index: int) -> torch.Tensor:
+        """``(K, S, S)`` bool: each class's bounding boxes at the model's resolution, the
+        ground truth of TorchRay's pointing game on VOC (difficult objects as in
+        :meth:`labels`)."""
+        height, width = self.original_size(index).tolist()
+        objects = [
+            o for o in self.annotation(index) if self.include_difficult or not o["difficult"]
+        ]
+        truth = torch.zeros(len(self.classes), self.image_size, self.image_size, dtype=torch.bool)
+        if not objects:
+            return truth
+        # VOC boxes are 1-based, inclusive pixel ranges; a resized pixel centre c lies in
+        # the box when xmin - 1 <= c * W / S < xmax.
+        boxes = torch.tensor(
+            [[float(o["bndbox"][k]) for k in ("xmin", "ymin", "xmax", "ymax")] for o in objects]
+        )
+        centres = torch.arange(self.image_size, dtype=torch.float32) + 0.5
+        xs, ys = centres * width / self.image_size, centres * height / self.image_size
+        inside_x = (xs[None] >= boxes[:, :1] - 1) & (xs[None] < boxes[:, 2:3])
+        inside_y = (ys[None] >= boxes[:, 1:2] - 1) & (ys[None] < boxes[:, 3:4])
+        masks = inside_y[:, :, None] & inside_x[:, None, :]  # (objects, S, S)
+        owners = torch.tensor([self.classes.index(o["name"]) for o in objects])
+        truth.index_put_((owners,), masks, accumulate=True)
+        return truth
+
     def _segmentation_path(self, index: int) -> Path:
         return self._segmentation_dir / (Path(self._voc.images[index]).stem + ".png")
 

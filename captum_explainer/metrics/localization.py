@@ -146,42 +146,71 @@ def class_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return images, classes
 
 
+#: Pointing-game protocols: ``"torchray"`` (default) counts a hit when a ground-truth pixel
+#: lies at a distance strictly below the tolerance (TorchRay's benchmark); ``"inclusive"``
+#: also counts a distance equal to it (the package's rule before 0.2).
+POINTING_PROTOCOLS = ("torchray", "inclusive")
+
+#: TorchRay's tolerance, in pixels of the original image.
+TORCHRAY_TOLERANCE = 15.0
+
+
 def default_tolerance(height: int) -> float:
-    """15 pixels at 224, scaled with the image size (TorchRay's pointing-game tolerance)."""
-    return 15.0 * height / 224.0
+    """15 pixels at 224, scaled with the image size: the tolerance used when the original
+    image size is not known (the synthetic world, whose images are their own originals)."""
+    return TORCHRAY_TOLERANCE * height / 224.0
 
 
 def pointing_game(
     maps: torch.Tensor,
-    segmentation: torch.Tensor,
+    truth: torch.Tensor,
     classes: torch.Tensor,
     num_classes: int,
     tolerance: float | None = None,
+    protocol: str = "torchray",
+    original_sizes: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor | float]:
-    """Pointing game (Zhang et al. 2016, as TorchRay's benchmark).
+    """Pointing game (Zhang et al. 2016, with TorchRay's benchmark protocol by default).
 
-    For each (image, present class) pair, the map's maximum is a hit if a pixel of that
-    class lies within ``tolerance`` pixels of it.
+    For each (image, present class) pair, the map's maximum is a hit if a ground-truth pixel
+    of that class lies within ``tolerance`` pixels of it.
 
     Args:
         maps: ``(M, 1, H, W)``, the class's map for each pair.
-        segmentation: ``(M, H, W)``, the segmentation of each pair's image.
+        truth: ``(M, H, W)``: either the segmentation of each pair's image (long: 0
+            background, ``k + 1`` class ``k``) or a boolean mask of each pair's class (e.g.
+            its bounding boxes, as TorchRay uses on VOC).
         classes: ``(M,)`` the class of each pair.
         num_classes: ``K``.
-        tolerance: in pixels; default 15 at 224 px, scaled (:func:`default_tolerance`).
+        tolerance: in pixels of the original image. Default: 15 (TorchRay's) where
+            ``original_sizes`` is given, else 15 at 224 px scaled to the map's height
+            (:func:`default_tolerance`).
+        protocol: ``"torchray"`` (distance ``<`` tolerance) or ``"inclusive"`` (``<=``).
+        original_sizes: ``(M, 2)`` height and width of each pair's original image; distances
+            are then measured in its pixels (as TorchRay does by resizing the map to it).
 
     Returns:
         ``hits`` ``(M,)`` bool, ``per_class`` ``(K,)`` accuracy (NaN for absent classes)
         and ``mean``: the mean over classes, as TorchRay reports it.
     """
+    if protocol not in POINTING_PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(POINTING_PROTOCOLS)}, got {protocol!r}")
     m, _, h, w = maps.shape
-    tolerance = default_tolerance(h) if tolerance is None else tolerance
+    if tolerance is None:
+        tolerance = TORCHRAY_TOLERANCE if original_sizes is not None else default_tolerance(h)
+    scale_y = scale_x = torch.ones(m, device=maps.device)
+    if original_sizes is not None:
+        sizes = original_sizes.to(maps.device).float()
+        scale_y, scale_x = sizes[:, 0] / h, sizes[:, 1] / w
     peak = maps.flatten(1).argmax(1)
     py, px = (peak // w).float(), (peak % w).float()
     ys = torch.arange(h, device=maps.device, dtype=torch.float32)[None, :, None]
     xs = torch.arange(w, device=maps.device, dtype=torch.float32)[None, None, :]
-    near = (ys - py[:, None, None]) ** 2 + (xs - px[:, None, None]) ** 2 <= tolerance**2
-    inside = segmentation == (classes + 1)[:, None, None]
+    distance2 = ((ys - py[:, None, None]) * scale_y[:, None, None]) ** 2 + (
+        (xs - px[:, None, None]) * scale_x[:, None, None]
+    ) ** 2
+    near = distance2 < tolerance**2 if protocol == "torchray" else distance2 <= tolerance**2
+    inside = truth if truth.dtype == torch.bool else truth == (classes + 1)[:, None, None]
     hits = (near & inside).flatten(1).any(1)
     per_class = per_class_mean(hits.float(), classes, num_classes)
     return {"hits": hits, "per_class": per_class, "mean": float(per_class.nanmean())}
