@@ -1,6 +1,6 @@
 """captum-explainer: class-specific explanations for image classifiers, as a Captum plugin."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from captum_explainer.attr import (  # noqa: E402
     RISE,

@@ -208,6 +208,7 @@ class FGVis(GradientAttribution):
         search = _FeasibleMasks(masks, game, keep, clean_score) if auto else None
         active = torch.ones(n, dtype=torch.bool, device=device)
         removal = [r - x for x, r in zip(inputs, references)]
+        previous = [torch.empty_like(x) for x in inputs]  # reused: no allocation per step
         run = grad_filter.run if filter_gradients else (lambda forward: forward())
         for iteration in tqdm(range(n_iter), desc="FGVis", disable=not show_progress, leave=False):
             with torch.enable_grad():
@@ -236,9 +237,9 @@ class FGVis(GradientAttribution):
                         lam = torch.where(met, lam * 1.5, lam / 1.5)
                 step = rate * active
                 change = torch.zeros(n, device=device)
-                for m, g in zip(masks, phi_grads):
+                for m, g, before in zip(masks, phi_grads, previous):
                     shape = (-1,) + (1,) * (g.dim() - 1)
-                    before = m.detach().clone()
+                    before.copy_(m)
                     # d |m|_1 / dm = 1 on [0, 1]: the sparsity gradient reaches m unfiltered.
                     m.sub_(step.view(shape) * (g + sign * lam.view(shape))).clamp_(0, 1)
                     change = torch.maximum(change, (m - before).flatten(1).abs().amax(1))
@@ -253,7 +254,8 @@ class FGVis(GradientAttribution):
                 _explain(x, r_minus_x, m) for m, x, r_minus_x in zip(masks, inputs, removal)
             )
             logits = forward_logits(self.forward_func, explanation, additional_forward_args)
-            search.update(masks, _select(class_scores(logits, self.score), classes), active | True)
+            final_score = _select(class_scores(logits, self.score), classes)
+            search.update(masks, final_score, torch.ones_like(active))
         self.last_goal_met = search.met
         return search.result(masks)
 
