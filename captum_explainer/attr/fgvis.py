@@ -138,7 +138,7 @@ class FGVis(GradientAttribution):
             explanation image, a valid model input.
         """
         formatted, is_tuple = format_inputs(inputs)
-        _check_arguments(game, l1_weight, n_iter, lr, keep)
+        _check_arguments(game, l1_weight, n_iter, lr, keep, tol)
         references = self._references(formatted, baselines)
         n = formatted[0].shape[0]
         with preserved_model_state(self.forward_func), GradientFilter(self.model) as grad_filter:
@@ -208,7 +208,7 @@ class FGVis(GradientAttribution):
         search = _FeasibleMasks(masks, game, keep, clean_score) if auto else None
         active = torch.ones(n, dtype=torch.bool, device=device)
         removal = [r - x for x, r in zip(inputs, references)]
-        previous = [torch.empty_like(x) for x in inputs]  # reused: no allocation per step
+        previous = [torch.empty_like(x) for x in inputs] if tol > 0 else [None] * len(inputs)
         run = grad_filter.run if filter_gradients else (lambda forward: forward())
         for iteration in tqdm(range(n_iter), desc="FGVis", disable=not show_progress, leave=False):
             with torch.enable_grad():
@@ -239,11 +239,15 @@ class FGVis(GradientAttribution):
                 change = torch.zeros(n, device=device)
                 for m, g, before in zip(masks, phi_grads, previous):
                     shape = (-1,) + (1,) * (g.dim() - 1)
-                    before.copy_(m)
+                    if tol > 0:
+                        before.copy_(m)
                     # d |m|_1 / dm = 1 on [0, 1]: the sparsity gradient reaches m unfiltered.
-                    m.sub_(step.view(shape) * (g + sign * lam.view(shape))).clamp_(0, 1)
-                    change = torch.maximum(change, (m - before).flatten(1).abs().amax(1))
-                active &= change >= tol
+                    g.add_(lam.view(shape), alpha=sign)
+                    m.addcmul_(step.view(shape), g, value=-1).clamp_(0, 1)
+                    if tol > 0:
+                        change = torch.maximum(change, (m - before).flatten(1).abs().amax(1))
+                if tol > 0:
+                    active &= change >= tol
             if not active.any():
                 break
         if search is None:
@@ -323,8 +327,9 @@ class _FeasibleMasks:
         kept = torch.stack([m.detach().flatten(1).mean(1) for m in masks]).mean(0)
         size = kept if self.game == "preservation" else 1 - kept
         better = met & active & (size < self.best_size)
-        for best, m in zip(self.best, masks):
-            best[better] = m.detach()[better]
+        if bool(better.any()):
+            for best, m in zip(self.best, masks):
+                best.copy_(torch.where(self._expand(better, best), m.detach(), best))
         self.best_size = torch.where(better, size, self.best_size)
         self.met |= met & active
         return met
@@ -332,11 +337,14 @@ class _FeasibleMasks:
     def result(self, masks: list[torch.Tensor]) -> list[torch.Tensor]:
         """The best masks; the last iterate where no mask met the goal."""
         return [
-            torch.where(self._expand(best), best, m.detach()) for best, m in zip(self.best, masks)
+            torch.where(self._expand(self.met, best), best, m.detach())
+            for best, m in zip(self.best, masks)
         ]
 
-    def _expand(self, mask: torch.Tensor) -> torch.Tensor:
-        return self.met.view((-1,) + (1,) * (mask.dim() - 1)).expand_as(mask)
+    @staticmethod
+    def _expand(per_image: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``(N,)`` booleans broadcast to ``like``'s ``(N, ...)`` shape."""
+        return per_image.view((-1,) + (1,) * (like.dim() - 1)).expand_as(like)
 
 
 def _per_image(grads: tuple[torch.Tensor, ...], reduction: str) -> torch.Tensor:
@@ -346,7 +354,7 @@ def _per_image(grads: tuple[torch.Tensor, ...], reduction: str) -> torch.Tensor:
 
 
 def _check_arguments(
-    game: str, l1_weight: float | str, n_iter: int, lr: float, keep: float
+    game: str, l1_weight: float | str, n_iter: int, lr: float, keep: float, tol: float = 0.0
 ) -> None:
     if game not in GAMES:
         raise ValueError(f"game must be one of {list(GAMES)}, got {game!r}")
@@ -356,5 +364,7 @@ def _check_arguments(
         raise ValueError(f"n_iter must be an integer >= 1, got {n_iter!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")
     if not 0 < keep < 1:
         raise ValueError(f"keep must lie strictly between 0 and 1, got {keep!r}")
