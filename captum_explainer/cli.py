@@ -161,7 +161,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _add_score(parser: argparse.ArgumentParser) -> None:
-    from captum_explainer.compare import TASK_SCORES
+    from captum_explainer.scores import TASK_SCORES
 
     parser.add_argument(
         "--score",
@@ -398,13 +398,14 @@ def _load_models(args: argparse.Namespace, need_explainer: bool) -> tuple[Any, A
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from captum_explainer.compare import default_methods, score_for_task, select_methods
+    from captum_explainer.compare import default_methods, select_methods
     from captum_explainer.data import Normalization
     from captum_explainer.data.factory import make_datasets
     from captum_explainer.data.loading import evaluable_indices
     from captum_explainer.distributed import cleanup_distributed, setup_distributed
     from captum_explainer.evaluation import evaluate
     from captum_explainer.report import write_report
+    from captum_explainer.scores import score_for_task
     from captum_explainer.visualization import comparison_grid
 
     classifier, explainer, meta = _load_models(args, need_explainer="explainer" in args.methods)
@@ -500,8 +501,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from captum_explainer.compare import score_for_task
     from captum_explainer.demo import run_demo
+    from captum_explainer.scores import score_for_task
 
     classifier = explainer = None
     if args.retrain:

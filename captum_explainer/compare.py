@@ -183,18 +183,6 @@ def default_methods(
     return [s for s in specs if explainer is not None or s.name != "Explainer"]
 
 
-#: The classifier's score for each task: how its logits become the probabilities the
-#: methods explain and the faithfulness games read.
-TASK_SCORES = {"multilabel": "sigmoid", "single-label": "softmax"}
-
-
-def score_for_task(task: str) -> str:
-    """``"sigmoid"`` for a multi-label classifier, ``"softmax"`` for a single-label one."""
-    if task not in TASK_SCORES:
-        raise ValueError(f"task must be one of {list(TASK_SCORES)}, got {task!r}")
-    return TASK_SCORES[task]
-
-
 #: Methods whose every-class maps are cheap enough for class specificity (the others would
 #: need one run per class and image: FGVis's optimisation, undesirable pixels' mask pass).
 SPECIFICITY_METHODS = ("Explainer", "Grad-CAM", "RISE")

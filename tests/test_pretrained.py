@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -27,3 +28,10 @@ def test_shipped_classifier_reaches_map_095_on_fresh_images():
 def test_builder_loads_the_same_weights():
     a, b = small_cnn(weights="synthetic"), synthetic_classifier()
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_builder_refuses_weights_of_another_shape():
+    with pytest.raises(
+        ValueError, match="hold a small_cnn with 8 classes, expected a small_cnn with 5"
+    ):
+        small_cnn(weights="synthetic", num_classes=5)

@@ -6,7 +6,8 @@
   with an ``AssertionError`` naming the bad value (what Captum's own tests expect);
 - :class:`preserved_model_state`: hooks removed, ``training`` flags and ``requires_grad``
   restored on any exit, including an exception;
-- :func:`class_scores`: how a method turns logits into the score it explains.
+- :func:`class_scores` (from :mod:`captum_explainer.scores`): how a method turns logits
+  into the score it explains.
 """
 
 from __future__ import annotations
@@ -16,32 +17,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from captum._utils.common import _format_output, _format_tensor_into_tuples, _is_tuple
 from captum._utils.typing import TargetType
 from torch import nn
-
-#: How logits become the score a method explains: ``"softmax"`` (single-label models),
-#: ``"sigmoid"`` (multi-label models), ``"logit"`` (the raw output) or a callable.
-ScoreType = str | Callable[[torch.Tensor], torch.Tensor]
-_SCORES = ("softmax", "sigmoid", "logit")
-
-
-def check_score(score: ScoreType) -> ScoreType:
-    if not callable(score) and score not in _SCORES:
-        raise ValueError(f"score must be one of {list(_SCORES)} or a callable, got {score!r}")
-    return score
-
-
-def class_scores(logits: torch.Tensor, score: ScoreType) -> torch.Tensor:
-    """Apply ``score`` (see :data:`ScoreType`) to ``(N, K)`` logits."""
-    if callable(score):
-        return score(logits)
-    if score == "softmax":
-        return F.softmax(logits, dim=1)
-    if score == "sigmoid":
-        return torch.sigmoid(logits)
-    return logits
 
 
 def format_inputs(inputs: Any, name: str = "inputs") -> tuple[tuple[torch.Tensor, ...], bool]:

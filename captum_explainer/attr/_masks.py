@@ -24,7 +24,8 @@ from captum._utils.common import (
 )
 from tqdm.auto import tqdm
 
-from captum_explainer.attr._base import ScoreType, class_scores, forward_logits
+from captum_explainer.attr._base import forward_logits
+from captum_explainer.scores import ScoreType, class_scores
 
 #: Images per forward pass when ``perturbations_per_eval`` is ``None``. On 2 CPU cores the
 #: small CNN ran fastest per image with 64 to 128 images per pass; 256 was 1.3 times and

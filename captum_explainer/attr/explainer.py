@@ -11,6 +11,7 @@ from captum.attr import Attribution
 from captum.log import log_usage
 from torch import nn
 
+from captum_explainer._class_maps import max_over_classes
 from captum_explainer.attr._base import (
     format_inputs,
     format_output,
@@ -107,9 +108,7 @@ class ExplainerAttribution(Attribution):
 
     @staticmethod
     def merge(logits: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        chosen = classes.bool()[:, :, None, None]
-        merged = logits.masked_fill(~chosen, float("-inf")).amax(dim=1, keepdim=True)
-        return torch.sigmoid(merged)
+        return torch.sigmoid(max_over_classes(logits, classes, empty=float("-inf")))
 
     def predicted_classes(
         self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None

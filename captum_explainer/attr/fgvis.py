@@ -12,9 +12,6 @@ from captum.log import log_usage
 from tqdm.auto import tqdm
 
 from captum_explainer.attr._base import (
-    ScoreType,
-    check_score,
-    class_scores,
     format_inputs,
     format_output,
     forward_logits,
@@ -25,6 +22,7 @@ from captum_explainer.attr._base import (
 from captum_explainer.attr._gradient_filter import GradientFilter
 from captum_explainer.attr._masks import format_baselines
 from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.scores import ScoreType, check_score, class_scores
 
 GAMES = ("preservation", "deletion")
 

@@ -11,8 +11,6 @@ from captum.attr import PerturbationAttribution
 from captum.log import log_usage
 
 from captum_explainer.attr._base import (
-    ScoreType,
-    check_score,
     format_inputs,
     format_output,
     preserved_model_state,
@@ -25,6 +23,7 @@ from captum_explainer.attr._masks import (
     format_baselines,
     masked_score_sums,
 )
+from captum_explainer.scores import ScoreType, check_score
 
 
 class MaskSamplingAttribution(PerturbationAttribution):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 #: One item of every dataset: ``(image (C, H, W), multi-hot labels (K,), segmentation)``.
@@ -46,3 +47,13 @@ class Normalization:
 
 
 IMAGENET_NORMALIZATION = Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One drawn scene: image ``(S, S, 3)`` in [0, 1], the index of the object owning each
+    pixel (``-1`` for background) and each object's class."""
+
+    image: np.ndarray
+    owner: np.ndarray
+    object_classes: list[int]

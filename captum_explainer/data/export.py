@@ -10,15 +10,28 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from captum_explainer.checkpoint import atomic_write
+from captum_explainer.data._types import Scene
 
-if TYPE_CHECKING:
-    from captum_explainer.data.synthetic import SyntheticScenes
+
+class SceneSource(Protocol):
+    """What the exporters read from a generated dataset (:class:`SyntheticScenes` is one)."""
+
+    classes: tuple[str, ...]
+    image_size: int
+    split: str
+
+    def __len__(self) -> int: ...
+
+    def scene(self, index: int) -> Scene: ...
+
+    def segmentation(self, scene: Scene) -> np.ndarray: ...
+
 
 VOC_SUBDIR = Path("VOCdevkit") / "VOC2007"
 
@@ -72,7 +85,7 @@ def _save_image(image: Image.Image, path: Path, **kwargs: object) -> None:
     atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))
 
 
-def export_voc(dataset: SyntheticScenes, root: str | os.PathLike, image_set: str = "train") -> Path:
+def export_voc(dataset: SceneSource, root: str | os.PathLike, image_set: str = "train") -> Path:
     """Write ``dataset`` under ``root/VOCdevkit/VOC2007`` as VOC-2007 lays it out.
 
     Writes ``JPEGImages/*.jpg``, ``Annotations/*.xml`` (one ``object`` per instance,
@@ -122,7 +135,7 @@ def _uncompressed_rle(mask: np.ndarray) -> dict:
     return {"counts": counts, "size": list(mask.shape)}
 
 
-def export_coco(dataset: SyntheticScenes, root: str | os.PathLike, split: str = "val") -> Path:
+def export_coco(dataset: SceneSource, root: str | os.PathLike, split: str = "val") -> Path:
     """Write ``dataset`` as COCO-2014 lays it out: ``{split}2014/*.jpg`` and
     ``annotations/instances_{split}2014.json`` with one RLE-segmented instance per object.
 

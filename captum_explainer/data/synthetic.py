@@ -11,7 +11,8 @@ import torch
 from torch.utils.data import Dataset
 
 from captum_explainer.data._shapes import SHAPES
-from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization
+from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization, Scene
+from captum_explainer.data.export import export_coco, export_voc
 
 #: Per-channel mean and standard deviation of the generator's images in [0, 1], measured
 #: on 2,000 training images (``SyntheticScenes.measure_statistics``). Normalising with
@@ -19,16 +20,6 @@ from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization
 SYNTHETIC_NORMALIZATION = Normalization(mean=(0.492, 0.507, 0.503), std=(0.201, 0.203, 0.201))
 
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One drawn scene: image ``(S, S, 3)`` in [0, 1], the index of the object owning each
-    pixel (``-1`` for background) and each object's class."""
-
-    image: np.ndarray
-    owner: np.ndarray
-    object_classes: list[int]
 
 
 @dataclass(frozen=True)
@@ -257,12 +248,8 @@ class SyntheticScenes(Dataset):
 
     def export_voc(self, root: str | os.PathLike, image_set: str = "train") -> Path:
         """Write every item in PASCAL VOC-2007's on-disk layout (see :func:`export.export_voc`)."""
-        from captum_explainer.data.export import export_voc
-
         return export_voc(self, root, image_set=image_set)
 
     def export_coco(self, root: str | os.PathLike, split: str = "val") -> Path:
         """Write every item in MS COCO-2014's on-disk layout (see :func:`export.export_coco`)."""
-        from captum_explainer.data.export import export_coco
-
         return export_coco(self, root, split=split)

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from captum_explainer._class_maps import max_over_classes
+
 
 @dataclass(frozen=True)
 class LossWeights:
@@ -61,10 +63,9 @@ def check_labels(labels: torch.Tensor) -> None:
 def merged_masks(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Target and non-target masks ``(N, 1, H, W)``: sigmoid of the max logit over the
     present, resp. absent, classes. With no absent class the non-target mask is zero."""
-    present = labels.bool()[:, :, None, None]
-    neg_inf = torch.finfo(logits.dtype).min
-    target = logits.masked_fill(~present, neg_inf).amax(dim=1, keepdim=True)
-    non_target = logits.masked_fill(present, neg_inf).amax(dim=1, keepdim=True)
+    present = labels.bool()
+    target = max_over_classes(logits, present, empty=float("-inf"))
+    non_target = max_over_classes(logits, ~present, empty=float("-inf"))
     return torch.sigmoid(target), torch.sigmoid(non_target)
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from captum_explainer.attr._base import ScoreType, class_scores
+from captum_explainer.scores import ScoreType, class_scores
 
-IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+#: Thresholds at which class specificity binarises each map (the Explainer paper's 0.1 ... 0.9).
+SPECIFICITY_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
 
 def _scores(
@@ -172,7 +173,7 @@ def class_specificity(
     class_maps: torch.Tensor,
     labels: torch.Tensor,
     score: ScoreType = "softmax",
-    thresholds: tuple[float, ...] = IOU_THRESHOLDS,
+    thresholds: tuple[float, ...] = SPECIFICITY_THRESHOLDS,
     baseline: float | torch.Tensor = 0.0,
     batch_size: int = 256,
 ) -> ClassSpecificity:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from captum_explainer._class_maps import max_over_classes
 from captum_explainer.data._types import BOUNDARY_LABEL
 
 F1_THRESHOLDS = (0.25, 0.5, 0.75)
@@ -49,9 +50,7 @@ def scale_maps(maps: torch.Tensor, rule: str = "minmax") -> torch.Tensor:
 
 def merge_class_maps(class_maps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per image, the max over the labelled classes' maps: ``(N, K, H, W) -> (N, 1, H, W)``."""
-    chosen = labels.bool()[:, :, None, None]
-    merged = class_maps.masked_fill(~chosen, float("-inf")).amax(1, keepdim=True)
-    return torch.where(torch.isfinite(merged), merged, torch.zeros_like(merged))
+    return max_over_classes(class_maps, labels, empty=0.0)
 
 
 def _foreground(segmentation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,57 +1,36 @@
-"""The weights shipped with the package, and their manifests.
-
-Each shipped file ``assets/NAME.pt`` is a checkpoint written by the package's own training
-command, with ``assets/NAME.json`` beside it recording the exact command, seed, package
-version and the numbers it reached, so anyone can retrain and compare.
-"""
+"""The weights shipped with the package, ready to use: the synthetic world's models."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from captum_explainer.checkpoint import CheckpointError
+from captum_explainer.models._shipped import (
+    ASSETS,
+    SYNTHETIC_CLASSIFIER,
+    SYNTHETIC_EXPLAINER,
+    manifest,
+    shipped,
+)
+from captum_explainer.models.registry import load_classifier, load_explainer
 
-ASSETS = Path(__file__).resolve().parent / "assets"
-
-#: The small CNN trained on :class:`~captum_explainer.data.SyntheticScenes` (64 x 64, 8 classes).
-SYNTHETIC_CLASSIFIER = ASSETS / "small_cnn_synthetic.pt"
-#: The :class:`SmallExplainer` trained for :data:`SYNTHETIC_CLASSIFIER`.
-SYNTHETIC_EXPLAINER = ASSETS / "small_explainer_synthetic.pt"
-
-
-def manifest(weights_file: str | Path) -> dict[str, Any]:
-    """The manifest stored beside a shipped weights file."""
-    path = Path(weights_file).with_suffix(".json")
-    if not path.is_file():
-        raise CheckpointError(f"no manifest {str(path)!r} beside {str(weights_file)!r}")
-    return json.loads(path.read_text())
-
-
-def _shipped(path: Path, command: str) -> Path:
-    if not path.is_file():
-        raise CheckpointError(
-            f"the shipped weights {str(path)!r} are missing from this installation; "
-            f"reinstall the package or train your own with `captum-explainer {command}`"
-        )
-    return path
+__all__ = [
+    "ASSETS",
+    "SYNTHETIC_CLASSIFIER",
+    "SYNTHETIC_EXPLAINER",
+    "manifest",
+    "synthetic_classifier",
+    "synthetic_explainer",
+]
 
 
 def synthetic_classifier(map_location: str | torch.device = "cpu") -> nn.Module:
     """The shipped :class:`SmallCNN` for the synthetic data, in ``eval()`` mode."""
-    from captum_explainer.models.registry import load_classifier
-
-    model, _ = load_classifier(_shipped(SYNTHETIC_CLASSIFIER, "train-classifier"), map_location)
+    model, _ = load_classifier(shipped(SYNTHETIC_CLASSIFIER, "train-classifier"), map_location)
     return model
 
 
 def synthetic_explainer(map_location: str | torch.device = "cpu") -> nn.Module:
     """The shipped :class:`SmallExplainer` for :func:`synthetic_classifier`, in ``eval()`` mode."""
-    from captum_explainer.models.registry import load_explainer
-
-    explainer, _ = load_explainer(_shipped(SYNTHETIC_EXPLAINER, "train-explainer"), map_location)
+    explainer, _ = load_explainer(shipped(SYNTHETIC_EXPLAINER, "train-explainer"), map_location)
     return explainer

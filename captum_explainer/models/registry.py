@@ -14,6 +14,7 @@ from captum_explainer.checkpoint import (
     load_checkpoint,
     load_state_dict_checked,
 )
+from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.small_cnn import SmallCNN
 
@@ -63,8 +64,6 @@ def load_explainer(
     Returns:
         ``(explainer, checkpoint)``, the network in ``eval()`` mode.
     """
-    from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
-
     checkpoint = load_checkpoint(path, kind="explainer", map_location=map_location)
     arch = checkpoint.get("arch")
     if arch not in EXPLAINERS:

@@ -7,6 +7,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from captum_explainer.checkpoint import load_checkpoint, load_state_dict_checked
+from captum_explainer.models._shipped import SYNTHETIC_CLASSIFIER, shipped
+
 
 def _conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
     # Each block owns its ReLU module (never shared), so hooks see one call per block.
@@ -82,14 +85,14 @@ def small_cnn(weights: str | None = None, num_classes: int = 8) -> SmallCNN:
     """
     if weights is None:
         return SmallCNN(num_classes=num_classes)
-    from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
-    from captum_explainer.models.registry import load_classifier
-
-    path = SYNTHETIC_CLASSIFIER if weights == "synthetic" else weights
-    model, _ = load_classifier(path)
-    if not isinstance(model, SmallCNN) or model.num_classes != num_classes:
+    path = shipped(SYNTHETIC_CLASSIFIER, "train-classifier") if weights == "synthetic" else weights
+    checkpoint = load_checkpoint(path, kind="classifier")
+    stored = (checkpoint.get("arch"), int(checkpoint.get("num_classes", -1)))
+    if stored != ("small_cnn", num_classes):
         raise ValueError(
-            f"weights {str(path)!r} hold a {type(model).__name__} with "
-            f"{getattr(model, 'num_classes', '?')} classes, expected a SmallCNN with {num_classes}"
+            f"weights {str(path)!r} hold a {stored[0]} with {stored[1]} classes, expected a "
+            f"small_cnn with {num_classes}"
         )
-    return model
+    model = SmallCNN(num_classes=num_classes)
+    load_state_dict_checked(model, checkpoint["state_dict"], path)
+    return model.eval()

@@ -1,0 +1,63 @@
+"""Metrics: functions of maps, tensors and a forward function, knowing nothing of the methods.
+
+- :mod:`.localization`: maps against ground truth (pointing games, the Explainer paper's mask
+  scores) and the one rule that scales maps to [0, 1];
+- :mod:`.faithfulness`: maps against the model (saliency metric, deletion and insertion,
+  class specificity, undesirable-pixel recovery);
+- :mod:`.classification`: the classifier's own accuracy (average precision).
+"""
+
+from captum_explainer.metrics.classification import average_precision, mean_average_precision
+from captum_explainer.metrics.faithfulness import (
+    SPECIFICITY_THRESHOLDS,
+    CausalCurves,
+    ClassSpecificity,
+    class_specificity,
+    deletion_insertion,
+    gaussian_blur,
+    random_maps,
+    saliency_metric,
+    undesirable_recovery,
+)
+from captum_explainer.metrics.localization import (
+    F1_THRESHOLDS,
+    IOU_THRESHOLDS,
+    POINTING_PROTOCOLS,
+    SCALE_RULES,
+    class_pairs,
+    default_tolerance,
+    energy_pointing_game,
+    mask_scores,
+    merge_class_maps,
+    per_class_mean,
+    pointing_game,
+    roc_auc,
+    scale_maps,
+)
+
+__all__ = [
+    "F1_THRESHOLDS",
+    "IOU_THRESHOLDS",
+    "POINTING_PROTOCOLS",
+    "SCALE_RULES",
+    "SPECIFICITY_THRESHOLDS",
+    "CausalCurves",
+    "ClassSpecificity",
+    "average_precision",
+    "class_pairs",
+    "class_specificity",
+    "default_tolerance",
+    "deletion_insertion",
+    "energy_pointing_game",
+    "gaussian_blur",
+    "mask_scores",
+    "mean_average_precision",
+    "merge_class_maps",
+    "per_class_mean",
+    "pointing_game",
+    "random_maps",
+    "roc_auc",
+    "saliency_metric",
+    "scale_maps",
+    "undesirable_recovery",
+]
