@@ -128,3 +128,10 @@ def test_bad_seed_is_named(model):
 def test_bad_score_is_named(model):
     with pytest.raises(ValueError, match="score must be one of"):
         RISE(model, score="probit")
+
+
+def test_options_of_another_method_are_refused_by_name(model):
+    with pytest.raises(TypeError, match=r"unexpected options \['top_k'\]"):
+        RISE(model).attribute(torch.randn(1, 3, 32, 32), target=0, n_masks=4, top_k=3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_mask'"):
+        RISE(model).attribute_all_classes(torch.randn(1, 3, 32, 32), n_mask=4)

@@ -1,4 +1,4 @@
-"""RISE's random masks and the pass over them shared by RISE and undesirable-pixel maps.
+"""RISE's random masks, the pass over them, and the base class of the methods built on it.
 
 Masks are made batch by batch on the inputs' device, so peak memory depends on the batch
 of masks, never on their total number. Their random draws (the coarse grids and the crop
@@ -22,10 +22,19 @@ from captum._utils.common import (
     _expand_additional_forward_args,
     _format_additional_forward_args,
 )
+from captum._utils.typing import BaselineType, TargetType
+from captum.attr import PerturbationAttribution
+from captum.log import log_usage
 from tqdm.auto import tqdm
 
-from captum_explainer.attr._base import forward_logits
-from captum_explainer.scores import ScoreType, class_scores
+from captum_explainer.attr._base import (
+    format_inputs,
+    format_output,
+    forward_logits,
+    preserved_model_state,
+    resolve_targets,
+)
+from captum_explainer.scores import ScoreType, check_score, class_scores
 
 #: Images per forward pass when ``perturbations_per_eval`` is ``None``. On 2 CPU cores the
 #: small CNN ran fastest per image with 64 to 128 images per pass; 256 was 1.3 times and
@@ -168,27 +177,55 @@ class MaskedScoreSums:
     classes: torch.Tensor | None
 
 
+@dataclass(frozen=True)
+class MaskSettings:
+    """How the random masks are drawn and run: declared once for every mask-sampling method.
+
+    Args:
+        n_masks: number of random masks (4000 by default; 8000 is also common).
+        grid_size: cells per side of the random grid.
+        p_keep: probability that a cell is kept, in (0, 1).
+        baselines: what masked pixels become (Captum's forms; default zeros, i.e. the
+            dataset's mean colour for normalised inputs).
+        perturbations_per_eval: masks per forward pass (each pass holds ``N`` times as many
+            images); memory grows with it, never with ``n_masks``. ``None``: ``64 // N``
+            (at least 1), about 64 images per pass.
+        seed: an integer >= 0: mask ``i`` depends on ``(seed, i)`` only, so the same seed
+            gives the same map whatever the number of images, ``perturbations_per_eval`` or
+            device. ``None`` draws one from torch's global generator, so
+            ``torch.manual_seed`` fixes it too.
+        show_progress: show a progress bar over the mask batches.
+    """
+
+    n_masks: int = 4000
+    grid_size: int = 7
+    p_keep: float = 0.5
+    baselines: Any = None
+    perturbations_per_eval: int | None = None
+    seed: int | None = None
+    show_progress: bool = False
+
+    def masks_per_pass(self, n_images: int) -> int:
+        """``perturbations_per_eval``, or the default for ``n_images`` images, checked."""
+        batch = auto_batch(self.perturbations_per_eval, n_images)
+        check_mask_arguments(self.n_masks, self.grid_size, self.p_keep, batch, self.seed)
+        return batch
+
+
 def masked_score_sums(
     forward_func: Callable,
     inputs: tuple[torch.Tensor, ...],
-    baselines: tuple[torch.Tensor | float, ...],
     select: Callable[[torch.Tensor], torch.Tensor] | None,
     score: ScoreType,
-    n_masks: int,
-    grid_size: int,
-    p_keep: float,
-    perturbations_per_eval: int,
-    seed: int | None,
+    settings: MaskSettings,
     additional_forward_args: Any = None,
-    show_progress: bool = False,
 ) -> MaskedScoreSums:
     """Run ``forward_func`` on every image masked by every mask; sum scores and masks.
 
     Args:
         select: maps the unmasked images' scores ``(N, K)`` to the ``(N, K')`` class
             indices kept per image; ``None`` keeps all classes (then ``K' = K``).
-        perturbations_per_eval: masks per forward pass; each pass holds ``N`` times as many
-            images.
+        settings: the masks (:class:`MaskSettings`).
 
     Returns:
         :class:`MaskedScoreSums`.
@@ -196,6 +233,8 @@ def masked_score_sums(
     n = inputs[0].shape[0]
     height, width = inputs[0].shape[-2:]
     device = inputs[0].device
+    per_pass = settings.masks_per_pass(n)
+    baselines = format_baselines(settings.baselines, inputs)
     with torch.no_grad():
         base_scores = class_scores(
             forward_logits(forward_func, inputs, additional_forward_args), score
@@ -205,11 +244,18 @@ def masked_score_sums(
         diffs = [x - base for x, base in zip(inputs, bases)]
         sums: MaskedScoreSums | None = None
         batches = mask_batches(
-            n_masks, perturbations_per_eval, height, width, grid_size, p_keep, seed, device
+            settings.n_masks,
+            per_pass,
+            height,
+            width,
+            settings.grid_size,
+            settings.p_keep,
+            settings.seed,
+            device,
         )
-        total = math.ceil(n_masks / perturbations_per_eval)
+        total = math.ceil(settings.n_masks / per_pass)
         for masks in tqdm(
-            batches, total=total, desc="masks", disable=not show_progress, leave=False
+            batches, total=total, desc="masks", disable=not settings.show_progress, leave=False
         ):
             b = masks.shape[0]
             m = masks[None, :, None]  # (1, B, 1, H, W), broadcast over images and channels
@@ -271,3 +317,106 @@ def _as_batch(baseline: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
     if isinstance(baseline, torch.Tensor):
         return baseline.to(x.device, x.dtype).expand_as(x)
     return torch.full_like(x, float(baseline))
+
+
+class MaskSamplingAttribution(PerturbationAttribution):
+    """The base of RISE and undesirable-pixel maps: one pass of the model over random masks.
+
+    The mask settings (:class:`MaskSettings`) are declared here, once. A subclass supplies
+    only what differs: which classes the pass keeps (:meth:`_classes`), what maps it makes
+    of the sums (:meth:`_maps`) and the options of its own that ``attribute`` accepts
+    (:meth:`_options`).
+
+    Args:
+        forward_func: the model, or any function returning ``(N, K)`` logits.
+        score: how logits become the explained score: ``"softmax"`` (default, single-label
+            models, as TorchRay), ``"sigmoid"`` (multi-label models), ``"logit"`` or a callable.
+    """
+
+    def __init__(self, forward_func: Callable, score: ScoreType = "softmax") -> None:
+        super().__init__(forward_func)
+        self.score = check_score(score)
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return False
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: torch.Tensor | tuple[torch.Tensor, ...],
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_masks: int = 4000,
+        grid_size: int = 7,
+        p_keep: float = 0.5,
+        baselines: BaselineType = None,
+        perturbations_per_eval: int | None = None,
+        seed: int | None = None,
+        show_progress: bool = False,
+        **options: Any,
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The method's map of the target class.
+
+        Args:
+            inputs: images ``(N, C, H, W)``, or a tuple of such batches masked alike.
+            target: the explained class, in any Captum form.
+            additional_forward_args: passed to ``forward_func`` after the inputs; tensors
+                with a batch dimension are expanded alongside the masked images.
+            n_masks, grid_size, p_keep, baselines, perturbations_per_eval, seed,
+                show_progress: the masks, see :class:`MaskSettings`.
+            **options: the method's own options (see its class).
+
+        Returns:
+            ``(N, 1, H, W)`` per input tensor (a tuple for a tuple input).
+        """
+        formatted, is_tuple = format_inputs(inputs)
+        settings = MaskSettings(
+            n_masks, grid_size, p_keep, baselines, perturbations_per_eval, seed, show_progress
+        )
+        chosen = self._options(**options)
+        maps = self._run(formatted, target, additional_forward_args, settings, chosen)
+        return format_output(is_tuple, [maps] * len(formatted))
+
+    def _run(
+        self,
+        inputs: tuple[torch.Tensor, ...],
+        target: TargetType,
+        additional_forward_args: Any,
+        settings: MaskSettings,
+        options: dict[str, Any],
+        all_classes: bool = False,
+    ) -> Any:
+        n = inputs[0].shape[0]
+
+        def select(base_scores: torch.Tensor) -> torch.Tensor:
+            return self._classes(target, n, base_scores, options)
+
+        with preserved_model_state(self.forward_func):
+            sums = masked_score_sums(
+                self.forward_func,
+                inputs,
+                None if all_classes else select,
+                self.score,
+                settings,
+                additional_forward_args,
+            )
+        return self._maps(sums, settings, options)
+
+    def _options(self, **options: Any) -> dict[str, Any]:
+        """The method's own ``attribute`` options, checked; none by default."""
+        if options:
+            raise TypeError(
+                f"{type(self).__name__}.attribute() got unexpected options {sorted(options)}"
+            )
+        return {}
+
+    def _classes(
+        self, target: TargetType, n: int, base_scores: torch.Tensor, options: dict[str, Any]
+    ) -> torch.Tensor:
+        """``(N, K')`` class indices the pass keeps per image (default: the target)."""
+        return resolve_targets(target, n, base_scores.shape[1])[:, None]
+
+    def _maps(self, sums: MaskedScoreSums, settings: MaskSettings, options: dict[str, Any]) -> Any:
+        """What the method makes of the sums; each subclass says."""
+        raise NotImplementedError
