@@ -1,8 +1,7 @@
 """captum-explainer: class-specific explanations for image classifiers, as a Captum plugin."""
 
-__version__ = "0.2.0"
-
-from captum_explainer.attr import (  # noqa: E402
+from captum_explainer._version import __version__
+from captum_explainer.attr import (
     RISE,
     ExplainerAttribution,
     FGVis,
@@ -10,7 +9,7 @@ from captum_explainer.attr import (  # noqa: E402
     IntegratedGradients,
     UndesirablePixels,
 )
-from captum_explainer.data import SyntheticScenes  # noqa: E402
+from captum_explainer.data import SyntheticScenes
 
 __all__ = [
     "ExplainerAttribution",

@@ -9,6 +9,8 @@ that every rank takes the same early-stopping decision.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -61,6 +63,16 @@ def setup_distributed(device: str = "cpu") -> DistributedContext:
 def cleanup_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def distributed_context(device: str = "cpu") -> Iterator[DistributedContext]:
+    """:func:`setup_distributed` for the ``with`` block, :func:`cleanup_distributed` after it."""
+    context = setup_distributed(device)
+    try:
+        yield context
+    finally:
+        cleanup_distributed()
 
 
 def mean_across_ranks(values: dict[str, float], context: DistributedContext) -> dict[str, float]:

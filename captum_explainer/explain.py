@@ -14,9 +14,9 @@ from torch import nn
 
 from captum_explainer.attr.utils import to_pixel_map
 from captum_explainer.checkpoint import atomic_write
-from captum_explainer.compare import METHOD_NAMES, default_methods, select_methods
 from captum_explainer.data._transforms import image_to_tensor
 from captum_explainer.data._types import Normalization
+from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
 from captum_explainer.visualization import visualize_attribution
 
 

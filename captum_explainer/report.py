@@ -1,4 +1,8 @@
-"""The HTML report of a comparison: figures as PNG, the table, and the numbers as CSV/JSON.
+"""Tables and the HTML report: every table the package prints or writes is made here.
+
+The report of a comparison holds figures as PNG, the tables, and the numbers as CSV/JSON.
+Rows are plain dictionaries (one per method), so the report knows nothing of how the
+numbers were made.
 
 Everything is written into a temporary folder beside the destination and renamed into
 place at the end, so a failed run never leaves a half-written report.
@@ -6,31 +10,73 @@ place at the end, so a failed run never leaves a half-written report.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-from captum_explainer.compare import rows_to_csv
+
+def format_value(value: Any, digits: int = 3, spec: str | None = None) -> str:
+    """A cell's text: floats with ``digits`` decimals (or the format ``spec``), NaN as ``nan``."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return format(value, spec) if spec else f"{value:.{digits}f}"
+    return str(value)
 
 
-def _table_html(rows: Sequence[dict], digits: int = 3) -> str:
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]],
+    digits: int = 3,
+    headers: Mapping[str, str] | None = None,
+    formats: Mapping[str, str] | None = None,
+) -> str:
+    """Rows (dictionaries with the same keys) as a markdown table.
+
+    Args:
+        digits: decimals of float cells.
+        headers: column key -> header text (default: the key).
+        formats: column key -> format spec for its floats (e.g. ``".4g"``).
+    """
+    columns = list(rows[0])
+    headers, formats = headers or {}, formats or {}
+    lines = [
+        "| " + " | ".join(headers.get(c, c) for c in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        cells = (format_value(row[c], digits, formats.get(c)) for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows (dictionaries with the same keys) as CSV text."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _table_html(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
     columns = list(rows[0])
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
     body = []
     for row in rows:
-        cells = []
-        for column in columns:
-            value = row[column]
-            text = f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        cells = "".join(
+            f"<td>{html.escape(format_value(row[column], digits))}</td>" for column in columns
+        )
+        body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -71,7 +117,7 @@ def write_report(
     try:
         for stem, figure in figures.items():
             figure.savefig(staging / f"{stem}.png", dpi=110)
-        (staging / "results.csv").write_text(rows_to_csv(rows))
+        (staging / "results.csv").write_text(csv_table(rows))
         (staging / "results.json").write_text(json.dumps(list(rows), indent=2, default=float))
         parts = [f"<h1>{html.escape(title)}</h1>"]
         parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]

@@ -8,6 +8,9 @@ Figures are built without pyplot, so the user's matplotlib backend is never chan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import numpy as np
 import torch
 from captum.attr import visualization as captum_viz
@@ -15,9 +18,24 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from captum_explainer.attr.utils import to_numpy_image
-from captum_explainer.compare import ComparisonResult
 from captum_explainer.data._types import Normalization
 from captum_explainer.metrics.faithfulness import CausalCurves, ClassSpecificity
+
+
+class ComparedMethod(Protocol):
+    """What a figure reads of one method's result: its name and merged maps."""
+
+    name: str
+    merged: torch.Tensor  # (N, 1, H, W) in [0, 1]
+
+
+class Compared(Protocol):
+    """What a figure reads of a comparison (``evaluation.run.ComparisonResult`` is one)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    segmentation: torch.Tensor | None
+    methods: Sequence[ComparedMethod]
 
 
 def image_to_numpy(image: torch.Tensor, normalization: Normalization | None = None) -> np.ndarray:
@@ -89,7 +107,7 @@ def _blank_axes(axis: Axes) -> None:
 
 
 def comparison_grid(
-    result: ComparisonResult,
+    result: Compared,
     normalization: Normalization | None = None,
     max_images: int = 8,
     class_names: list[str] | None = None,

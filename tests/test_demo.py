@@ -1,25 +1,24 @@
 """The demo's main job, and `--retrain`, with quick training commands."""
 
+import shlex
+
 import pytest
 
-from captum_explainer import cli
-from captum_explainer.cli import main
+from captum_explainer.cli import build_parser, main
+from captum_explainer.explainer.loss import LossWeights
 from captum_explainer.models import pretrained
 
-TINY = (
-    "--train-size 32 --val-size 16 --epochs 1 --max-steps-per-epoch 1 --batch-size 8 --no-progress"
+TINY = dict(
+    data={"train_size": 32, "val_size": 16},
+    config={"epochs": 1, "max_steps_per_epoch": 1, "batch_size": 8},
 )
 
 
 @pytest.mark.slow
 def test_demo_retrain_trains_both_models_then_writes_the_report(tmp_path, monkeypatch):
     commands = {
-        pretrained.SYNTHETIC_CLASSIFIER: {
-            "command": f"captum-explainer train-classifier --out x {TINY}"
-        },
-        pretrained.SYNTHETIC_EXPLAINER: {
-            "command": f"captum-explainer train-explainer --out y {TINY}"
-        },
+        pretrained.SYNTHETIC_CLASSIFIER: {"command": "(tiny)", "retrain": TINY},
+        pretrained.SYNTHETIC_EXPLAINER: {"command": "(tiny)", "retrain": TINY},
     }
     monkeypatch.setattr(pretrained, "manifest", lambda path: commands[path])
     out = tmp_path / "demo"
@@ -42,6 +41,22 @@ def test_demo_retrain_trains_both_models_then_writes_the_report(tmp_path, monkey
         assert (out / f"{figure}.png").exists()
 
 
-def test_replace_option():
-    assert cli._replace_option(["--out", "a", "--x"], "--out", "b") == ["--out", "b", "--x"]
-    assert cli._replace_option(["--x"], "--out", "b") == ["--x", "--out", "b"]
+@pytest.mark.parametrize(
+    "weights", [pretrained.SYNTHETIC_CLASSIFIER, pretrained.SYNTHETIC_EXPLAINER], ids=["cnn", "exp"]
+)
+def test_manifest_retrain_settings_are_its_command(weights):
+    """--retrain trains from the manifest's structured settings; they must say what its
+    recorded command line says."""
+    recipe = pretrained.manifest(weights)
+    args = build_parser().parse_args(shlex.split(recipe["command"])[1:])
+    retrain = recipe["retrain"]
+    for name, value in {**retrain["data"], **retrain["config"]}.items():
+        assert getattr(args, name) == value, name
+    defaults = build_parser().parse_args([args.command, "--out", "x"])
+    for name, value in vars(args).items():  # nothing else in the command differs
+        if name not in ("out", "no_progress", "run") and value != getattr(defaults, name):
+            assert name in {**retrain["data"], **retrain["config"]} or name in retrain.get(
+                "loss_weights", {}
+            ), name
+    for name, value in retrain.get("loss_weights", {}).items():
+        assert getattr(args, name) == value and hasattr(LossWeights(), name)

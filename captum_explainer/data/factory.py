@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from torch.utils.data import Dataset
 
 from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.data.coco import COCO2014
 from captum_explainer.data.synthetic import SYNTHETIC_NORMALIZATION, SyntheticScenes
+from captum_explainer.data.voc import VOC2007, VOC_CLASSES
 
 DATASETS = ("synthetic", "voc2007", "coco2014")
 
@@ -69,14 +71,10 @@ def make_datasets(
         raise ValueError(f"dataset {name!r} needs --root, the folder that holds it")
     size = image_size or 224
     if name == "voc2007":
-        from captum_explainer.data.voc import VOC2007, VOC_CLASSES
-
         names = tuple(classes) if classes else VOC_CLASSES
         train = _optional(lambda: VOC2007(root, "trainval", size, norm, names))
         val = VOC2007(root, image_set="test", image_size=size, normalization=norm, classes=names)
     else:
-        from captum_explainer.data.coco import COCO2014
-
         train = _optional(
             lambda: COCO2014(root, split="train", image_size=size, normalization=norm)
         )

@@ -17,7 +17,7 @@ docs/explainer/training.md; the one visible here: the image size is never hard-c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,15 @@ PRESETS: dict[str, tuple[float, LossWeights]] = {
     "vgg16-coco": (1e-5, LossWeights(l_e=1.0, l_tv=0.3, l_ac=0.3, l_m=0.03, l_n=0.1)),
     "resnet50-coco": (1e-5, LossWeights(l_e=3.0, l_tv=0.05, l_ac=0.1, l_m=0.01, l_n=0.03)),
 }
+
+
+def loss_weights(preset: str | None = None, **overrides: float | None) -> LossWeights:
+    """A preset's loss weights (or the defaults) with the given ones replaced (``None``
+    leaves a weight as it is)."""
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    base = PRESETS[preset][1] if preset else LossWeights()
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def check_labels(labels: torch.Tensor) -> None:

@@ -14,8 +14,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from captum_explainer.attr._base import preserved_model_state
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
+from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
-from captum_explainer.distributed import DistributedContext, mean_across_ranks
+from captum_explainer.distributed import (
+    DistributedContext,
+    distributed_context,
+    mean_across_ranks,
+)
 from captum_explainer.explainer.loss import (
     PRESETS,
     LossWeights,
@@ -28,6 +33,8 @@ from captum_explainer.models.explainer_nets import (
     build_explainer,
     check_explainer_output,
 )
+from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
+from captum_explainer.models.registry import load_classifier
 from captum_explainer.training.classifier import materialize
 from captum_explainer.training.loop import FitConfig, Trainer, checkpoint_meta
 
@@ -149,6 +156,47 @@ def train_explainer(
         # Every rank returns only once rank 0 has written the last checkpoint and log.
         torch.distributed.barrier()
     return history
+
+
+def fit_explainer(
+    config: ExplainerTrainingConfig,
+    classifier: str | Path | None = None,
+    dataset: str = "synthetic",
+    root: str | Path | None = None,
+    image_size: int | None = None,
+    train_size: int = 20000,
+    val_size: int = 1000,
+    device: str = "cpu",
+) -> tuple[list[dict[str, float]], bool]:
+    """Train an Explainer for a classifier checkpoint on a dataset given by name: what
+    ``captum-explainer train-explainer`` runs, on one process or under ``torchrun``.
+
+    Args:
+        config: the training settings.
+        classifier: the classifier checkpoint (default: the shipped synthetic classifier);
+            recorded in the Explainer's checkpoint.
+        dataset, root, image_size, train_size, val_size: as
+            :func:`~captum_explainer.data.factory.make_datasets` takes them.
+        device: ``"cpu"`` or ``"cuda"`` (under ``torchrun`` each process its own GPU).
+
+    Returns:
+        ``(the per-epoch log, whether this process is the main one)``.
+    """
+    classifier_path = classifier or SYNTHETIC_CLASSIFIER
+    model, _ = load_classifier(classifier_path)
+    config.extra_meta.setdefault("classifier", str(classifier_path))
+    data = make_datasets(dataset, root, image_size, train_size, val_size, config.seed)
+    with distributed_context(device) as context:
+        history = train_explainer(
+            config,
+            model,
+            data.require_train(),
+            data.val,
+            data.classes,
+            data.normalization,
+            context,
+        )
+    return history, context.is_main
 
 
 def _trainer(

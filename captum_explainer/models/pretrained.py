@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -18,6 +21,7 @@ __all__ = [
     "ASSETS",
     "SYNTHETIC_CLASSIFIER",
     "SYNTHETIC_EXPLAINER",
+    "load_models",
     "manifest",
     "synthetic_classifier",
     "synthetic_explainer",
@@ -34,3 +38,29 @@ def synthetic_explainer(map_location: str | torch.device = "cpu") -> nn.Module:
     """The shipped :class:`SmallExplainer` for :func:`synthetic_classifier`, in ``eval()`` mode."""
     explainer, _ = load_explainer(shipped(SYNTHETIC_EXPLAINER, "train-explainer"), map_location)
     return explainer
+
+
+def load_models(
+    classifier: str | Path | None = None,
+    explainer: str | Path | None = None,
+    need_explainer: bool = False,
+    map_location: str | torch.device = "cpu",
+) -> tuple[nn.Module, nn.Module | None, dict[str, Any]]:
+    """A classifier checkpoint, its Explainer and the classifier's metadata.
+
+    Args:
+        classifier: a classifier checkpoint; default the shipped synthetic classifier.
+        explainer: an Explainer checkpoint; default the shipped Explainer when the
+            classifier is the shipped one (loaded only if ``need_explainer`` or given).
+        need_explainer: load the default Explainer even though none was given.
+        map_location: device for the weights.
+
+    Returns:
+        ``(classifier, explainer or None, the classifier's checkpoint dictionary)``.
+    """
+    model, meta = load_classifier(classifier or SYNTHETIC_CLASSIFIER, map_location)
+    path = explainer or (SYNTHETIC_EXPLAINER if classifier is None else None)
+    loaded = None
+    if path is not None and (need_explainer or explainer is not None):
+        loaded, _ = load_explainer(path, map_location)
+    return model, loaded, meta

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
+from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.metrics.classification import mean_average_precision
 from captum_explainer.models.registry import build_classifier
@@ -119,6 +120,31 @@ def train_classifier(
     fit_config = FitConfig.from_command(config, meta=meta)
     trainer = Trainer(model, optimizer, step, fit_config, kind="classifier", scheduler=scheduler)
     return trainer.fit(train_loader, lambda: val_loader, evaluate)
+
+
+def fit_classifier(
+    config: ClassifierTrainingConfig,
+    dataset: str = "synthetic",
+    root: str | Path | None = None,
+    image_size: int | None = None,
+    train_size: int = 20000,
+    val_size: int = 2000,
+) -> list[dict[str, float]]:
+    """Train on a dataset given by name: what ``captum-explainer train-classifier`` runs.
+
+    Args:
+        config: the training settings.
+        dataset, root, image_size, train_size, val_size: as
+            :func:`~captum_explainer.data.factory.make_datasets` takes them (sizes for the
+            synthetic data), with ``config.seed``.
+
+    Returns:
+        The per-epoch log.
+    """
+    data = make_datasets(dataset, root, image_size, train_size, val_size, config.seed)
+    return train_classifier(
+        config, data.require_train(), data.val, data.classes, data.normalization
+    )
 
 
 def _loaders(

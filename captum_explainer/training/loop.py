@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from captum_explainer._version import __version__
 from captum_explainer.checkpoint import (
     atomic_write,
     load_checkpoint,
@@ -85,8 +86,6 @@ def checkpoint_meta(
     """What every checkpoint records beside its weights, so that it can be rebuilt, used on
     the right inputs and reproduced: architecture, classes, input size and normalisation,
     the command line, seed, versions, and the training ``settings``."""
-    import captum_explainer
-
     return {
         "arch": arch,
         "num_classes": len(classes),
@@ -95,7 +94,7 @@ def checkpoint_meta(
         "normalization": {"mean": list(normalization.mean), "std": list(normalization.std)},
         "seed": seed,
         "command": command,
-        "package_version": captum_explainer.__version__,
+        "package_version": __version__,
         "torch_version": str(torch.__version__),
         **settings,
     }

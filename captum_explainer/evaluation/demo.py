@@ -15,50 +15,24 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from captum_explainer.compare import (
-    SPECIFICITY_METHODS,
-    ComparisonResult,
-    all_class_maps,
-    compare,
-    default_methods,
-)
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.metrics.faithfulness import (
-    class_specificity,
-    deletion_insertion,
+from captum_explainer.evaluation.methods import MethodSpec, default_methods
+from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
+from captum_explainer.explainer.loss import loss_weights
+from captum_explainer.explainer.train import ExplainerTrainingConfig, fit_explainer
+from captum_explainer.metrics import (
     random_maps,
-    saliency_metric,
     undesirable_recovery,
 )
-
-
-def faithfulness_rows(
-    classifier: nn.Module, result: ComparisonResult, n_steps: int = 32, score: str = "sigmoid"
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Deletion/insertion curves (read with ``score``) and the saliency metric of every
-    method of ``result``, with the class's score on the blank image beside them."""
-    images = result.images[result.pair_images]
-    curves, rows = {}, []
-    for method in result.methods:
-        curves[method.name] = deletion_insertion(
-            classifier,
-            images,
-            method.pair_maps,
-            result.pair_classes,
-            n_steps=n_steps,
-            score=score,
-        )
-        saliency = saliency_metric(classifier, result.images, method.merged, result.labels)
-        rows.append(
-            {
-                "method": method.name,
-                "deletion_auc": float(curves[method.name].deletion_auc.mean()),
-                "insertion_auc": float(curves[method.name].insertion_auc.mean()),
-                "blank_score": float(curves[method.name].blank_score.mean()),
-                "saliency_metric": float(saliency.mean()),
-            }
-        )
-    return curves, rows
+from captum_explainer.models import pretrained
+from captum_explainer.report import write_report
+from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
+from captum_explainer.visualization import (
+    causal_curves_figure,
+    class_view,
+    comparison_grid,
+    specificity_heatmap,
+)
 
 
 @dataclass
@@ -75,7 +49,7 @@ class DemoMeasurements:
 
 def measure(
     classifier: nn.Module,
-    methods: list,
+    methods: list[MethodSpec],
     images: torch.Tensor,
     labels: torch.Tensor,
     segmentation: torch.Tensor,
@@ -84,29 +58,34 @@ def measure(
 ) -> DemoMeasurements:
     """Run every method, then the faithfulness games, class specificity and recovery, all
     read with the classifier's ``score`` (``"sigmoid"`` or ``"softmax"``)."""
-    bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
+    bar = tqdm(total=len(methods) + 2, desc="demo", disable=not progress)
 
     def announce(name: str) -> None:
         bar.set_postfix_str(name)
         bar.update(1)
 
     result = compare(methods, images, labels, segmentation, progress=announce)
-    announce("deletion/insertion")
-    curves, faithfulness = faithfulness_rows(classifier, result, score=score)
-    announce("class specificity")
-    class_maps = {
-        m.name: all_class_maps(m, images, labels.shape[1], result[m.name].class_maps)
-        for m in methods
-        if m.name in SPECIFICITY_METHODS
-    }
-    specificity = {
-        name: class_specificity(classifier, images, maps, labels, score=score)
-        for name, maps in class_maps.items()
-    }
+    announce("deletion/insertion, class specificity")
+    faithfulness = score_faithfulness(classifier, methods, result, score)
+    rows = [
+        {
+            "method": name,
+            **{k: float(v.mean()) for k, v in faithfulness.per_pair[name].items()},
+            **{k: float(v.mean()) for k, v in faithfulness.per_image[name].items()},
+        }
+        for name in faithfulness.per_pair
+    ]
     announce("undesirable-pixel recovery")
     recovery = _recovery_rows(classifier, result, score)
     bar.close()
-    return DemoMeasurements(result, curves, faithfulness, class_maps, specificity, recovery)
+    return DemoMeasurements(
+        result,
+        faithfulness.curves,
+        rows,
+        faithfulness.class_maps,
+        faithfulness.specificity,
+        recovery,
+    )
 
 
 def run_demo(
@@ -137,13 +116,11 @@ def run_demo(
     Returns:
         The path of ``report.html``.
     """
-    from captum_explainer.models.pretrained import synthetic_classifier, synthetic_explainer
-
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
     device = torch.device(device)
-    classifier = (classifier or synthetic_classifier()).to(device).eval()
-    explainer = (explainer or synthetic_explainer()).to(device).eval()
+    classifier = (classifier or pretrained.synthetic_classifier()).to(device).eval()
+    explainer = (explainer or pretrained.synthetic_explainer()).to(device).eval()
     data = SyntheticScenes(n_images, seed=10_000 + seed, split="test")
     images, labels, segmentation = (
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
@@ -170,14 +147,6 @@ def run_demo(
 def _write(
     out: str | Path, measured: DemoMeasurements, classes: list[str], notes: list[str]
 ) -> Path:
-    from captum_explainer.report import write_report
-    from captum_explainer.visualization import (
-        causal_curves_figure,
-        class_view,
-        comparison_grid,
-        specificity_heatmap,
-    )
-
     result = measured.result
     figures = {
         "comparison_grid": comparison_grid(result, SYNTHETIC_NORMALIZATION, class_names=classes),
@@ -230,3 +199,41 @@ def _recovery_rows(
         ).items():
             rows.append({"map": name, "removed_fraction": q, **values})
     return rows
+
+
+def retrain_shipped_models(
+    folder: str | Path, device: str = "cpu", progress: bool = True
+) -> tuple[nn.Module, nn.Module]:
+    """Train the classifier, then the Explainer for it, as the shipped manifests record
+    (their ``retrain`` settings, the same as their ``command``), into ``folder/classifier``
+    and ``folder/explainer``; return both, loaded from their ``best.pt``."""
+    folder = Path(folder)
+    recipe = pretrained.manifest(pretrained.SYNTHETIC_CLASSIFIER)
+    fit_classifier(
+        ClassifierTrainingConfig(
+            out_dir=folder / "classifier",
+            device=device,
+            progress=progress,
+            command=recipe["command"],
+            **recipe["retrain"]["config"],
+        ),
+        **recipe["retrain"]["data"],
+    )
+    recipe = pretrained.manifest(pretrained.SYNTHETIC_EXPLAINER)
+    fit_explainer(
+        ExplainerTrainingConfig(
+            out_dir=folder / "explainer",
+            weights=loss_weights(**recipe["retrain"].get("loss_weights", {})),
+            progress=progress,
+            command=recipe["command"],
+            **recipe["retrain"]["config"],
+        ),
+        classifier=folder / "classifier" / "best.pt",
+        device=device,
+        **recipe["retrain"]["data"],
+    )
+    classifier, explainer, _ = pretrained.load_models(
+        folder / "classifier" / "best.pt", folder / "explainer" / "best.pt", map_location=device
+    )
+    assert explainer is not None  # given explicitly, so always loaded
+    return classifier, explainer

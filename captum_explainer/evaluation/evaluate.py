@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,21 +19,26 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from captum_explainer.compare import (
-    SPECIFICITY_METHODS,
-    ComparisonResult,
+from captum_explainer.data import Normalization, collate_items
+from captum_explainer.data.factory import make_datasets
+from captum_explainer.data.loading import evaluable_indices
+from captum_explainer.distributed import DistributedContext, distributed_context
+from captum_explainer.evaluation.methods import (
+    METHOD_NAMES,
     MethodSpec,
-    all_class_maps,
+    default_methods,
+    select_methods,
+)
+from captum_explainer.evaluation.run import (
+    ComparisonResult,
     compare,
+    score_faithfulness,
     summarize,
 )
-from captum_explainer.data import collate_items
-from captum_explainer.distributed import DistributedContext
-from captum_explainer.metrics.faithfulness import (
-    class_specificity,
-    deletion_insertion,
-    saliency_metric,
-)
+from captum_explainer.models.pretrained import load_models
+from captum_explainer.report import write_report
+from captum_explainer.scores import score_for_task
+from captum_explainer.visualization import comparison_grid
 
 
 @dataclass
@@ -171,42 +177,21 @@ def _accumulate(
     deletion_steps: int,
     score: str,
 ) -> None:
-    pair_images = result.images[result.pair_images]
+    faithfulness = score_faithfulness(classifier, methods, result, score, deletion_steps)
+    k = result.labels.shape[1]
+    counts = result.labels.bool().sum(0).cpu().float()
     for spec, method in zip(methods, result.methods):
         t = totals[spec.name]
         t.images += result.images.shape[0]
         t.seconds += method.seconds_per_image * result.images.shape[0]
-        curves = deletion_insertion(
-            classifier,
-            pair_images,
-            method.pair_maps,
-            result.pair_classes,
-            n_steps=deletion_steps,
-            score=score,
-        )
-        per_image = dict(method.per_image)
-        per_image["saliency_metric"] = saliency_metric(
-            classifier, result.images, method.merged, result.labels
-        )
-        per_pair = dict(
-            method.per_pair,
-            deletion_auc=curves.deletion_auc,
-            insertion_auc=curves.insertion_auc,
-            blank_score=curves.blank_score,
-        )
-        t.add(per_image, t.per_image)
-        t.add(per_pair, t.per_pair)
+        t.add({**method.per_image, **faithfulness.per_image[spec.name]}, t.per_image)
+        t.add({**method.per_pair, **faithfulness.per_pair[spec.name]}, t.per_pair)
         t.pair_classes.append(result.pair_classes.cpu())
-        k = result.labels.shape[1]
         if t.specificity_sum is None:
             t.specificity_sum, t.specificity_count = torch.zeros(k, k), torch.zeros(k)
-        if spec.name in SPECIFICITY_METHODS:
-            maps = all_class_maps(spec, result.images, k, method.class_maps)
-            spec_result = class_specificity(
-                classifier, result.images, maps, result.labels, score=score
-            )
-            counts = result.labels.bool().sum(0).cpu().float()
-            t.specificity_sum += torch.nan_to_num(spec_result.matrix.cpu()) * counts[:, None]
+        if spec.name in faithfulness.specificity:
+            matrix = faithfulness.specificity[spec.name].matrix.cpu()
+            t.specificity_sum += torch.nan_to_num(matrix) * counts[:, None]
             t.specificity_count += counts
 
 
@@ -247,3 +232,85 @@ def _drop_empty_specificity(totals: dict[str, MethodTotals]) -> dict[str, Method
         if t.specificity_count is not None and t.specificity_count.sum() == 0:
             t.specificity_sum = None
     return totals
+
+
+def run_evaluation(
+    out: str | Path,
+    dataset: str = "synthetic",
+    root: str | Path | None = None,
+    classifier: str | Path | None = None,
+    explainer: str | Path | None = None,
+    methods: Sequence[str] = tuple(METHOD_NAMES),
+    n_images: int | None = None,
+    batch_size: int = 16,
+    image_size: int | None = None,
+    rise_masks: int = 4000,
+    fgvis_iterations: int = 300,
+    score: str | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], Path] | None:
+    """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
+    named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
+    report into ``out``.
+
+    Args:
+        out: the report folder.
+        dataset, root: ``"synthetic"``, ``"voc2007"`` or ``"coco2014"`` and its folder.
+        classifier, explainer: checkpoints (default: the shipped synthetic models).
+        methods: command-line names (:data:`METHOD_NAMES`).
+        n_images: at most this many images with a segmentation and a label (synthetic: 200
+            are generated when not given).
+        batch_size, image_size, seed, device, progress: as :func:`evaluate` and
+            :func:`~captum_explainer.data.factory.make_datasets` take them.
+        rise_masks, fgvis_iterations: the costly methods' settings.
+        score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
+
+    Returns:
+        ``(rows, report path)`` on the main process, ``None`` on the others.
+    """
+    need_explainer = "explainer" in methods
+    model, learned, meta = load_models(classifier, explainer, need_explainer, device)
+    stats = meta["normalization"]
+    data = make_datasets(
+        dataset,
+        root,
+        image_size or int(meta["image_size"][0]),
+        train_size=1,
+        val_size=n_images or 200,
+        seed=seed,
+        classes=list(meta["classes"]),
+        normalization=Normalization(tuple(stats["mean"]), tuple(stats["std"])),
+    )
+    indices = evaluable_indices(data.val, n_images)
+    masks = dict(n_masks=rise_masks)
+    settings = {
+        "RISE": masks,
+        "Undesirable pixels": masks,
+        "FGVis": dict(n_iter=fgvis_iterations),
+    }
+    score = score or score_for_task(meta.get("task", "multilabel"))
+    specs = default_methods(model, learned, data.normalization, seed, settings, score=score)
+    chosen = select_methods(specs, methods)
+    with distributed_context(device) as context:
+        result = evaluate(
+            chosen, model, data.val, indices, batch_size, context, progress, score=score
+        )
+    if result is None:  # not the main process
+        return None
+    figures = {}
+    if result.first_batch is not None:
+        figures["comparison_grid"] = comparison_grid(
+            result.first_batch, data.normalization, class_names=data.classes
+        )
+    rows = result.rows()
+    notes = [
+        f"{dataset}: {len(indices)} images with a segmentation and a label; classifier "
+        f"{classifier or 'shipped'}; methods {', '.join(methods)}; faithfulness read with the "
+        f"{score} score."
+    ]
+    report = write_report(
+        out, rows, figures, title=f"captum-explainer evaluation ({dataset})", notes=notes
+    )
+    return rows, report

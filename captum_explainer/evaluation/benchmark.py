@@ -1,4 +1,4 @@
-"""What every method costs, against the bare model passes it cannot avoid.
+"""What every method of the catalogue costs, against the bare model passes it cannot avoid.
 
 For each method on the same model, images and device: seconds per image (median and spread
 over repeats, after a warm-up), peak memory (RSS on the CPU, allocated memory on CUDA), and
@@ -9,32 +9,29 @@ method adds nothing to the model's own cost.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
+from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
-from captum_explainer.attr import (
-    RISE,
-    ExplainerAttribution,
-    FGVis,
-    GradCAM,
-    IntegratedGradients,
-    UndesirablePixels,
-)
-from captum_explainer.compare import measure_peak_memory
+from captum_explainer.checkpoint import atomic_write
+from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data._types import Normalization
-
-
-@dataclass
-class Timing:
-    median: float
-    low: float
-    high: float
+from captum_explainer.evaluation.measure import measure_peak_memory, time_repeats
+from captum_explainer.evaluation.methods import MethodSpec, default_methods
+from captum_explainer.models import (
+    deeplabv3_explainer,
+    resnet50_multilabel,
+    synthetic_classifier,
+    synthetic_explainer,
+)
+from captum_explainer.report import markdown_table
 
 
 @dataclass
@@ -49,22 +46,6 @@ class BenchmarkRow:
     baseline_seconds_per_image: float
     overhead_ratio: float
     note: str = ""
-
-
-def time_it(fn: Callable[[], Any], repeats: int, warmup: int, device: torch.device) -> Timing:
-    """Median, min and max wall time of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return Timing(statistics.median(times), min(times), max(times))
 
 
 # ---------------------------------------------------------------- bare model passes
@@ -155,82 +136,76 @@ def default_cases(
     fgvis_iterations: int = 300,
     extra_rise_masks: tuple[int, ...] = (1000, 8000),
 ) -> list[BenchmarkCase]:
-    """The six methods with their default settings (plus RISE at other mask counts)."""
-    n = images.shape[0]
+    """The catalogue's methods (:func:`~captum_explainer.evaluation.methods.default_methods`)
+    with the given settings, RISE also at other mask counts, each beside its bare passes."""
     layer = getattr(classifier, "target_layer", None)
     if layer is None:
         raise ValueError("the classifier needs a target_layer attribute for Grad-CAM")
-    rise = RISE(classifier, score="sigmoid")
-    cases = [
-        BenchmarkCase(
-            "Grad-CAM",
-            lambda: GradCAM(classifier, layer).attribute(images, target=target),
+    masks = dict(n_masks=n_masks, perturbations_per_eval=rise_batch)
+    settings = {
+        "RISE": masks,
+        "Undesirable pixels": masks,
+        "Integrated Gradients": dict(n_steps=ig_steps),
+        # tol=0: no early stop, so the iteration count (and the baseline) is fixed.
+        "FGVis": dict(n_iter=fgvis_iterations, tol=0.0),
+    }
+    specs = []
+    for spec in default_methods(classifier, explainer, normalization, seed=0, settings=settings):
+        if spec.name != "RISE":
+            specs.append(spec)
+            continue
+        for count in (n_masks, *extra_rise_masks):
+            specs.append(
+                replace(
+                    spec, name=f"RISE ({count} masks)", kwargs={**spec.kwargs, "n_masks": count}
+                )
+            )
+    n = images.shape[0]
+    baselines: dict[str, tuple[Callable[[], None], str]] = {
+        "Grad-CAM": (
             forward_backward_passes(classifier, images, 1, target, layer),
             "baseline: 1 forward + backward to the layer",
-        )
-    ]
-    for masks in (n_masks, *extra_rise_masks):
-        cases.append(
-            BenchmarkCase(
-                f"RISE ({masks} masks)",
-                lambda masks=masks: rise.attribute(
-                    images, target=target, n_masks=masks, perturbations_per_eval=rise_batch, seed=0
-                ),
-                forward_chunks(classifier, images, masks, rise_batch),
-                f"baseline: {masks} x {n} image forwards, {rise_batch} x {n} per pass",
-            )
-        )
-    ig_batch = images.repeat_interleave(ig_steps, dim=0)
-    cases.append(
-        BenchmarkCase(
-            "Integrated Gradients",
-            lambda: IntegratedGradients(classifier).attribute(
-                images, target=target, n_steps=ig_steps
-            ),
-            forward_backward_passes(classifier, ig_batch, 1, target),
+        ),
+        "Integrated Gradients": (
+            forward_backward_passes(classifier, images.repeat_interleave(ig_steps, 0), 1, target),
             f"baseline: forward + backward of {n * ig_steps} images",
-        )
-    )
-    fgvis = FGVis(classifier, normalization=normalization, score="sigmoid")
-    cases.append(
-        BenchmarkCase(
-            "FGVis",
-            lambda: fgvis.attribute(images, target=target, n_iter=fgvis_iterations, tol=0.0),
+        ),
+        "FGVis": (
             _then(
-                forward_passes(classifier, images, 1),
+                forward_passes(classifier, images, 2),
                 forward_backward_passes(classifier, images, fgvis_iterations, target),
             ),
-            f"baseline: 1 forward + {fgvis_iterations} forward/backward",
-        )
-    )
-    cases.append(
-        BenchmarkCase(
-            "Undesirable pixels",
-            lambda: UndesirablePixels(classifier, score="sigmoid").attribute_both(
-                images, target=target, n_masks=n_masks, perturbations_per_eval=rise_batch, seed=0
-            ),
-            forward_chunks(classifier, images, n_masks, rise_batch),
-            "baseline: as RISE",
-        )
-    )
+            f"baseline: 2 forwards (clean pass, last goal check) + {fgvis_iterations} "
+            f"forward/backward",
+        ),
+    }
     if explainer is not None:
-        method = ExplainerAttribution(explainer, classifier)
-        cases.append(
-            BenchmarkCase(
-                "Explainer",
-                lambda: method.attribute(images, target=target),
-                forward_passes(explainer, images, 1),
-                "baseline: 1 Explainer forward",
-            )
+        baselines["Explainer"] = (
+            forward_passes(explainer, images, 1),
+            "baseline: 1 Explainer forward",
         )
+    cases = []
+    for spec in specs:
+        if spec.name in baselines:
+            baseline, note = baselines[spec.name]
+        else:  # RISE and undesirable pixels: the masked images' forward passes
+            count = spec.kwargs["n_masks"]
+            baseline = forward_chunks(classifier, images, count, rise_batch)
+            note = f"baseline: {count} x {n} image forwards, {rise_batch} x {n} per pass"
+        cases.append(BenchmarkCase(spec.name, _runner(spec, images, target), baseline, note))
     return cases
+
+
+def _runner(spec: MethodSpec, images: torch.Tensor, target: int) -> Callable[[], Any]:
+    def run() -> Any:
+        return spec.attribution.attribute(images, target=target, **spec.kwargs)
+
+    return run
 
 
 def peer_cases(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> list[BenchmarkCase]:
     """Grad-CAM as others compute it: Captum's ``LayerGradCam`` plus interpolation, and
     pytorch-grad-cam's ``GradCAM`` when that package is installed (the ``bench`` extra)."""
-    from captum.attr import LayerAttribution, LayerGradCam
-
     layer = classifier.target_layer
     size = tuple(images.shape[-2:])
     baseline = forward_backward_passes(classifier, images, 1, target, layer)
@@ -283,8 +258,8 @@ def run_benchmark(
     for case in cases:
         if progress is not None:
             progress(case.name)
-        method = time_it(case.run, repeats, warmup, device)
-        baseline = time_it(case.baseline, repeats, warmup, device)
+        method = time_repeats(case.run, repeats, warmup, device)
+        baseline = time_repeats(case.baseline, repeats, warmup, device)
         peak_mb = peak(case.name) if peak is not None else measure_peak_memory(case.run, device)[1]
         rows.append(
             BenchmarkRow(
@@ -340,18 +315,6 @@ def build_setup(
 ) -> tuple[nn.Module, nn.Module, torch.Tensor, Normalization]:
     """(classifier, explainer, images, normalization) for ``"small_cnn"`` (the shipped
     models at the demo's 64 px) or ``"resnet50"`` (random weights, 224 px)."""
-    from captum_explainer.data import (
-        IMAGENET_NORMALIZATION,
-        SYNTHETIC_NORMALIZATION,
-        SyntheticScenes,
-    )
-    from captum_explainer.models import (
-        deeplabv3_explainer,
-        resnet50_multilabel,
-        synthetic_classifier,
-        synthetic_explainer,
-    )
-
     if model_name in ("small_cnn", "tiny"):
         data = SyntheticScenes(8, split="test", seed=99)
         images = torch.stack([data[i][0] for i in range(8)])
@@ -390,17 +353,21 @@ def benchmark_model(
 
 
 def format_table(rows: list[BenchmarkRow]) -> str:
-    """A markdown table, with Grad-CAM's time over each peer's where peers were measured."""
-    lines = [
-        "| model | method | s/image (median) | spread | peak MB | bare passes s/image | overhead ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.model} | {r.method} | {r.seconds_per_image:.4g} | {r.spread} | "
-            f"{r.peak_memory_mb:.1f} | {r.baseline_seconds_per_image:.4g} | {r.overhead_ratio:.2f} |"
-        )
-    return "\n".join(lines)
+    """The rows as a markdown table."""
+    headers = {
+        "seconds_per_image": "s/image (median)",
+        "peak_memory_mb": "peak MB",
+        "baseline_seconds_per_image": "bare passes s/image",
+        "overhead_ratio": "overhead ratio",
+    }
+    formats = {
+        "seconds_per_image": ".4g",
+        "peak_memory_mb": ".1f",
+        "baseline_seconds_per_image": ".4g",
+        "overhead_ratio": ".2f",
+    }
+    table = [{k: v for k, v in asdict(r).items() if k != "note"} for r in rows]
+    return markdown_table(table, headers=headers, formats=formats)
 
 
 def summary(rows: list[BenchmarkRow]) -> list[str]:
@@ -427,3 +394,38 @@ def summary(rows: list[BenchmarkRow]) -> list[str]:
             )
             lines.append(f"{model}: RISE peak memory 8000 vs 1000 masks: {b:.1f} MB vs {a:.1f} MB")
     return lines
+
+
+def run_benchmarks(
+    models: Sequence[str],
+    device: str | torch.device = "cpu",
+    repeats: int = 3,
+    warmup: int = 1,
+    peers: bool = True,
+    progress: Callable[[str, str], None] | None = None,
+) -> list[BenchmarkRow]:
+    """:func:`benchmark_model` for each configuration named in ``models`` (:data:`CONFIGS`);
+    ``progress(model, method)`` is called before each method."""
+    unknown = [m for m in models if m not in CONFIGS]
+    if unknown:
+        raise ValueError(f"models must be among {sorted(CONFIGS)}, got {unknown[0]!r}")
+    rows = []
+    for model in models:
+        announce = None if progress is None else (lambda name, m=model: progress(m, name))
+        rows += benchmark_model(model, torch.device(device), repeats, warmup, peers, announce)
+    return rows
+
+
+def save_rows(path: str | os.PathLike, rows: list[BenchmarkRow]) -> Path:
+    """The rows, the summary lines and the torch version and thread count, as JSON (written
+    atomically)."""
+    text = json.dumps(
+        {
+            "rows": rows_as_dicts(rows),
+            "summary": summary(rows),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+        indent=2,
+    )
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -1,0 +1,78 @@
+"""What several commands share: their common options and how a command is declared."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from captum_explainer.data.factory import DATASETS
+from captum_explainer.scores import TASK_SCORES
+
+
+def add_command(
+    commands: argparse._SubParsersAction, name: str, help: str, epilog: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows ``epilog`` (its examples) as written."""
+    return commands.add_parser(
+        name, help=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def add_score(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--score",
+        choices=sorted(TASK_SCORES.values()),
+        help="how the classifier's logits become the scores the methods explain and the "
+        "faithfulness games read (default: from the classifier's task; the package's "
+        "classifiers are multi-label: sigmoid)",
+    )
+
+
+def add_models(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--classifier",
+        type=Path,
+        help="classifier checkpoint (default: the shipped synthetic classifier)",
+    )
+    parser.add_argument(
+        "--explainer",
+        type=Path,
+        help="Explainer checkpoint (default with the shipped classifier: the shipped Explainer)",
+    )
+
+
+def add_training_options(parser: argparse.ArgumentParser, val_size: int, batch_size: int) -> None:
+    """The data, loop and common options both training commands take."""
+    parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    parser.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
+    parser.add_argument(
+        "--image-size", type=int, help="image side (default 64 synthetic, 224 real)"
+    )
+    parser.add_argument("--train-size", type=int, default=20000, help="synthetic training images")
+    parser.add_argument(
+        "--val-size", type=int, default=val_size, help="synthetic validation images"
+    )
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
+    parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch")
+    parser.add_argument("--num-workers", type=int, default=0, help="data-loader workers")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    add_common(parser)
+
+
+def data_options(args: argparse.Namespace) -> dict:
+    """The dataset keywords of the training library functions, from the parsed options."""
+    return dict(
+        dataset=args.dataset,
+        root=args.root,
+        image_size=args.image_size,
+        train_size=args.train_size,
+        val_size=args.val_size,
+    )

@@ -1,0 +1,76 @@
+"""``captum-explainer evaluate``: the paper's evaluation of several methods on a dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from captum_explainer.cli._common import add_command, add_common, add_models, add_score
+from captum_explainer.data.factory import DATASETS
+from captum_explainer.evaluation.evaluate import run_evaluation
+from captum_explainer.evaluation.methods import METHOD_NAMES
+from captum_explainer.report import markdown_table
+
+EPILOG = """examples:
+  captum-explainer evaluate --dataset synthetic --n-images 200 --out eval-synthetic
+  captum-explainer evaluate --dataset voc2007 --root data/voc --classifier runs/vgg16/best.pt \\
+      --explainer runs/voc/best.pt --methods explainer gradcam rise --out eval-voc
+  torchrun --nproc_per_node=4 -m captum_explainer evaluate --dataset coco2014 --root data/coco ...
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = add_command(
+        commands,
+        "evaluate",
+        "the paper's evaluation of several methods on a dataset, as a report",
+        EPILOG,
+    )
+    evaluate.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    evaluate.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
+    add_models(evaluate)
+    evaluate.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHOD_NAMES),
+        metavar="NAME",
+        help=f"methods to run: {', '.join(METHOD_NAMES)} (default: all)",
+    )
+    evaluate.add_argument("--n-images", type=int, help="evaluate at most this many images")
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--image-size", type=int, help="image side (default: the classifier's)")
+    evaluate.add_argument(
+        "--rise-masks", type=int, default=4000, help="masks of RISE and undesirable pixels"
+    )
+    evaluate.add_argument("--fgvis-iterations", type=int, default=300)
+    add_score(evaluate)
+    evaluate.add_argument(
+        "--out", type=Path, default=Path("evaluation-output"), help="report folder"
+    )
+    add_common(evaluate)
+    evaluate.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_evaluation(
+        args.out,
+        dataset=args.dataset,
+        root=args.root,
+        classifier=args.classifier,
+        explainer=args.explainer,
+        methods=args.methods,
+        n_images=args.n_images,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        rise_masks=args.rise_masks,
+        fgvis_iterations=args.fgvis_iterations,
+        score=args.score,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    if result is not None:  # the main process prints
+        rows, report = result
+        print(markdown_table(rows))
+        print(f"wrote {report}")
+    return 0

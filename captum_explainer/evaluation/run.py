@@ -1,0 +1,321 @@
+"""Run methods on one batch, time them and score them: the one place where a map becomes a
+number. ``evaluate`` (a dataset), the demo and ``compare`` all go through here.
+
+Methods are ordinary Captum attribution objects with their keyword arguments
+(:class:`~captum_explainer.evaluation.methods.MethodSpec`), so a user's own Captum method
+(``captum.attr.Occlusion``, ...) is compared the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from captum_explainer.attr.utils import to_pixel_map
+from captum_explainer.evaluation.measure import measure_peak_memory, timed
+from captum_explainer.evaluation.methods import SPECIFICITY_METHODS, MethodSpec
+from captum_explainer.metrics import (
+    CausalCurves,
+    ClassSpecificity,
+    class_pairs,
+    class_specificity,
+    deletion_insertion,
+    energy_pointing_game,
+    mask_scores,
+    merge_class_maps,
+    per_class_mean,
+    pointing_game,
+    saliency_metric,
+    scale_maps,
+)
+from captum_explainer.report import csv_table, markdown_table
+
+
+@dataclass
+class MethodResult:
+    """What one method produced: its maps, its cost and (with ground truth) its scores."""
+
+    name: str
+    pair_maps: torch.Tensor  # (M, 1, H, W), one per (image, labelled class) pair
+    merged: torch.Tensor  # (N, 1, H, W), max over each image's labelled classes, in [0, 1]
+    seconds_per_image: float
+    peak_memory_mb: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_image: dict[str, torch.Tensor] = field(default_factory=dict)  # (N,) each
+    per_pair: dict[str, torch.Tensor] = field(default_factory=dict)  # (M,) each
+    class_maps: torch.Tensor | None = None  # (N, K, H, W) raw, where one pass gave every class
+
+
+@dataclass
+class ComparisonResult:
+    """Every method's :class:`MethodResult` on one batch, convertible to a table."""
+
+    methods: list[MethodResult]
+    images: torch.Tensor
+    labels: torch.Tensor
+    segmentation: torch.Tensor | None
+    pair_images: torch.Tensor
+    pair_classes: torch.Tensor
+
+    def __getitem__(self, name: str) -> MethodResult:
+        for result in self.methods:
+            if result.name == name:
+                return result
+        raise KeyError(f"no method {name!r}; methods: {[r.name for r in self.methods]}")
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dictionary per method: name, cost, then every metric."""
+        return [
+            {
+                "method": r.name,
+                "seconds_per_image": r.seconds_per_image,
+                "peak_memory_mb": r.peak_memory_mb,
+                **r.metrics,
+            }
+            for r in self.methods
+        ]
+
+    def to_markdown(self, digits: int = 3) -> str:
+        return markdown_table(self.rows(), digits)
+
+    def to_csv(self) -> str:
+        return csv_table(self.rows())
+
+    def to_json(self) -> str:
+        return json.dumps(self.rows(), indent=2, default=float)
+
+
+def compare(
+    methods: Sequence[MethodSpec],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    segmentation: torch.Tensor | None = None,
+    progress: Callable[[str], None] | None = None,
+    pointing_truth: torch.Tensor | None = None,
+    original_sizes: torch.Tensor | None = None,
+) -> ComparisonResult:
+    """Explain every labelled class of every image with every method, and score the maps.
+
+    Args:
+        methods: the methods (:class:`MethodSpec`).
+        images: ``(N, C, H, W)``.
+        labels: ``(N, K)`` multi-hot: the classes explained (ground truth or predictions).
+        segmentation: ``(N, H, W)`` ground truth; with it each method gets the mask
+            scores, the pointing game and the energy pointing game.
+        progress: called with each method's name before it runs.
+        pointing_truth: ``(N, K, H, W)`` bool, where the dataset has them the pointing
+            game's own ground truth per class (VOC: bounding boxes, as TorchRay); default
+            the segmentation.
+        original_sizes: ``(N, 2)`` the images' sizes before resizing: the pointing game's
+            tolerance is then 15 pixels of the original image (TorchRay's protocol).
+
+    Returns:
+        A :class:`ComparisonResult`.
+    """
+    if images.dim() != 4 or labels.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"images must be (N, C, H, W) and labels (N, K) with the same N; got "
+            f"{tuple(images.shape)} and {tuple(labels.shape)}"
+        )
+    pair_images, pair_classes = class_pairs(labels)
+    if pair_images.numel() == 0:
+        raise ValueError("labels name no class for any image: nothing to explain")
+    results = []
+    for spec in methods:
+        if progress is not None:
+            progress(spec.name)
+        ((pair_maps, every), seconds), peak = measure_peak_memory(
+            lambda spec=spec: timed(
+                lambda: _pair_maps(spec, images, labels, pair_images, pair_classes), images.device
+            ),
+            images.device,
+        )
+        scaled = scale_maps(pair_maps, spec.scale)
+        merged = _merge_pairs(scaled, pair_images, pair_classes, labels)
+        result = MethodResult(spec.name, pair_maps, merged, seconds / images.shape[0], peak)
+        result.class_maps = every
+        if segmentation is not None:
+            result.per_image, result.per_pair = ground_truth_values(
+                merged,
+                scaled,
+                segmentation,
+                pair_images,
+                pair_classes,
+                labels.shape[1],
+                pointing_truth,
+                original_sizes,
+            )
+            result.metrics = summarize(
+                result.per_image, result.per_pair, pair_classes, labels.shape[1]
+            )
+        results.append(result)
+    return ComparisonResult(results, images, labels, segmentation, pair_images, pair_classes)
+
+
+def all_class_maps(
+    method: MethodSpec,
+    images: torch.Tensor,
+    num_classes: int,
+    computed: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Every class's map of every image, ``(N, K, H, W)`` in [0, 1] by the method's rule.
+
+    ``computed``: the raw maps a comparison already has (``MethodResult.class_maps``), so
+    that a method's pass over every class is not run twice.
+    """
+    n, _, h, w = images.shape
+    if computed is not None:
+        maps = computed.reshape(n * num_classes, 1, h, w)
+    elif hasattr(method.attribution, "attribute_all_classes"):
+        maps = method.attribution.attribute_all_classes(images, **method.kwargs).reshape(
+            n * num_classes, 1, h, w
+        )
+    else:
+        repeated = images.repeat_interleave(num_classes, dim=0)
+        classes = torch.arange(num_classes, device=images.device).repeat(n)
+        maps = to_pixel_map(
+            method.attribution.attribute(repeated, target=classes, **method.kwargs),
+            method.reduction,
+        )
+    return scale_maps(maps.detach(), method.scale).reshape(n, num_classes, h, w)
+
+
+def _pair_maps(
+    spec: MethodSpec,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each pair's map ``(M, 1, H, W)``, and every class's maps where one pass gave them."""
+    attribution = spec.attribution
+    every = None
+    if spec.all_classes and hasattr(attribution, "attribute_all_classes"):
+        every = attribution.attribute_all_classes(images, **spec.kwargs).detach()
+        maps = every[pair_images, pair_classes][:, None]
+    else:
+        kwargs = dict(spec.kwargs)
+        if spec.labels_as is not None:
+            kwargs[spec.labels_as] = labels[pair_images]
+        maps = attribution.attribute(images[pair_images], target=pair_classes, **kwargs)
+    return to_pixel_map(maps.detach(), spec.reduction).float(), every
+
+
+def _merge_pairs(
+    pair_maps: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
+    labels: torch.Tensor,
+) -> torch.Tensor:
+    n, k = labels.shape
+    class_maps = pair_maps.new_zeros((n, k, *pair_maps.shape[-2:]))
+    class_maps[pair_images, pair_classes] = pair_maps[:, 0]
+    return merge_class_maps(class_maps, labels)
+
+
+def ground_truth_values(
+    merged: torch.Tensor,
+    pair_maps: torch.Tensor,
+    segmentation: torch.Tensor,
+    pair_images: torch.Tensor,
+    pair_classes: torch.Tensor,
+    num_classes: int,
+    pointing_truth: torch.Tensor | None = None,
+    original_sizes: torch.Tensor | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Per-image mask scores and per-pair pointing results: the raw values behind the
+    table, kept so that batches (and processes) can be merged before averaging.
+
+    ``pair_maps`` are the pairs' maps scaled by their method's rule (:func:`scale_maps`);
+    ``pointing_truth`` and ``original_sizes`` as in :func:`compare`."""
+    per_image = mask_scores(merged, segmentation)
+    pair_seg = segmentation[pair_images]
+    truth = pair_seg if pointing_truth is None else pointing_truth[pair_images, pair_classes]
+    sizes = None if original_sizes is None else original_sizes[pair_images]
+    per_pair = {
+        "pointing_game": pointing_game(
+            pair_maps, truth, pair_classes, num_classes, original_sizes=sizes
+        )["hits"].float(),
+        "energy_pointing_game": energy_pointing_game(
+            pair_maps, pair_seg, pair_classes, num_classes
+        )["share"],
+    }
+    return per_image, per_pair
+
+
+def summarize(
+    per_image: dict[str, torch.Tensor],
+    per_pair: dict[str, torch.Tensor],
+    pair_classes: torch.Tensor,
+    num_classes: int,
+) -> dict[str, float]:
+    """Image means of the per-image values; per-class means, then their mean, of the
+    per-pair values (the pointing games' convention)."""
+    metrics = {name: float(values.float().nanmean()) for name, values in per_image.items()}
+    for name, values in per_pair.items():
+        metrics[name] = float(per_class_mean(values, pair_classes, num_classes).nanmean())
+    return metrics
+
+
+@dataclass
+class BatchFaithfulness:
+    """What the faithfulness games measured on one batch, per method.
+
+    ``curves``: deletion/insertion (:class:`~captum_explainer.metrics.CausalCurves`) of each
+    (image, class) pair; ``per_pair``: their areas and the blank-image level; ``per_image``:
+    the saliency metric; ``specificity`` and ``class_maps`` (every class's map, scaled): for
+    the methods of :data:`SPECIFICITY_METHODS` only.
+    """
+
+    curves: dict[str, CausalCurves] = field(default_factory=dict)
+    per_pair: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    per_image: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    specificity: dict[str, ClassSpecificity] = field(default_factory=dict)
+    class_maps: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def score_faithfulness(
+    classifier: nn.Module,
+    methods: Sequence[MethodSpec],
+    result: ComparisonResult,
+    score: str = "sigmoid",
+    deletion_steps: int = 32,
+    specificity_methods: Sequence[str] = SPECIFICITY_METHODS,
+) -> BatchFaithfulness:
+    """Deletion and insertion, the saliency metric and class specificity of every method of
+    ``result`` (the same methods, in order), all read with the classifier's ``score``."""
+    out = BatchFaithfulness()
+    pair_images = result.images[result.pair_images]
+    num_classes = result.labels.shape[1]
+    for spec, method in zip(methods, result.methods):
+        curves = deletion_insertion(
+            classifier,
+            pair_images,
+            method.pair_maps,
+            result.pair_classes,
+            n_steps=deletion_steps,
+            score=score,
+        )
+        out.curves[spec.name] = curves
+        out.per_pair[spec.name] = {
+            "deletion_auc": curves.deletion_auc,
+            "insertion_auc": curves.insertion_auc,
+            "blank_score": curves.blank_score,
+        }
+        out.per_image[spec.name] = {
+            "saliency_metric": saliency_metric(
+                classifier, result.images, method.merged, result.labels
+            )
+        }
+        if spec.name in specificity_methods:
+            maps = all_class_maps(spec, result.images, num_classes, method.class_maps)
+            out.class_maps[spec.name] = maps
+            out.specificity[spec.name] = class_specificity(
+                classifier, result.images, maps, result.labels, score=score
+            )
+    return out
