@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
+from typing import Any
 
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.scores import TASK_SCORES
@@ -67,7 +69,7 @@ def add_training_options(parser: argparse.ArgumentParser, val_size: int, batch_s
     add_common(parser)
 
 
-def data_options(args: argparse.Namespace) -> dict:
+def data_options(args: argparse.Namespace) -> dict[str, Any]:
     """The dataset keywords of the training library functions, from the parsed options."""
     return dict(
         dataset=args.dataset,
@@ -75,4 +77,20 @@ def data_options(args: argparse.Namespace) -> dict:
         image_size=args.image_size,
         train_size=args.train_size,
         val_size=args.val_size,
+    )
+
+
+def loop_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings both training configurations take, from the parsed options."""
+    return dict(
+        out_dir=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        seed=args.seed,
+        resume=args.resume,
+        max_steps_per_epoch=args.max_steps_per_epoch,
+        progress=not args.no_progress,
+        num_workers=args.num_workers,
+        command=shlex.join(["captum-explainer", *args.argv]),
     )

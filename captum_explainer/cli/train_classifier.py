@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
-from captum_explainer.cli._common import add_command, add_training_options, data_options
+from captum_explainer.cli._common import (
+    add_command,
+    add_training_options,
+    data_options,
+    loop_options,
+)
 from captum_explainer.models.registry import CLASSIFIERS
 from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
 
@@ -34,19 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = ClassifierTrainingConfig(
-        out_dir=args.out,
-        arch=args.arch,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        patience=args.patience,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        max_steps_per_epoch=args.max_steps_per_epoch,
-        progress=not args.no_progress,
-        num_workers=args.num_workers,
-        command=shlex.join(["captum-explainer", *args.argv]),
+        arch=args.arch, lr=args.lr, device=args.device, **loop_options(args)
     )
     history = fit_classifier(config, **data_options(args))
     last = history[-1] if history else {}

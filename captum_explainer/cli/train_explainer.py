@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
-from captum_explainer.cli._common import add_command, add_training_options, data_options
+from captum_explainer.cli._common import (
+    add_command,
+    add_training_options,
+    data_options,
+    loop_options,
+)
 from captum_explainer.explainer.loss import PRESETS, LossWeights, loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, fit_explainer
 from captum_explainer.models.explainer_nets import EXPLAINERS
@@ -56,21 +60,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = ExplainerTrainingConfig(
-        out_dir=args.out,
         arch=args.arch,
         preset=args.preset,
         lr=args.lr,
         weights=loss_weights(args.preset, **{k: getattr(args, k) for k in LOSS_WEIGHTS}),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        patience=args.patience,
-        seed=args.seed,
-        resume=args.resume,
-        max_steps_per_epoch=args.max_steps_per_epoch,
-        progress=not args.no_progress,
-        num_workers=args.num_workers,
         init_from_classifier=not args.no_init_from_classifier,
-        command=shlex.join(["captum-explainer", *args.argv]),
+        **loop_options(args),
     )
     history, is_main = fit_explainer(
         config, args.classifier, device=args.device, **data_options(args)
