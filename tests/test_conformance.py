@@ -250,14 +250,45 @@ def test_invalid_target_raises_assertion_and_leaves_model_clean(model_setup, met
         (torch.full((1, 3, 32, 32), float("nan")), "NaN or infinite"),
         (torch.full((1, 3, 32, 32), float("inf")), "NaN or infinite"),
         (torch.zeros(3, 32, 32), r"\(N, C, H, W\)"),
+        (torch.zeros(0, 3, 32, 32), "holds no image"),
+        (torch.zeros(1, 3, 32, 32, dtype=torch.uint8), "dtype torch.uint8"),
+        (torch.zeros(1, 3, 32, 32, dtype=torch.float16), "dtype torch.float16"),
     ],
-    ids=["nan", "inf", "rank3"],
+    ids=["nan", "inf", "rank3", "empty", "uint8", "half"],
 )
 def test_bad_inputs_are_named(model_setup, method, bad, message):
     model, layer, _ = model_setup
     attribution = method.build(model, layer)
     with pytest.raises(ValueError, match=message):
         attribution.attribute(bad, target=0, **method.kwargs)
+    assert _hooks(model) == 0
+
+
+class _Wrapped(nn.Module):
+    """A model whose output is not a logits tensor (as many real models return)."""
+
+    def __init__(self, model, kind):
+        super().__init__()
+        self.model, self.kind = model, kind
+
+    def forward(self, x):
+        logits = self.model(x)
+        if self.kind == "tuple":
+            return logits, x.mean()
+        if self.kind == "dict":
+            return {"logits": logits}
+        return type("ModelOutput", (), {"logits": logits})()
+
+
+@pytest.mark.parametrize("kind", ["tuple", "dict", "object"])
+def test_models_that_do_not_return_logits_get_a_clear_error(model_setup, method, kind):
+    model, layer, size = model_setup
+    wrapped = _Wrapped(model, kind).eval()
+    attribution = method.build(wrapped, layer)
+    # The Explainer reads the classifier only to choose the predicted classes.
+    target = None if method.name == "explainer" else 1
+    with pytest.raises(ValueError, match="forward_func must return .N, K. class scores"):
+        attribution.attribute(_inputs(size, n=2), target=target, **method.kwargs)
     assert _hooks(model) == 0
 
 

@@ -21,6 +21,10 @@ from captum._utils.common import _format_output, _format_tensor_into_tuples, _is
 from captum._utils.typing import TargetType
 from torch import nn
 
+#: Input dtypes the methods accept. Half precision is refused: RISE sums thousands of
+#: scores per pixel and FGVis compares activations exactly, both too coarse in float16.
+ACCEPTED_DTYPES = (torch.float32, torch.float64)
+
 
 def format_inputs(inputs: Any, name: str = "inputs") -> tuple[tuple[torch.Tensor, ...], bool]:
     """Inputs as a tuple of image batches ``(N, C, H, W)``, and whether a tuple came in.
@@ -39,6 +43,16 @@ def format_inputs(inputs: Any, name: str = "inputs") -> tuple[tuple[torch.Tensor
             raise ValueError(
                 f"{where} must be a batch of images shaped (N, C, H, W), got shape "
                 f"{tuple(tensor.shape)}"
+            )
+        if tensor.shape[0] == 0:
+            raise ValueError(
+                f"{where} holds no image (shape {tuple(tensor.shape)}); give at least one"
+            )
+        if tensor.dtype not in ACCEPTED_DTYPES:
+            raise ValueError(
+                f"{where} has dtype {tensor.dtype}; the methods take float32 or float64 "
+                f"images (convert integer images to float and normalise them as the model "
+                f"expects; half precision is not supported)"
             )
         # One reduction first (NaN and inf propagate through a sum); the element-wise check
         # only runs to confirm, so finite values that overflow the sum are not refused.
@@ -157,11 +171,24 @@ def forward_logits(
             else (additional_forward_args,)
         )
     )
-    output = forward_func(*inputs, *extra)
-    if not isinstance(output, torch.Tensor) or output.dim() != 2:
-        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output)
-        raise ValueError(f"forward_func must return (N, K) class scores, got {shape}")
-    return output
+    return check_logits(forward_func(*inputs, *extra))
+
+
+def check_logits(output: Any) -> torch.Tensor:
+    """``output`` if it is an ``(N, K)`` tensor; else a ``ValueError`` saying what came back
+    and how to get the logits out of it."""
+    if isinstance(output, torch.Tensor) and output.dim() == 2:
+        return output
+    if isinstance(output, torch.Tensor):
+        what = f"a tensor of shape {tuple(output.shape)}"
+    elif hasattr(output, "logits"):
+        what = f"a {type(output).__name__} with .logits (a Hugging Face style output)"
+    else:
+        what = f"a {type(output).__name__}"
+    raise ValueError(
+        f"forward_func must return (N, K) class scores, got {what}; wrap the model so that "
+        f"it returns the logits tensor, e.g. lambda x: model(x).logits or lambda x: model(x)[0]"
+    )
 
 
 class TargetChecked:
@@ -174,7 +201,7 @@ class TargetChecked:
         self.n_examples = n_examples
 
     def __call__(self, *args: Any) -> torch.Tensor:
-        output = self.forward_func(*args)
-        if isinstance(output, torch.Tensor) and output.dim() == 2 and self.target is not None:
+        output = check_logits(self.forward_func(*args))
+        if self.target is not None:
             resolve_targets(self.target, self.n_examples, output.shape[1])
         return output
