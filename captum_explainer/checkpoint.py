@@ -26,9 +26,37 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, of the wrong kind or does not fit the model."""
 
 
+def check_output_folder(path: str | os.PathLike, argument: str = "out") -> Path:
+    """``path`` as a folder the package may write into (it may not exist yet), or a
+    ``ValueError`` naming ``argument``, the path and what is wrong with it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{argument} {str(path)!r} is a file; give a folder (new or existing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(
+            f"{argument} {str(path)!r} lies under {str(existing)!r}, which is a file; give a "
+            f"folder path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{argument} {str(path)!r}: the folder {str(existing)!r} is not writable")
+    return path
+
+
+def check_output_file(path: str | os.PathLike, argument: str = "out") -> Path:
+    """``path`` as a file the package may (re)write, or a ``ValueError`` naming ``argument``."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{argument} {str(path)!r} is a folder; give a file name")
+    check_output_folder(path.parent, f"the folder of {argument}")
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` and rename the result to ``path``; clean up on failure."""
-    path = Path(path)
+    path = check_output_file(path, "path")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -99,6 +127,17 @@ def load_checkpoint(
             f"checkpoint {str(path)!r} holds a {data.get('kind')!r}, expected a {kind!r}"
         )
     return data
+
+
+def require_fields(
+    data: Mapping[str, Any], fields: tuple[str, ...], path: str | os.PathLike
+) -> None:
+    """A ``CheckpointError`` naming the file and the first of ``fields`` it lacks."""
+    missing = [f for f in fields if f not in data]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} lacks the field {missing[0]!r} (it has {sorted(data)})"
+        )
 
 
 def load_state_dict_checked(

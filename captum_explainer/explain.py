@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import nn
 
 from captum_explainer.attr.utils import to_pixel_map
-from captum_explainer.checkpoint import atomic_write
+from captum_explainer.checkpoint import atomic_write, check_output_folder
 from captum_explainer.data._transforms import image_to_tensor
 from captum_explainer.data._types import Normalization
 from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
@@ -35,6 +35,13 @@ def load_images(
                 tensors.append(image_to_tensor(image, size, normalization))
         except UnidentifiedImageError as error:
             raise ValueError(f"image {str(path)!r} is not an image file PIL can read") from error
+        except Image.DecompressionBombError as error:
+            raise ValueError(
+                f"image {str(path)!r} has more pixels than PIL's limit "
+                f"({Image.MAX_IMAGE_PIXELS}); resize it first"
+            ) from error
+        except (OSError, ValueError) as error:  # truncated or corrupt data, unknown modes
+            raise ValueError(f"image {str(path)!r} could not be read: {error}") from error
     return torch.stack(tensors)
 
 
@@ -61,7 +68,8 @@ def explain_files(
     device: str = "cpu",
 ) -> list[Path]:
     """Explain each image for ``target`` with ``method``; write ``STEM_METHOD_CLASS.npy``
-    (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out``.
+    (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out`` (files that share a stem
+    become ``STEM-1``, ``STEM-2``, ... in the order given).
 
     Args:
         paths: image files.
@@ -73,6 +81,7 @@ def explain_files(
     Returns:
         The files written. All maps are computed before the first file is written.
     """
+    check_output_folder(out)
     normalization = Normalization(
         tuple(meta["normalization"]["mean"]), tuple(meta["normalization"]["std"])
     )
@@ -86,8 +95,9 @@ def explain_files(
     maps = to_pixel_map(maps.detach(), spec.reduction)
     out = Path(out)
     written = []
-    for path, image, pixel_map, k in zip(paths, images, maps, targets.tolist()):
-        stem = f"{Path(path).stem}_{method}_{classes[k]}"
+    names = _unique_stems(paths)
+    for name, image, pixel_map, k in zip(names, images, maps, targets.tolist()):
+        stem = f"{name}_{method}_{classes[k]}"
         array = pixel_map[0].cpu().numpy()
         written.append(atomic_write(out / f"{stem}.npy", lambda tmp, a=array: _save_npy(tmp, a)))
         figure, axis = visualize_attribution(
@@ -104,6 +114,21 @@ def explain_files(
             atomic_write(out / f"{stem}.png", lambda tmp, f=figure: f.savefig(tmp, format="png"))
         )
     return written
+
+
+def _unique_stems(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Each file's stem; where several files share one, ``stem-1``, ``stem-2``, ... in the
+    order given, so that no output overwrites another."""
+    stems = [Path(p).stem for p in paths]
+    seen: dict[str, int] = {}
+    names = []
+    for stem in stems:
+        if stems.count(stem) == 1:
+            names.append(stem)
+            continue
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}-{seen[stem]}")
+    return names
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:

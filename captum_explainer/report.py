@@ -24,6 +24,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from captum_explainer.checkpoint import check_output_folder
+
 
 def format_value(value: Any, digits: int = 3, spec: str | None = None) -> str:
     """A cell's text: floats with ``digits`` decimals (or the format ``spec``), NaN as ``nan``."""
@@ -111,7 +113,7 @@ def write_report(
     Returns:
         The path of ``report.html``.
     """
-    out_dir = Path(out_dir)
+    out_dir = check_output_folder(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

@@ -60,8 +60,15 @@ def test_foreign_file_and_unsafe_pickle_are_refused(tmp_path):
 
 
 def test_mismatched_weights_give_one_clear_error(tmp_path):
+    meta = {
+        "arch": "small_cnn",
+        "num_classes": 5,
+        "classes": list("abcde"),
+        "image_size": [64, 64],
+        "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
+    }
     path = save_checkpoint(
-        {"state_dict": SmallCNN(num_classes=8).state_dict(), "arch": "small_cnn", "num_classes": 5},
+        {"state_dict": SmallCNN(num_classes=8).state_dict(), **meta},
         tmp_path / "m.pt",
         "classifier",
     )
@@ -72,3 +79,28 @@ def test_mismatched_weights_give_one_clear_error(tmp_path):
         load_classifier(path)
     with pytest.raises(CheckpointError, match="missing keys"):
         load_state_dict_checked(SmallCNN(), {}, "empty")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(classes=list("abc")), r"names 3 classes for a head of 5"),
+        (dict(normalization={"mean": [0.5] * 3}), "normalization must hold 'mean' and 'std'"),
+        (dict(classes=None), "lacks the field 'classes'"),
+    ],
+    ids=["short-class-list", "normalization", "missing-field"],
+)
+def test_classifier_metadata_is_checked_and_the_file_named(tmp_path, change, message):
+    meta = {
+        "arch": "small_cnn",
+        "num_classes": 5,
+        "classes": list("abcde"),
+        "image_size": [64, 64],
+        "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
+        "state_dict": SmallCNN(num_classes=5).state_dict(),
+    }
+    meta.update(change)
+    meta = {k: v for k, v in meta.items() if v is not None}
+    path = save_checkpoint(meta, tmp_path / "meta.pt", "classifier")
+    with pytest.raises(CheckpointError, match=f"meta.pt.*{message}"):
+        load_classifier(path)

@@ -41,10 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv
     try:
         return args.run(args)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, KeyError, RuntimeError) as error:
         # Library errors carry a message that names the problem; a traceback adds nothing.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"captum-explainer {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the system's refusal: say what and which file
+        where = f": {error.filename!r}" if error.filename else ""
+        print(
+            f"captum-explainer {args.command}: error: {error.strerror or error}{where}",
+            file=sys.stderr,
+        )
         return 2
 
 

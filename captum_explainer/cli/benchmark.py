@@ -13,7 +13,6 @@ from captum_explainer.evaluation.benchmark import (
     CONFIGS,
     format_table,
     run_benchmarks,
-    save_rows,
     summary,
 )
 
@@ -52,10 +51,9 @@ def run(args: argparse.Namespace) -> int:
         args.warmup,
         peers=not args.no_peers,
         progress=None if args.no_progress else _announce,
+        out=args.out,
     )
     print(format_table(rows))
     for line in summary(rows):
         print(line)
-    if args.out is not None:
-        save_rows(args.out, rows)
     return 0

@@ -10,10 +10,27 @@ from captum_explainer.data._types import Normalization
 
 
 def image_to_tensor(image: Image.Image, size: int, normalization: Normalization) -> torch.Tensor:
-    """An RGB PIL image resized (bilinear) to ``size x size`` and normalised: ``(3, size, size)``."""
-    resized = image.convert("RGB").resize((size, size), Image.BILINEAR)
-    array = np.asarray(resized, dtype=np.float32) / 255.0
-    return normalization.normalize(torch.from_numpy(array).permute(2, 0, 1).contiguous())
+    """A PIL image as RGB in [0, 1], resized (bilinear) to ``size x size`` and normalised:
+    ``(3, size, size)``.
+
+    16-bit grayscale images (PNG's ``I;16`` modes) keep their full range (``convert("RGB")``
+    would clip them to white); 32-bit integer and float images are refused, since their
+    range is not known.
+    """
+    if image.mode.startswith("I;16"):
+        gray = np.asarray(image, dtype=np.float32) / 65535.0
+        resized = Image.fromarray(gray, mode="F").resize((size, size), Image.BILINEAR)
+        array = np.repeat(np.asarray(resized, dtype=np.float32)[:, :, None], 3, axis=2)
+    elif image.mode in ("I", "F"):
+        raise ValueError(
+            f"images of PIL mode {image.mode!r} (32-bit integer or float) have no known range; "
+            f"give 8- or 16-bit images"
+        )
+    else:
+        resized = image.convert("RGB").resize((size, size), Image.BILINEAR)
+        array = np.asarray(resized, dtype=np.float32) / 255.0
+    tensor = torch.from_numpy(np.clip(array, 0.0, 1.0)).permute(2, 0, 1).contiguous()
+    return normalization.normalize(tensor)
 
 
 def segmentation_to_tensor(segmentation: np.ndarray, size: int) -> torch.Tensor:

@@ -28,8 +28,18 @@ def _coco_detection(images: Path, annotations: Path):
             "COCO2014 needs pycocotools: pip install 'captum-explainer[coco]'"
         ) from error
     # pycocotools prints its progress to stdout; keep a library call quiet.
-    with contextlib.redirect_stdout(io.StringIO()):
-        return CocoDetection(str(images), str(annotations))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return CocoDetection(str(images), str(annotations))
+    except KeyError as error:
+        raise ValueError(
+            f"COCO annotations {str(annotations)!r} lack the field {error.args[0]!r} (COCO's "
+            f"instances files hold images, annotations and categories)"
+        ) from error
+    except ValueError as error:  # json.JSONDecodeError
+        raise ValueError(
+            f"COCO annotations {str(annotations)!r} are not valid JSON: {error}"
+        ) from error
 
 
 class COCO2014(Dataset):
@@ -67,6 +77,7 @@ class COCO2014(Dataset):
                     f"hold {split}2014/ and annotations/instances_{split}2014.json)"
                 )
         self._coco = _coco_detection(images, annotations)
+        self._annotations = annotations
         self.image_size = check_image_size(image_size)
         self.normalization = normalization
         category_ids = sorted(self._coco.coco.getCatIds())
@@ -79,6 +90,14 @@ class COCO2014(Dataset):
     def labels_from(self, annotations: list[dict]) -> torch.Tensor:
         """Multi-hot ``(K,)`` of a list of COCO annotations (each class counted once)."""
         labels = torch.zeros(len(self.classes))
+        unknown = [
+            a.get("category_id") for a in annotations if a.get("category_id") not in self._label_of
+        ]
+        if unknown:
+            raise ValueError(
+                f"COCO annotations {str(self._annotations)!r}: an annotation names category_id "
+                f"{unknown[0]!r}, which is not among the file's categories"
+            )
         ids = [self._label_of[a["category_id"]] for a in annotations]
         labels[ids] = 1.0
         return labels

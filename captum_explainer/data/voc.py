@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 from xml.etree.ElementTree import parse as parse_xml
 
 import numpy as np
@@ -79,15 +80,38 @@ class VOC2007(Dataset):
     def __len__(self) -> int:
         return len(self._voc)
 
+    def _parsed(self, index: int) -> dict:
+        """Image ``index``'s annotation file as a dictionary; a ``ValueError`` naming the file
+        where it is not well-formed XML or lacks VOC's ``annotation`` element."""
+        path = self._voc.annotations[index]
+        try:
+            parsed = self._voc.parse_voc_xml(parse_xml(path).getroot())
+        except ParseError as error:
+            raise ValueError(
+                f"VOC annotation {str(path)!r} is not well-formed XML: {error}"
+            ) from error
+        if not isinstance(parsed.get("annotation"), dict):
+            raise ValueError(f"VOC annotation {str(path)!r} has no <annotation> element")
+        return parsed["annotation"]
+
     def annotation(self, index: int) -> list[dict]:
         """The objects of image ``index``: ``name``, ``difficult`` (bool) and ``bndbox``."""
-        parsed = self._voc.parse_voc_xml(parse_xml(self._voc.annotations[index]).getroot())
-        objects = parsed["annotation"].get("object", [])
+        objects = self._parsed(index).get("object", [])
         objects = objects if isinstance(objects, list) else [objects]
-        return [
-            {"name": o["name"], "difficult": o.get("difficult", "0") == "1", "bndbox": o["bndbox"]}
-            for o in objects
-        ]
+        try:
+            return [
+                {
+                    "name": o["name"],
+                    "difficult": o.get("difficult", "0") == "1",
+                    "bndbox": o["bndbox"],
+                }
+                for o in objects
+            ]
+        except (KeyError, TypeError) as error:
+            raise ValueError(
+                f"VOC annotation {str(self._voc.annotations[index])!r}: an <object> lacks "
+                f"<name> or <bndbox>"
+            ) from error
 
     def _multi_hot(self, names: list[str]) -> torch.Tensor:
         labels = torch.zeros(len(self.classes))
@@ -115,9 +139,14 @@ class VOC2007(Dataset):
 
     def original_size(self, index: int) -> torch.Tensor:
         """``(2,)`` height and width of image ``index`` before resizing (from its annotation)."""
-        parsed = self._voc.parse_voc_xml(parse_xml(self._voc.annotations[index]).getroot())
-        size = parsed["annotation"]["size"]
-        return torch.tensor([int(size["height"]), int(size["width"])])
+        size = self._parsed(index).get("size")
+        try:
+            return torch.tensor([int(size["height"]), int(size["width"])])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"VOC annotation {str(self._voc.annotations[index])!r} has no valid "
+                f"<size><height>/<width>"
+            ) from error
 
     def pointing_truth(self, index: int) -> torch.Tensor:
         """``(K, S, S)`` bool: each class's bounding boxes at the model's resolution, the

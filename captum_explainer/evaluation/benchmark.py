@@ -20,7 +20,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
-from captum_explainer.checkpoint import atomic_write
+from captum_explainer.checkpoint import atomic_write, check_output_file
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data._types import Normalization
 from captum_explainer.evaluation.measure import measure_peak_memory, time_repeats
@@ -403,9 +403,13 @@ def run_benchmarks(
     warmup: int = 1,
     peers: bool = True,
     progress: Callable[[str, str], None] | None = None,
+    out: str | os.PathLike | None = None,
 ) -> list[BenchmarkRow]:
     """:func:`benchmark_model` for each configuration named in ``models`` (:data:`CONFIGS`);
-    ``progress(model, method)`` is called before each method."""
+    ``progress(model, method)`` is called before each method; with ``out``, the rows are
+    saved there as JSON (:func:`save_rows`; the path is checked before anything runs)."""
+    if out is not None:
+        check_output_file(out)
     unknown = [m for m in models if m not in CONFIGS]
     if unknown:
         raise ValueError(f"models must be among {sorted(CONFIGS)}, got {unknown[0]!r}")
@@ -413,6 +417,8 @@ def run_benchmarks(
     for model in models:
         announce = None if progress is None else (lambda name, m=model: progress(m, name))
         rows += benchmark_model(model, torch.device(device), repeats, warmup, peers, announce)
+    if out is not None:
+        save_rows(out, rows)
     return rows
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.evaluation.methods import MethodSpec, default_methods
 from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
@@ -116,6 +117,7 @@ def run_demo(
     Returns:
         The path of ``report.html``.
     """
+    check_output_folder(out)
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
     device = torch.device(device)

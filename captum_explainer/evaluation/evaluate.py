@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import evaluable_indices
@@ -270,6 +271,7 @@ def run_evaluation(
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
     """
+    check_output_folder(out)
     need_explainer = "explainer" in methods
     model, learned, meta = load_models(classifier, explainer, need_explainer, device)
     stats = meta["normalization"]

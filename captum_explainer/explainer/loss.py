@@ -17,6 +17,7 @@ docs/explainer/training.md; the one visible here: the image size is never hard-c
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -36,6 +37,19 @@ class LossWeights:
     l_n: float = 0.3
     a_min: float = 0.05
     a_max: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            option = f"--{name.replace('_', '-')}"
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"loss weight {name} ({option}) must be a finite number >= 0, got {value!r}"
+                )
+        if not 0 <= self.a_min <= self.a_max <= 1:
+            raise ValueError(
+                f"area bounds must satisfy 0 <= a_min <= a_max <= 1 (--a-min, --a-max), got "
+                f"a_min={self.a_min!r}, a_max={self.a_max!r}"
+            )
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -13,6 +13,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from captum_explainer.attr._base import preserved_model_state
+from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
@@ -36,7 +37,7 @@ from captum_explainer.models.explainer_nets import (
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.registry import load_classifier
 from captum_explainer.training.classifier import materialize
-from captum_explainer.training.loop import FitConfig, Trainer, checkpoint_meta
+from captum_explainer.training.loop import FitConfig, Trainer, check_loop_settings, checkpoint_meta
 
 
 @dataclass
@@ -63,6 +64,14 @@ class ExplainerTrainingConfig:
     init_from_classifier: bool = True
     command: str = ""
     extra_meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_loop_settings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            max_steps_per_epoch=self.max_steps_per_epoch,
+        )
 
     def resolved(self) -> tuple[float, LossWeights]:
         """The learning rate and loss weights in force (explicit > preset > defaults)."""
@@ -182,6 +191,7 @@ def fit_explainer(
     Returns:
         ``(the per-epoch log, whether this process is the main one)``.
     """
+    check_output_folder(config.out_dir)
     classifier_path = classifier or SYNTHETIC_CLASSIFIER
     model, _ = load_classifier(classifier_path)
     config.extra_meta.setdefault("classifier", str(classifier_path))

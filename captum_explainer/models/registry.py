@@ -13,10 +13,14 @@ from captum_explainer.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_state_dict_checked,
+    require_fields,
 )
 from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.small_cnn import SmallCNN
+
+#: What a classifier checkpoint must hold to be rebuilt and used on the right inputs.
+CLASSIFIER_FIELDS = ("arch", "num_classes", "state_dict", "classes", "image_size", "normalization")
 
 CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": SmallCNN,
@@ -46,6 +50,17 @@ def load_classifier(
         (``arch``, ``num_classes``, ``classes``, ``image_size``, ``normalization``, ...).
     """
     checkpoint = load_checkpoint(path, kind="classifier", map_location=map_location)
+    require_fields(checkpoint, CLASSIFIER_FIELDS, path)
+    if len(checkpoint["classes"]) != int(checkpoint["num_classes"]):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} names {len(checkpoint['classes'])} classes for a head of "
+            f"{checkpoint['num_classes']}"
+        )
+    stats = checkpoint["normalization"]
+    if not (isinstance(stats, dict) and "mean" in stats and "std" in stats):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: its normalization must hold 'mean' and 'std', got {stats!r}"
+        )
     arch = checkpoint.get("arch")
     if arch not in CLASSIFIERS:
         raise CheckpointError(f"checkpoint {str(path)!r} names an unknown architecture {arch!r}")
@@ -65,6 +80,7 @@ def load_explainer(
         ``(explainer, checkpoint)``, the network in ``eval()`` mode.
     """
     checkpoint = load_checkpoint(path, kind="explainer", map_location=map_location)
+    require_fields(checkpoint, ("arch", "num_classes", "state_dict"), path)
     arch = checkpoint.get("arch")
     if arch not in EXPLAINERS:
         raise CheckpointError(

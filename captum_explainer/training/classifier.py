@@ -12,12 +12,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.metrics.classification import mean_average_precision
 from captum_explainer.models.registry import build_classifier
-from captum_explainer.training.loop import FitConfig, Trainer, checkpoint_meta, warmup_cosine
+from captum_explainer.training.loop import (
+    FitConfig,
+    Trainer,
+    check_loop_settings,
+    checkpoint_meta,
+    warmup_cosine,
+)
 
 
 @dataclass
@@ -38,6 +45,14 @@ class ClassifierTrainingConfig:
     progress: bool = True
     num_workers: int = 0
     command: str = ""
+
+    def __post_init__(self) -> None:
+        check_loop_settings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            max_steps_per_epoch=self.max_steps_per_epoch,
+        )
 
 
 def materialize(dataset: Dataset) -> TensorDataset:
@@ -141,6 +156,7 @@ def fit_classifier(
     Returns:
         The per-epoch log.
     """
+    check_output_folder(config.out_dir)
     data = make_datasets(dataset, root, image_size, train_size, val_size, config.seed)
     return train_classifier(
         config, data.require_train(), data.val, data.classes, data.normalization

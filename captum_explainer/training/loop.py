@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from tqdm.auto import tqdm
 from captum_explainer._version import __version__
 from captum_explainer.checkpoint import (
     atomic_write,
+    check_output_folder,
     load_checkpoint,
     load_state_dict_checked,
     save_checkpoint,
@@ -59,6 +62,13 @@ class FitConfig:
     reduce: Callable[[dict[str, float]], dict[str, float]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_loop_settings(
+            epochs=self.max_epochs,
+            patience=self.patience,
+            max_steps_per_epoch=self.max_steps_per_epoch,
+        )
+
     @classmethod
     def from_command(cls, settings: Any, **overrides: Any) -> FitConfig:
         """The loop's part of a training command's settings (``out_dir``, ``epochs``,
@@ -72,6 +82,107 @@ class FitConfig:
             progress=settings.progress,
             **overrides,
         )
+
+
+def check_loop_settings(**settings: int | None) -> None:
+    """Each setting (``epochs``, ``patience``, ``batch_size``, ``max_steps_per_epoch``, ...)
+    an integer >= 1 (``max_steps_per_epoch`` may be ``None``), or a ``ValueError`` naming
+    its command-line option."""
+    for name, value in settings.items():
+        if value is None and name == "max_steps_per_epoch":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            option = f"--{name.replace('_', '-')}"
+            raise ValueError(f"{name} ({option}) must be an integer >= 1, got {value!r}")
+
+
+#: Settings a resumed run must share with the run it continues (``epochs`` and ``patience``
+#: may change: a resumed run can be asked to train longer).
+RESUME_FIXED = (
+    "arch",
+    "num_classes",
+    "classes",
+    "image_size",
+    "normalization",
+    "seed",
+    "lr",
+    "batch_size",
+    "loss_weights",
+    "preset",
+    "classifier",
+)
+
+
+class RunLock:
+    """One writer per run folder: ``out_dir/.lock`` created atomically (``O_EXCL``) with the
+    owner's host and process id, removed on exit. A lock whose process no longer runs on
+    this host is stale and is taken over; a live one makes a second run fail clearly."""
+
+    def __init__(self, out_dir: Path, enabled: bool = True) -> None:
+        self.path = Path(out_dir) / ".lock"
+        self.enabled = enabled
+        self.owned = False
+
+    def __enter__(self) -> RunLock:
+        if not self.enabled:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._stale():
+                    raise ValueError(
+                        f"out {str(self.path.parent)!r} is in use by another training "
+                        f"({self._owner() or 'unknown process'}); wait for it to finish or "
+                        f"train into another folder (delete {str(self.path)!r} only if no "
+                        f"run uses it)"
+                    ) from None
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            self.owned = True
+            return self
+        raise ValueError(f"could not take the lock {str(self.path)!r}; another run took it")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.owned:
+            self.path.unlink(missing_ok=True)
+            self.owned = False
+
+    def _owner(self) -> str:
+        try:
+            return self.path.read_text().strip()
+        except OSError:
+            return ""
+
+    def _stale(self) -> bool:
+        owner = self._owner().split()
+        if len(owner) != 2 or not owner[1].isdigit():
+            return False  # unreadable or being written: treat as live, never steal it
+        host, pid = owner[0], int(owner[1])
+        if host != socket.gethostname():
+            return False  # another machine's run: cannot be checked from here
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the temporary files of writes that a killed run left in ``out_dir``
+    (:func:`~captum_explainer.checkpoint.atomic_write`'s ``.NAME.XXXX.tmp``)."""
+    removed = []
+    for path in Path(out_dir).glob(".*.tmp"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def checkpoint_meta(
@@ -156,7 +267,7 @@ class Trainer:
         self.best_val_loss = math.inf
         self.bad_epochs = 0
         self.history: list[dict[str, float]] = []
-        self.out_dir = Path(config.out_dir)
+        self.out_dir = check_output_folder(config.out_dir)
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -182,10 +293,12 @@ class Trainer:
             history=self.history,
             rng_state=torch.get_rng_state(),
         )
-        save_checkpoint(state, self.last_path, kind=self.kind)
+        # The log first, then best.pt, then last.pt: a run killed between two writes resumes
+        # from the previous last.pt, so neither the log nor best.pt can lag behind it.
+        self._write_log()
         if improved:
             save_checkpoint(self._model_payload(), self.best_path, kind=self.kind)
-        self._write_log()
+        save_checkpoint(state, self.last_path, kind=self.kind)
 
     def _write_log(self) -> None:
         if not self.history:
@@ -199,6 +312,16 @@ class Trainer:
 
     def _restore(self) -> None:
         state = load_checkpoint(self.last_path, kind=self.kind)
+        changed = [
+            f"{key} {state[key]!r} -> {self.config.meta[key]!r}"
+            for key in RESUME_FIXED
+            if key in state and key in self.config.meta and state[key] != self.config.meta[key]
+        ]
+        if changed:
+            raise ValueError(
+                f"cannot resume {str(self.out_dir)!r}: the run was started with other settings "
+                f"({'; '.join(changed)}); resume with the same ones, or train into a new folder"
+            )
         load_state_dict_checked(self.model, state["state_dict"], self.last_path)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -262,6 +385,17 @@ class Trainer:
         Returns:
             The per-epoch log (also in ``out_dir/log.csv``).
         """
+        with RunLock(self.out_dir, enabled=self.config.is_main_process):
+            return self._fit(train_batches, val_batches, evaluate)
+
+    def _fit(
+        self,
+        train_batches: Callable[[int], Iterable[Any]],
+        val_batches: Callable[[], Iterable[Any]],
+        evaluate: Callable[[], Mapping[str, float]] | None,
+    ) -> list[dict[str, float]]:
+        if self.config.is_main_process:
+            remove_stale_temporaries(self.out_dir)
         if self.config.resume and self.last_path.exists():
             self._restore()
         while self.epoch < self.config.max_epochs and self.bad_epochs < self.config.patience:
