@@ -30,7 +30,12 @@ def _coco_detection(images: Path, annotations: Path):
     # pycocotools prints its progress to stdout; keep a library call quiet.
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return CocoDetection(str(images), str(annotations))
+            detection = CocoDetection(str(images), str(annotations))
+        # pycocotools reads some fields only when first asked: check them all now.
+        for key in ("images", "annotations", "categories"):
+            if key not in detection.coco.dataset:
+                raise KeyError(key)
+        return detection
     except KeyError as error:
         raise ValueError(
             f"COCO annotations {str(annotations)!r} lack the field {error.args[0]!r} (COCO's "
