@@ -59,14 +59,18 @@ def test_foreign_file_and_unsafe_pickle_are_refused(tmp_path):
         load_checkpoint(unsafe)  # weights_only=True refuses pickled modules
 
 
-def test_mismatched_weights_give_one_clear_error(tmp_path):
-    meta = {
+def _classifier_meta():
+    return {
         "arch": "small_cnn",
         "num_classes": 5,
         "classes": list("abcde"),
         "image_size": [64, 64],
         "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
     }
+
+
+def test_mismatched_weights_give_one_clear_error(tmp_path):
+    meta = _classifier_meta()
     path = save_checkpoint(
         {"state_dict": SmallCNN(num_classes=8).state_dict(), **meta},
         tmp_path / "m.pt",
@@ -91,14 +95,7 @@ def test_mismatched_weights_give_one_clear_error(tmp_path):
     ids=["short-class-list", "normalization", "missing-field"],
 )
 def test_classifier_metadata_is_checked_and_the_file_named(tmp_path, change, message):
-    meta = {
-        "arch": "small_cnn",
-        "num_classes": 5,
-        "classes": list("abcde"),
-        "image_size": [64, 64],
-        "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
-        "state_dict": SmallCNN(num_classes=5).state_dict(),
-    }
+    meta = dict(_classifier_meta(), state_dict=SmallCNN(num_classes=5).state_dict())
     meta.update(change)
     meta = {k: v for k, v in meta.items() if v is not None}
     path = save_checkpoint(meta, tmp_path / "meta.pt", "classifier")

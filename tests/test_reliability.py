@@ -137,6 +137,13 @@ def files(tmp_path_factory):
     scenes.export_coco(coco, split="val")
     instances = coco / "annotations" / "instances_val2014.json"
     instances.write_text(instances.read_text().replace('"categories"', '"kategorien"'))
+    unknown = root / "coco-unknown"
+    scenes.export_coco(unknown, split="val")
+    instances = unknown / "annotations" / "instances_val2014.json"
+    text = instances.read_text()
+    first = text.index('"category_id": ')
+    end = text.index(",", first)
+    instances.write_text(text[:first] + '"category_id": 9999' + text[end:])
     return root
 
 
@@ -153,6 +160,7 @@ CASES = {
     "metadata-missing": (["explain", "{ok}", "--classifier", "{bare}", "--out", "{new}"], "bare.pt' lacks the field 'normalization'"),
     "malformed-voc-xml": (["evaluate", "--dataset", "voc2007", "--root", "{voc}", "--image-size", "48", "--methods", "gradcam", "--out", "{new}"], "is not well-formed XML"),
     "coco-json-missing-key": (["evaluate", "--dataset", "coco2014", "--root", "{coco}", "--image-size", "48", "--methods", "gradcam", "--out", "{new}"], "lack the field 'categories'"),
+    "coco-unknown-category": (["evaluate", "--dataset", "coco2014", "--root", "{coco-unknown}", "--image-size", "48", "--methods", "gradcam", "--out", "{new}"], "names category_id 9999, which is not among"),
     "epochs-zero": (["train-classifier", "--out", "{new}", "--epochs", "0", *SMALL], "epochs (--epochs) must be an integer >= 1, got 0"),
     "a-min-above-a-max": (["train-explainer", "--out", "{new}", "--a-min", "0.5", "--a-max", "0.2", *SMALL], "a_min=0.5, a_max=0.2"),
     "nan-loss-weight": (["train-explainer", "--out", "{new}", "--l-e", "nan", *SMALL], "loss weight l_e (--l-e) must be a finite number"),

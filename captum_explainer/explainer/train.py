@@ -66,12 +66,7 @@ class ExplainerTrainingConfig:
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_loop_settings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            patience=self.patience,
-            max_steps_per_epoch=self.max_steps_per_epoch,
-        )
+        check_loop_settings(self)
 
     def resolved(self) -> tuple[float, LossWeights]:
         """The learning rate and loss weights in force (explicit > preset > defaults)."""

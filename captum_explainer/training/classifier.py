@@ -47,12 +47,7 @@ class ClassifierTrainingConfig:
     command: str = ""
 
     def __post_init__(self) -> None:
-        check_loop_settings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            patience=self.patience,
-            max_steps_per_epoch=self.max_steps_per_epoch,
-        )
+        check_loop_settings(self)
 
 
 def materialize(dataset: Dataset) -> TensorDataset:

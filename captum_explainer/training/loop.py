@@ -63,11 +63,13 @@ class FitConfig:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_loop_settings(
-            epochs=self.max_epochs,
-            patience=self.patience,
-            max_steps_per_epoch=self.max_steps_per_epoch,
-        )
+        if (
+            isinstance(self.max_epochs, bool)
+            or not isinstance(self.max_epochs, int)
+            or self.max_epochs < 1
+        ):
+            raise ValueError(f"epochs (--epochs) must be an integer >= 1, got {self.max_epochs!r}")
+        check_loop_settings(self)
 
     @classmethod
     def from_command(cls, settings: Any, **overrides: Any) -> FitConfig:
@@ -84,11 +86,12 @@ class FitConfig:
         )
 
 
-def check_loop_settings(**settings: int | None) -> None:
-    """Each setting (``epochs``, ``patience``, ``batch_size``, ``max_steps_per_epoch``, ...)
-    an integer >= 1 (``max_steps_per_epoch`` may be ``None``), or a ``ValueError`` naming
-    its command-line option."""
-    for name, value in settings.items():
+def check_loop_settings(config: Any) -> None:
+    """A training configuration's ``epochs``, ``batch_size``, ``patience`` (integers >= 1)
+    and ``max_steps_per_epoch`` (the same, or ``None``), or a ``ValueError`` naming the
+    command-line option."""
+    for name in ("epochs", "batch_size", "patience", "max_steps_per_epoch"):
+        value = getattr(config, name, 1)
         if value is None and name == "max_steps_per_epoch":
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
