@@ -10,6 +10,7 @@ place at the end, so a failed run never leaves a half-written report.
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -19,6 +20,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,26 +72,156 @@ def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class Column:
+    """How the report shows one column: its header, which way is better, what it means."""
+
+    header: str
+    better: str | None = None  # "higher", "lower" or None (no direction)
+    meaning: str = ""
+
+
+#: Every column the package reports. Unknown columns are shown as they are named.
+COLUMNS: dict[str, Column] = {
+    "method": Column("method"),
+    "map": Column("map"),
+    "images": Column("images"),
+    "seconds_per_image": Column("s / image", "lower", "wall time per image, every class"),
+    "time_vs_explainer": Column("× Explainer time", "lower", "time per image over the Explainer's"),
+    "peak_memory_mb": Column("peak MB", "lower", "memory above the start while it ran"),
+    "mean_f1": Column("mean F1", "higher", "binary F1 at 0.25, 0.5, 0.75 against the foreground"),
+    "continuous_f1": Column("cont. F1", "higher", "F1 of the soft map"),
+    "discrete_iou": Column("IoU", "higher", "IoU averaged over thresholds 0.1 ... 0.9"),
+    "continuous_iou": Column("cont. IoU", "higher", "sum min(m, s) / sum max(m, s)"),
+    "auc": Column("ROC-AUC", "higher", "map values against the foreground"),
+    "background_coverage": Column("background", "lower", "map mass outside the objects"),
+    "object_coverage": Column("object", "higher", "share of the objects the map covers"),
+    "pointing_game": Column("pointing", "higher", "the maximum lies on the class (TorchRay)"),
+    "energy_pointing_game": Column("energy", "higher", "share of the map's mass on the class"),
+    "saliency_metric": Column("saliency metric", "lower", "Dabkowski & Gal"),
+    "deletion_auc": Column("deletion AUC", "lower", "score while the top pixels are deleted"),
+    "insertion_auc": Column("insertion AUC", "higher", "score while the top pixels are revealed"),
+    "blank_score": Column("blank image", None, "the score with every pixel deleted"),
+    "canvas_score": Column("insertion canvas", None, "the score on insertion's canvas"),
+    "specificity_diagonal": Column("specificity diag.", "higher", "own map keeps the class"),
+    "specificity_off_diagonal": Column("specificity off", "lower", "other maps keep the class"),
+    "diagonal": Column("diagonal", "higher", "class t masked by its own map"),
+    "off_diagonal": Column("off-diagonal", "lower", "class t masked by other classes' maps"),
+    "blank_image": Column("blank image", None, "the level an empty mask reaches"),
+    "removed_fraction": Column("removed", None, "share of pixels removed"),
+    "score_rise": Column("score rise", "higher", "rise of the target's score"),
+    "became_top1": Column("became top-1", "higher", "images whose top class became the target"),
+}
+
+
+def _best_rows(rows: Sequence[Mapping[str, Any]], column: str) -> set[int]:
+    """Indices of the rows holding the best value of a directed numeric column."""
+    better = COLUMNS[column].better if column in COLUMNS else None
+    values = [
+        (i, row[column])
+        for i, row in enumerate(rows)
+        if isinstance(row[column], (int, float))
+        and not isinstance(row[column], bool)
+        and not math.isnan(row[column])
+    ]
+    if better is None or len(values) < 2:
+        return set()
+    pick = max if better == "higher" else min
+    best = pick(v for _, v in values)
+    return {i for i, v in values if v == best}
+
+
 def _table_html(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
+    """A table whose headers carry each column's direction (↑ higher is better, ↓ lower)
+    and meaning (as a tooltip), with the best value of each directed column in bold."""
     columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    head = []
+    for c in columns:
+        column = COLUMNS.get(c, Column(c.replace("_", " ")))
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(column.better or "", "")
+        tip = f" title='{html.escape(column.meaning)}'" if column.meaning else ""
+        head.append(f"<th{tip}>{html.escape(column.header)}{arrow}</th>")
+    best = {c: _best_rows(rows, c) for c in columns}
     body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for c in columns:
+            text = html.escape(format_value(row[c], digits))
+            cells.append(f"<td class='best'>{text}</td>" if i in best[c] else f"<td>{text}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def with_relative_time(
+    rows: Sequence[Mapping[str, Any]], reference: str = "Explainer"
+) -> list[dict]:
+    """The rows with ``time_vs_explainer`` (seconds per image over the ``reference``
+    method's) beside ``seconds_per_image``, where both are there; else as they are."""
+    times = {row.get("method"): row.get("seconds_per_image") for row in rows}
+    base = times.get(reference)
+    if not base:
+        return [dict(row) for row in rows]
+    out = []
     for row in rows:
-        cells = "".join(
-            f"<td>{html.escape(format_value(row[column], digits))}</td>" for column in columns
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        new = {}
+        for key, value in row.items():
+            new[key] = value
+            if key == "seconds_per_image":
+                new["time_vs_explainer"] = float(value) / float(base)
+        out.append(new)
+    return out
 
 
 STYLE = """
-body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
-table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.note { color: #444; }
+body { font-family: sans-serif; margin: 1.5em; max-width: 1240px; color: #222; }
+h2 { margin-top: 1.6em; }
+table { border-collapse: collapse; font-size: 0.8em; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+th { background: #f3f3f3; vertical-align: bottom; max-width: 6.5em; }
+td { white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; max-width: none; }
+td.best { font-weight: bold; background: #e6f4e6; }
+figure { margin: 0.5em 0 1.5em 0; }
+figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
+img { max-width: 100%; border: 1px solid #eee; }
+.note, .intro { color: #444; max-width: 60em; }
 """
+
+#: The one sentence that opens each of the report's sections, by heading.
+INTROS = {
+    "Numbers": "How well each map lies on the objects (against the pixel-exact ground "
+    "truth) and what it costs; ↑ marks columns where higher is better, ↓ lower, and the best "
+    "value of each column is in bold.",
+    "Faithfulness": "Whether the map points at what the classifier uses: its score while the "
+    "map's top pixels are deleted (lower is better) or revealed on a canvas without the "
+    "class's evidence (higher is better), beside the levels of the blank image and the canvas.",
+    "Class specificity": "Whether a class's map keeps that class and not others: the score of "
+    "class t on the image masked by t's own map (diagonal, higher is better) and by other "
+    "classes' maps (off-diagonal, lower is better, ideally at the blank image's level).",
+    "Undesirable-pixel recovery": "Whether removing what the undesirable-pixel map marks "
+    "helps the target class, against removing as many random pixels.",
+}
+
+
+@dataclass(frozen=True)
+class FigureText:
+    """A figure's title and caption in the report."""
+
+    title: str
+    caption: str
+
+
+def _figure_html(source: str, text: FigureText) -> str:
+    return (
+        f"<h2>{html.escape(text.title)}</h2><figure><img src='{source}' alt='{html.escape(text.title)}'>"
+        f"<figcaption>{html.escape(text.caption)}</figcaption></figure>"
+    )
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
 
 
 def write_report(
@@ -99,39 +231,51 @@ def write_report(
     title: str = "captum-explainer comparison",
     notes: Sequence[str] = (),
     extra_tables: dict[str, Sequence[dict]] | None = None,
+    captions: dict[str, FigureText] | None = None,
+    self_contained: bool = False,
 ) -> Path:
     """Write ``report.html``, one PNG per figure, ``results.csv`` and ``results.json``.
 
     Args:
         out_dir: the destination folder (replaced as a whole if it exists).
-        rows: the main table, one dictionary per method (``ComparisonResult.rows()``).
+        rows: the main table, one dictionary per method (``ComparisonResult.rows()``); a
+            column of time relative to the Explainer is added where it is one of the rows.
         figures: file stem -> figure, shown in this order.
         title: the page title.
         notes: paragraphs shown under the title (plain text).
-        extra_tables: heading -> rows, shown after the main table.
+        extra_tables: heading -> rows, shown after the main table (each opens with its
+            sentence from :data:`INTROS` where there is one).
+        captions: file stem -> :class:`FigureText`; default: the stem as title, no caption.
+        self_contained: embed every figure in ``report.html`` (one file to share); the PNGs
+            are then not written beside it.
 
     Returns:
         The path of ``report.html``.
     """
     out_dir = check_output_folder(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    captions = captions or {}
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        for stem, figure in figures.items():
-            figure.savefig(staging / f"{stem}.png", dpi=110)
         (staging / "results.csv").write_text(csv_table(rows))
         (staging / "results.json").write_text(json.dumps(list(rows), indent=2, default=float))
         parts = [f"<h1>{html.escape(title)}</h1>"]
         parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
-        parts += ["<h2>Numbers</h2>", _table_html(rows)]
-        for heading, rows in (extra_tables or {}).items():
-            if rows:
-                parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(rows)]
-        for stem in figures:
-            parts += [
-                f"<h2>{html.escape(stem.replace('_', ' '))}</h2>",
-                f"<img src='{stem}.png' alt='{stem}'>",
-            ]
+        for heading, table in {"Numbers": with_relative_time(rows), **(extra_tables or {})}.items():
+            if table:
+                intro = INTROS.get(heading, "")
+                parts += [f"<h2>{html.escape(heading)}</h2>"]
+                parts += [f"<p class='intro'>{html.escape(intro)}</p>"] if intro else []
+                parts += [_table_html(table)]
+        for stem, figure in figures.items():
+            png = _png(figure)
+            if self_contained:
+                source = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            else:
+                (staging / f"{stem}.png").write_bytes(png)
+                source = f"{stem}.png"
+            text = captions.get(stem, FigureText(stem.replace("_", " "), ""))
+            parts.append(_figure_html(source, text))
         page = (
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"

@@ -6,7 +6,7 @@ from torch import nn
 
 from captum_explainer import GradCAM
 from captum_explainer.compare import MethodSpec, compare
-from captum_explainer.data import SYNTHETIC_NORMALIZATION, collate_items
+from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.data.voc import VOC2007
 from captum_explainer.evaluation import evaluate
 from captum_explainer.metrics.faithfulness import (
@@ -193,10 +193,13 @@ def test_deletion_curve_of_a_linear_model_is_known():
     assert torch.allclose(curves.deletion, expected, atol=1e-5)
     assert torch.allclose(curves.x[0], torch.linspace(0, 1, 17))
     assert torch.allclose(curves.deletion_auc, torch.trapezoid(expected, curves.x, dim=1))
-    # Insertion ends on the full image and starts on the blurred one.
+    # Insertion ends on the full image and starts on the canvas (default: a blur, sigma 1/16
+    # of the side; here 0.25 px on a 4 px image, kernel 3).
     assert torch.allclose(curves.insertion[:, -1], contributions.sum(1))
-    blurred = gaussian_blur(images)
+    blurred = gaussian_blur(images, kernel_size=3, sigma=0.25)
     assert torch.allclose(curves.insertion[:, 0], (weight * blurred).flatten(1).sum(1), atol=1e-5)
+    assert torch.equal(curves.canvas_score, curves.insertion[:, 0])
+    assert torch.equal(curves.image_score, curves.deletion[:, 0])
 
 
 def test_saliency_metric_by_hand():
@@ -274,3 +277,27 @@ def test_evaluate_points_at_voc_boxes_with_original_pixels(voc_root, tiny_scenes
     hits_boxes = by_boxes["Grad-CAM"].per_pair["pointing_game"]
     hits_segmentation = by_segmentation["Grad-CAM"].per_pair["pointing_game"]
     assert (hits_boxes >= hits_segmentation).all()
+
+
+def test_the_insertion_canvas_removes_the_evidence_and_is_checked():
+    model = synthetic_classifier()
+    data = SyntheticScenes(24, split="test", seed=515)
+    images, labels, _ = collate_items([data[i] for i in range(len(data))])
+    pairs, classes = labels.nonzero(as_tuple=True)
+    maps = torch.rand(len(pairs), 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    for canvas in ("blur", "mean"):
+        curves = deletion_insertion(
+            model, images[pairs], maps, classes, n_steps=2, score="sigmoid", canvas=canvas
+        )
+        assert curves.image_score.mean() > 0.9
+        # Near the blank image's level: the canvas holds none of the class's evidence.
+        assert curves.canvas_score.mean() < curves.blank_score.mean() + 0.02, canvas
+        assert curves.evidence_warnings() == []
+    # The RISE paper's blur scaled to 64 px keeps the shapes, and the check says so.
+    weak = deletion_insertion(
+        model, images[pairs], maps, classes, n_steps=2, score="sigmoid", canvas="rise-blur"
+    )
+    assert weak.canvas_score.mean() > 0.5
+    assert any("insertion canvas keeps the class" in w for w in weak.evidence_warnings())
+    with pytest.raises(ValueError, match="canvas must be one of"):
+        deletion_insertion(model, images[:1], maps[:1], classes[:1], canvas="noise")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from captum_explainer.data.factory import DATASETS
+from captum_explainer.metrics import CANVASES
 from captum_explainer.scores import TASK_SCORES
 
 
@@ -33,6 +34,24 @@ def add_score(parser: argparse.ArgumentParser) -> None:
         help="how the classifier's logits become the scores the methods explain and the "
         "faithfulness games read (default: from the classifier's task; the package's "
         "classifiers are multi-label: sigmoid)",
+    )
+
+
+def add_canvas(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--canvas",
+        choices=CANVASES,
+        default="blur",
+        help="what insertion reveals pixels on: a strong blur (default), the RISE paper's blur, "
+        "each image's mean colour, or the deletion baseline",
+    )
+
+
+def add_single_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--single-file",
+        action="store_true",
+        help="embed the figures in report.html: one file to share (CI artifact, e-mail)",
     )
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from captum_explainer.cli._common import add_command, add_common, add_score
+from captum_explainer.cli._common import (
+    add_canvas,
+    add_command,
+    add_common,
+    add_score,
+    add_single_file,
+)
 from captum_explainer.evaluation.demo import retrain_shipped_models, run_demo
 from captum_explainer.scores import score_for_task
 
@@ -30,6 +36,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train the classifier and the Explainer from scratch first (into OUT-models)",
     )
     add_score(demo)
+    add_canvas(demo)
+    add_single_file(demo)
     add_common(demo)
     demo.set_defaults(run=run)
 
@@ -49,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         classifier=classifier,
         explainer=explainer,
         score=args.score or score_for_task("multilabel"),  # the synthetic world's classifiers
+        canvas=args.canvas,
+        self_contained=args.single_file,
     )
     print(f"wrote {report}")
     return 0

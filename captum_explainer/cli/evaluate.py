@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from captum_explainer.cli._common import add_command, add_common, add_models, add_score
+from captum_explainer.cli._common import (
+    add_canvas,
+    add_command,
+    add_common,
+    add_models,
+    add_score,
+    add_single_file,
+)
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.evaluation.evaluate import run_evaluation
 from captum_explainer.evaluation.methods import METHOD_NAMES
@@ -44,6 +51,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--fgvis-iterations", type=int, default=300)
     add_score(evaluate)
+    add_canvas(evaluate)
+    add_single_file(evaluate)
     evaluate.add_argument(
         "--out", type=Path, default=Path("evaluation-output"), help="report folder"
     )
@@ -65,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         rise_masks=args.rise_masks,
         fgvis_iterations=args.fgvis_iterations,
         score=args.score,
+        canvas=args.canvas,
+        self_contained=args.single_file,
         seed=args.seed,
         device=args.device,
         progress=not args.no_progress,

@@ -7,7 +7,7 @@ write the figures, the table and ``report.html``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from captum_explainer.metrics import (
     undesirable_recovery,
 )
 from captum_explainer.models import pretrained
-from captum_explainer.report import write_report
+from captum_explainer.report import FigureText, write_report
 from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
 from captum_explainer.visualization import (
     causal_curves_figure,
@@ -46,6 +46,7 @@ class DemoMeasurements:
     class_maps: dict[str, torch.Tensor]
     specificity: dict[str, Any]
     recovery: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
 
 
 def measure(
@@ -56,6 +57,7 @@ def measure(
     segmentation: torch.Tensor,
     progress: bool = True,
     score: str = "sigmoid",
+    canvas: str = "blur",
 ) -> DemoMeasurements:
     """Run every method, then the faithfulness games, class specificity and recovery, all
     read with the classifier's ``score`` (``"sigmoid"`` or ``"softmax"``)."""
@@ -67,7 +69,7 @@ def measure(
 
     result = compare(methods, images, labels, segmentation, progress=announce)
     announce("deletion/insertion, class specificity")
-    faithfulness = score_faithfulness(classifier, methods, result, score)
+    faithfulness = score_faithfulness(classifier, methods, result, score, canvas=canvas)
     rows = [
         {
             "method": name,
@@ -86,6 +88,7 @@ def measure(
         faithfulness.class_maps,
         faithfulness.specificity,
         recovery,
+        faithfulness.warnings,
     )
 
 
@@ -99,6 +102,8 @@ def run_demo(
     explainer: nn.Module | None = None,
     settings: dict[str, dict[str, Any]] | None = None,
     score: str = "sigmoid",
+    canvas: str = "blur",
+    self_contained: bool = False,
 ) -> Path:
     """Explain ``n_images`` fresh synthetic images with every method and write the report.
 
@@ -113,6 +118,8 @@ def run_demo(
         settings: per-method keyword arguments overriding :data:`DEMO_SETTINGS`.
         score: how the classifier's logits become the scores the methods explain and the
             faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
+        canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
+        self_contained: one ``report.html`` with the figures embedded (to share as a file).
 
     Returns:
         The path of ``report.html``.
@@ -130,7 +137,7 @@ def run_demo(
     methods = default_methods(
         classifier, explainer, SYNTHETIC_NORMALIZATION, seed, settings, score=score
     )
-    measured = measure(classifier, methods, images, labels, segmentation, progress, score)
+    measured = measure(classifier, methods, images, labels, segmentation, progress, score, canvas)
     print(measured.result.to_markdown())
     notes = [
         f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
@@ -141,13 +148,19 @@ def run_demo(
         "expected of them.",
         f"Deletion, insertion, class specificity and recovery read the classifier's {score} "
         f"scores; blank_score is the class's score on the all-baseline image, where every "
-        f"deletion curve ends.",
+        f"deletion curve ends; canvas_score its score on insertion's {canvas!r} canvas, where "
+        f"every insertion curve starts.",
+        *(f"Warning: {w}." for w in measured.warnings),
     ]
-    return _write(out, measured, list(data.classes), notes)
+    return _write(out, measured, list(data.classes), notes, self_contained)
 
 
 def _write(
-    out: str | Path, measured: DemoMeasurements, classes: list[str], notes: list[str]
+    out: str | Path,
+    measured: DemoMeasurements,
+    classes: list[str],
+    notes: list[str],
+    self_contained: bool = False,
 ) -> Path:
     result = measured.result
     figures = {
@@ -160,9 +173,34 @@ def _write(
         ),
         "deletion_insertion": causal_curves_figure(measured.curves),
     }
+    captions = {
+        "comparison_grid": FigureText(
+            "Every method's map, side by side",
+            "One row per image (its classes on the left), the pixel-exact ground truth, then "
+            "each method's map: per image the maximum over its labelled classes' maps, scaled "
+            "as the table scores them.",
+        ),
+        "class_specific_view": FigureText(
+            "One map per class: are the maps class-specific?",
+            "The first image, every class's map per method on one scale per method. A "
+            "class-specific method lights up only the objects of the class; an absent class's "
+            "map should be empty.",
+        ),
+        "deletion_insertion": FigureText(
+            "Deletion and insertion curves",
+            "Mean score of the explained class while the map's top pixels are deleted (left, "
+            "lower is better) or revealed on the insertion canvas (right, higher is better); "
+            "the legend gives each area.",
+        ),
+    }
     for name, value in measured.specificity.items():
         key = f"class_specificity_{name.lower().replace('-', '_')}"
         figures[key] = specificity_heatmap(value, classes, name)
+        captions[key] = FigureText(
+            f"Class specificity of {name}",
+            f"Row t, column k: the score of class t on images holding t, masked with {name}'s "
+            f"map of class k. A class-specific method has a bright diagonal and a dark rest.",
+        )
     specificity_rows = [
         {
             "method": n,
@@ -183,6 +221,8 @@ def _write(
             "Class specificity": specificity_rows,
             "Undesirable-pixel recovery": measured.recovery,
         },
+        captions=captions,
+        self_contained=self_contained,
     )
 
 

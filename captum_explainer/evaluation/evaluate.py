@@ -37,7 +37,7 @@ from captum_explainer.evaluation.run import (
     summarize,
 )
 from captum_explainer.models.pretrained import load_models
-from captum_explainer.report import write_report
+from captum_explainer.report import FigureText, write_report
 from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import comparison_grid
 
@@ -62,11 +62,13 @@ class MethodTotals:
 
 @dataclass
 class EvaluationResult:
-    """Merged totals per method, and the first batch's comparison (for the figures)."""
+    """Merged totals per method, the first batch's comparison (for the figures) and the
+    warnings of the faithfulness games (a canvas or baseline that keeps the class)."""
 
     totals: dict[str, MethodTotals]
     num_classes: int
     first_batch: ComparisonResult | None
+    warnings: list[str] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -107,6 +109,7 @@ def evaluate(
     progress: bool = True,
     deletion_steps: int = 32,
     score: str = "sigmoid",
+    canvas: str = "blur",
 ) -> EvaluationResult | None:
     """Mask scores, pointing games, saliency metric, deletion/insertion and class specificity.
 
@@ -125,6 +128,8 @@ def evaluate(
         context: the distributed context; ``None`` for one process.
         progress: progress bar over this process's batches.
         deletion_steps: steps of the deletion and insertion curves.
+        canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
+        self_contained: one ``report.html`` with the figures embedded.
         score: how the classifier's logits become probabilities for the faithfulness games
             (deletion, insertion, class specificity); ``blank_score`` in the rows is the
             class's score on the all-baseline image, the floor of the deletion curve.
@@ -139,6 +144,7 @@ def evaluate(
     batches = _batches(list(indices), batch_size)
     mine = [b for i, b in enumerate(batches) if i % context.world_size == context.rank]
     totals = {m.name: MethodTotals() for m in methods}
+    warnings: list[str] = []
     first = None
     for batch_number, batch in enumerate(
         tqdm(mine, desc=f"evaluate (rank {context.rank})", disable=not progress)
@@ -152,11 +158,15 @@ def evaluate(
         result = compare(methods, images, labels, segmentation, **pointing)
         if batch_number == 0 and context.is_main:
             first = result
-        _accumulate(totals, methods, result, classifier, deletion_steps, score)
+        for warning in _accumulate(
+            totals, methods, result, classifier, deletion_steps, score, canvas
+        ):
+            if warning not in warnings:
+                warnings.append(warning)
     merged = _merge(totals, context)
     if not context.is_main:
         return None
-    return EvaluationResult(merged, num_classes, first)
+    return EvaluationResult(merged, num_classes, first, warnings)
 
 
 def _pointing_ground_truth(dataset: Dataset, batch: list[int]) -> dict[str, torch.Tensor]:
@@ -177,8 +187,11 @@ def _accumulate(
     classifier: nn.Module,
     deletion_steps: int,
     score: str,
-) -> None:
-    faithfulness = score_faithfulness(classifier, methods, result, score, deletion_steps)
+    canvas: str,
+) -> list[str]:
+    faithfulness = score_faithfulness(
+        classifier, methods, result, score, deletion_steps, canvas=canvas
+    )
     k = result.labels.shape[1]
     counts = result.labels.bool().sum(0).cpu().float()
     for spec, method in zip(methods, result.methods):
@@ -194,6 +207,7 @@ def _accumulate(
             matrix = faithfulness.specificity[spec.name].matrix.cpu()
             t.specificity_sum += torch.nan_to_num(matrix) * counts[:, None]
             t.specificity_count += counts
+    return faithfulness.warnings
 
 
 def _merge(totals: dict[str, MethodTotals], context: DistributedContext) -> dict[str, MethodTotals]:
@@ -248,6 +262,8 @@ def run_evaluation(
     rise_masks: int = 4000,
     fgvis_iterations: int = 300,
     score: str | None = None,
+    canvas: str = "blur",
+    self_contained: bool = False,
     seed: int = 0,
     device: str = "cpu",
     progress: bool = True,
@@ -267,6 +283,7 @@ def run_evaluation(
             :func:`~captum_explainer.data.factory.make_datasets` take them.
         rise_masks, fgvis_iterations: the costly methods' settings.
         score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
+        canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
@@ -297,7 +314,15 @@ def run_evaluation(
     chosen = select_methods(specs, methods)
     with distributed_context(device) as context:
         result = evaluate(
-            chosen, model, data.val, indices, batch_size, context, progress, score=score
+            chosen,
+            model,
+            data.val,
+            indices,
+            batch_size,
+            context,
+            progress,
+            score=score,
+            canvas=canvas,
         )
     if result is None:  # not the main process
         return None
@@ -310,9 +335,23 @@ def run_evaluation(
     notes = [
         f"{dataset}: {len(indices)} images with a segmentation and a label; classifier "
         f"{classifier or 'shipped'}; methods {', '.join(methods)}; faithfulness read with the "
-        f"{score} score."
+        f"{score} score; insertion starts from the {canvas!r} canvas.",
+        *(f"Warning: {w}." for w in result.warnings),
     ]
+    captions = {
+        "comparison_grid": FigureText(
+            "Every method's map on the first batch",
+            "One row per image, the ground truth, then each method's map (per image the "
+            "maximum over its labelled classes' maps, scaled as the table scores them).",
+        )
+    }
     report = write_report(
-        out, rows, figures, title=f"captum-explainer evaluation ({dataset})", notes=notes
+        out,
+        rows,
+        figures,
+        title=f"captum-explainer evaluation ({dataset})",
+        notes=notes,
+        captions=captions,
+        self_contained=self_contained,
     )
     return rows, report

@@ -9,6 +9,7 @@ Methods are ordinary Captum attribution objects with their keyword arguments
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -277,6 +278,7 @@ class BatchFaithfulness:
     per_image: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     specificity: dict[str, ClassSpecificity] = field(default_factory=dict)
     class_maps: dict[str, torch.Tensor] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def score_faithfulness(
@@ -286,9 +288,13 @@ def score_faithfulness(
     score: str = "sigmoid",
     deletion_steps: int = 32,
     specificity_methods: Sequence[str] = SPECIFICITY_METHODS,
+    canvas: str = "blur",
 ) -> BatchFaithfulness:
     """Deletion and insertion, the saliency metric and class specificity of every method of
-    ``result`` (the same methods, in order), all read with the classifier's ``score``."""
+    ``result`` (the same methods, in order), all read with the classifier's ``score``.
+
+    ``canvas`` is insertion's starting image (:data:`~captum_explainer.metrics.CANVASES`);
+    where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch)."""
     out = BatchFaithfulness()
     pair_images = result.images[result.pair_images]
     num_classes = result.labels.shape[1]
@@ -300,12 +306,18 @@ def score_faithfulness(
             result.pair_classes,
             n_steps=deletion_steps,
             score=score,
+            canvas=canvas,
         )
         out.curves[spec.name] = curves
+        if not out.warnings:  # the canvas and baseline are the same for every method
+            out.warnings = curves.evidence_warnings()
+            for warning in out.warnings:
+                warnings.warn(warning, stacklevel=2)
         out.per_pair[spec.name] = {
             "deletion_auc": curves.deletion_auc,
             "insertion_auc": curves.insertion_auc,
             "blank_score": curves.blank_score,
+            "canvas_score": curves.canvas_score,
         }
         out.per_image[spec.name] = {
             "saliency_metric": saliency_metric(

@@ -9,12 +9,14 @@
 
 from captum_explainer.metrics.classification import average_precision, mean_average_precision
 from captum_explainer.metrics.faithfulness import (
+    CANVASES,
     SPECIFICITY_THRESHOLDS,
     CausalCurves,
     ClassSpecificity,
     class_specificity,
     deletion_insertion,
     gaussian_blur,
+    insertion_canvas,
     random_maps,
     saliency_metric,
     undesirable_recovery,
@@ -36,6 +38,7 @@ from captum_explainer.metrics.localization import (
 )
 
 __all__ = [
+    "CANVASES",
     "F1_THRESHOLDS",
     "IOU_THRESHOLDS",
     "POINTING_PROTOCOLS",
@@ -50,6 +53,7 @@ __all__ = [
     "deletion_insertion",
     "energy_pointing_game",
     "gaussian_blur",
+    "insertion_canvas",
     "mask_scores",
     "mean_average_precision",
     "merge_class_maps",

@@ -59,7 +59,8 @@ def saliency_metric(
 def gaussian_blur(
     images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None
 ) -> torch.Tensor:
-    """The insertion game's blurred canvas: kernel 11, sigma 5 at 224 px, scaled with the image."""
+    """A separable Gaussian blur; by default the RISE paper's (kernel 11, sigma 5 at 224 px,
+    scaled with the image)."""
     height = images.shape[-2]
     sigma = sigma if sigma is not None else 5.0 * height / 224
     kernel_size = (
@@ -100,6 +101,62 @@ class CausalCurves:
         the level a deletion curve ends at and the floor its area is read against."""
         return self.deletion[:, -1]
 
+    @property
+    def canvas_score(self) -> torch.Tensor:
+        """``(N,)`` the class's score on the insertion canvas, before any pixel is revealed:
+        where an insertion curve starts. Near :attr:`blank_score` when the canvas removes
+        the class's evidence, as it must for insertion to rank maps."""
+        return self.insertion[:, 0]
+
+    @property
+    def image_score(self) -> torch.Tensor:
+        """``(N,)`` the class's score on the image itself (the start of deletion)."""
+        return self.deletion[:, 0]
+
+    def evidence_warnings(self, fraction: float = 0.25) -> list[str]:
+        """Where the insertion canvas or the deletion baseline keeps the class: the mean
+        score on it above ``blank + fraction * (image - blank)`` (for the baseline: above
+        ``fraction`` of the image's score). Empty when both remove the evidence."""
+        blank, image = float(self.blank_score.mean()), float(self.image_score.mean())
+        canvas = float(self.canvas_score.mean())
+        warnings = []
+        if canvas > blank + fraction * (image - blank):
+            warnings.append(
+                f"the insertion canvas keeps the class (score {canvas:.3f} on it, {blank:.3f} "
+                f"on the blank image, {image:.3f} on the image): insertion cannot rank maps; "
+                f"use a canvas that removes the evidence (canvas='blur' or 'mean')"
+            )
+        if blank > fraction * image:
+            warnings.append(
+                f"the deletion baseline keeps the class (score {blank:.3f} on the all-baseline "
+                f"image, {image:.3f} on the image): deletion areas cannot fall below it"
+            )
+        return warnings
+
+
+#: Insertion canvases: ``"blur"`` (default) a Gaussian blur with sigma 1/16 of the image
+#: side, strong enough to remove shapes at any resolution; ``"rise-blur"`` the RISE paper's
+#: kernel 11, sigma 5 at 224 px scaled with the image (too weak for small images: at 64 px
+#: it keeps the synthetic shapes); ``"mean"`` each image's mean colour; ``"blank"`` the
+#: deletion baseline.
+CANVASES = ("blur", "rise-blur", "mean", "blank")
+
+
+def insertion_canvas(
+    images: torch.Tensor, canvas: str = "blur", baseline: float | torch.Tensor = 0.0
+) -> torch.Tensor:
+    """What insertion starts from before revealing pixels (see :data:`CANVASES`)."""
+    if canvas == "blur":
+        sigma = images.shape[-2] / 16
+        return gaussian_blur(images, kernel_size=2 * round(3 * sigma) + 1, sigma=sigma)
+    if canvas == "rise-blur":
+        return gaussian_blur(images)
+    if canvas == "mean":
+        return images.mean(dim=(2, 3), keepdim=True).expand_as(images)
+    if canvas == "blank":
+        return torch.as_tensor(baseline, dtype=images.dtype, device=images.device).expand_as(images)
+    raise ValueError(f"canvas must be one of {list(CANVASES)}, got {canvas!r}")
+
 
 def deletion_insertion(
     model: Callable,
@@ -110,20 +167,25 @@ def deletion_insertion(
     score: ScoreType = "softmax",
     baseline: float | torch.Tensor = 0.0,
     batch_size: int = 256,
+    canvas: str = "blur",
 ) -> CausalCurves:
     """Deletion and insertion games (RISE paper), all images and steps batched.
 
     Pixels are ranked by the map, highest first. Deletion replaces the top ``k`` pixels
-    with the baseline; insertion reveals them on a blurred copy (:func:`gaussian_blur`).
+    with the baseline; insertion reveals them on a canvas that must hold none of the class's
+    evidence (:func:`insertion_canvas`; :meth:`CausalCurves.evidence_warnings` checks it).
     The curve is the explained class's score after each of ``n_steps`` equal steps.
     Lower deletion and higher insertion areas are better.
 
     Args:
         maps: ``(N, 1, H, W)`` (any scale: only the order of pixels matters).
         targets: ``(N,)`` the class each map explains.
+        canvas: the insertion canvas, one of :data:`CANVASES`.
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
+    if canvas not in CANVASES:
+        raise ValueError(f"canvas must be one of {list(CANVASES)}, got {canvas!r}")
     n, c, h, w = images.shape
     order = maps.reshape(n, -1).argsort(dim=1, descending=True, stable=True)
     rank = torch.empty_like(order).scatter_(
@@ -134,7 +196,7 @@ def deletion_insertion(
     repeated = images.repeat_interleave(n_steps + 1, dim=0)
     base = torch.as_tensor(baseline, dtype=images.dtype, device=images.device)
     base = base.expand_as(images).repeat_interleave(n_steps + 1, dim=0) if base.dim() else base
-    blurred = gaussian_blur(images).repeat_interleave(n_steps + 1, dim=0)
+    blurred = insertion_canvas(images, canvas, baseline).repeat_interleave(n_steps + 1, dim=0)
     step_targets = targets.repeat_interleave(n_steps + 1).to(images.device)
 
     def curve(canvas: torch.Tensor) -> torch.Tensor:
