@@ -120,7 +120,9 @@ class CausalCurves:
         blank, image = float(self.blank_score.mean()), float(self.image_score.mean())
         canvas = float(self.canvas_score.mean())
         warnings = []
-        if canvas > blank + fraction * (image - blank):
+        # Where the image itself scores no higher than the blank, no canvas can be judged;
+        # the baseline's warning below says what is wrong then.
+        if image - blank > 0.05 and canvas > blank + fraction * (image - blank):
             warnings.append(
                 f"the insertion canvas keeps the class (score {canvas:.3f} on it, {blank:.3f} "
                 f"on the blank image, {image:.3f} on the image): insertion cannot rank maps; "
