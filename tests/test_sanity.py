@@ -1,0 +1,82 @@
+"""Sanity checks (Adebayo et al. 2018) with known answers: a method that ignores the model
+fails model randomisation; Grad-CAM and Integrated Gradients pass on the shipped classifier."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from captum_explainer import GradCAM, IntegratedGradients
+from captum_explainer.data import SyntheticScenes, collate_items
+from captum_explainer.models import synthetic_classifier
+from captum_explainer.sanity import (
+    model_randomisation,
+    parameterised_layers,
+    random_logit,
+    spearman,
+    ssim,
+)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = synthetic_classifier()
+    data = SyntheticScenes(4, split="test", seed=606)
+    images, labels, _ = collate_items([data[i] for i in range(len(data))])
+    return model, images, labels.float().argmax(1)
+
+
+def gradcam(model, images, targets):
+    # The negative part kept: a randomised model's ReLU'd Grad-CAM is often all zero.
+    return GradCAM(model, model.target_layer).attribute(
+        images, target=targets, relu_attributions=False
+    )
+
+
+def integrated_gradients(model, images, targets):
+    return IntegratedGradients(model).attribute(images, target=targets, n_steps=8)
+
+
+def edges(model, images, targets):
+    """An edge detector wrapped as an explanation: it never looks at the model."""
+    gray = images.mean(1, keepdim=True)
+    dy = (gray[..., 1:, :-1] - gray[..., :-1, :-1]).abs()
+    dx = (gray[..., :-1, 1:] - gray[..., :-1, :-1]).abs()
+    return F.pad(dy + dx, (0, 1, 0, 1))
+
+
+def test_measures_by_hand():
+    a = torch.arange(16.0).view(1, 1, 4, 4)
+    assert spearman(a, a).item() == pytest.approx(1.0)
+    assert spearman(a, -a).item() == pytest.approx(-1.0)
+    assert spearman(a, torch.ones_like(a)).item() == 0.0  # a constant map correlates 0
+    unit = a / 15
+    assert ssim(unit, unit).item() == pytest.approx(1.0, abs=1e-6)
+    assert ssim(unit, 1 - unit).item() < 0
+
+
+@pytest.mark.parametrize("method", [gradcam, integrated_gradients], ids=["gradcam", "ig"])
+def test_methods_that_read_the_model_pass(setup, method):
+    model, images, targets = setup
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = model_randomisation(method, model, images, targets, method=method.__name__)
+    assert result.layers == parameterised_layers(model) and result.layers[0] == "head"
+    assert result.passed and result.mean("spearman_abs")[-1] < 0.5
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
+    assert len(result.rows()) == len(result.layers)
+
+
+def test_a_method_that_ignores_the_model_fails(setup):
+    model, images, targets = setup
+    for mode in ("cascading", "independent"):
+        result = model_randomisation(edges, model, images, targets, mode=mode)
+        assert not result.passed
+        assert min(result.mean("spearman_abs")) > 0.99 and min(result.mean("ssim_abs")) > 0.99
+    assert random_logit(edges, model, images, targets, 8)["spearman"].mean() > 0.99
+    # Grad-CAM's map of another class differs from the class's own.
+    assert random_logit(gradcam, model, images, targets, 8)["spearman"].mean() < 0.5
+
+
+def test_bad_mode_is_named(setup):
+    model, images, targets = setup
+    with pytest.raises(ValueError, match="mode must be 'cascading' or 'independent'"):
+        model_randomisation(edges, model, images, targets, mode="random")
