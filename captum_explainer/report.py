@@ -111,6 +111,20 @@ COLUMNS: dict[str, Column] = {
     "removed_fraction": Column("removed", None, "share of pixels removed"),
     "score_rise": Column("score rise", "higher", "rise of the target's score"),
     "became_top1": Column("became top-1", "higher", "images whose top class became the target"),
+    "mode": Column("mode"),
+    "layer": Column("randomised layer"),
+    "verdict": Column("verdict"),
+    "spearman_abs_randomised": Column(
+        "Spearman |map|, randomised", "lower", "rank correlation with the original maps"
+    ),
+    "ssim_abs_randomised": Column("SSIM |map|, randomised", "lower", "structural similarity"),
+    "random_logit_spearman": Column(
+        "Spearman, random class", "lower", "own class's map against another class's map"
+    ),
+    "spearman": Column("Spearman", "lower", "rank correlation with the original maps"),
+    "spearman_abs": Column("Spearman |map|", "lower", "the same on absolute values"),
+    "ssim": Column("SSIM", "lower", "structural similarity with the original maps"),
+    "ssim_abs": Column("SSIM |map|", "lower", "the same on absolute values"),
 }
 
 
@@ -200,6 +214,9 @@ INTROS = {
     "classes' maps (off-diagonal, lower is better, ideally at the blank image's level).",
     "Undesirable-pixel recovery": "Whether removing what the undesirable-pixel map marks "
     "helps the target class, against removing as many random pixels.",
+    "Similarity after each step": "How similar each method's maps stay to the original ones "
+    "as the classifier's layers are randomised, from the output down (lower means the map "
+    "depends on the model, as it should).",
 }
 
 

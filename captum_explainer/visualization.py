@@ -9,7 +9,7 @@ Figures are built without pyplot, so the user's matplotlib backend is never chan
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -227,4 +227,22 @@ def specificity_heatmap(
         f"{title} diag {result.diagonal:.2f} / off {result.off_diagonal:.2f}", fontsize=9
     )
     figure.colorbar(shown, ax=axis)
+    return figure
+
+
+def randomisation_figure(results: Sequence[Any]) -> Figure:
+    """One panel per method: similarity of the maps to the original ones (Spearman and SSIM
+    of absolute maps) after each randomisation step (``sanity.RandomisationResult``)."""
+    figure = Figure(figsize=(4 * len(results), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(results), squeeze=False)[0]
+    for axis, result in zip(axes, results):
+        steps = range(len(result.layers))
+        axis.plot(steps, result.mean("spearman_abs"), marker="o", label="Spearman |map|")
+        axis.plot(steps, result.mean("ssim_abs"), marker="s", label="SSIM |map|")
+        axis.axhline(result.threshold, color="grey", linestyle="--", linewidth=1)
+        axis.set_ylim(-0.2, 1.05)
+        axis.set_xticks(list(steps), result.layers, rotation=90, fontsize=6)
+        verdict = "pass" if result.passed else "FAIL"
+        axis.set_title(f"{result.method} ({result.mode}): {verdict}", fontsize=9)
+        axis.legend(fontsize=7)
     return figure

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from captum_explainer import GradCAM, IntegratedGradients
+from captum_explainer.cli import main
 from captum_explainer.data import SyntheticScenes, collate_items
 from captum_explainer.models import synthetic_classifier
 from captum_explainer.sanity import (
@@ -80,3 +81,15 @@ def test_bad_mode_is_named(setup):
     model, images, targets = setup
     with pytest.raises(ValueError, match="mode must be 'cascading' or 'independent'"):
         model_randomisation(edges, model, images, targets, mode="random")
+
+
+def test_sanity_command_writes_verdicts_and_the_figure(tmp_path, capsys):
+    out = tmp_path / "sanity"
+    argv = ["sanity", "--methods", "gradcam", "--n-images", "2", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    assert "| Grad-CAM | cascading |" in capsys.readouterr().out
+    html = (out / "report.html").read_text()
+    assert (out / "model_randomisation.png").is_file() and "pass" in html
+    with pytest.raises(SystemExit) as error:  # the Explainer's masks ignore the classifier
+        main(["sanity", "--methods", "explainer", "--out", str(tmp_path / "x")])
+    assert error.value.code == 2

@@ -13,11 +13,12 @@ from captum_explainer.cli import (
     demo,
     evaluate,
     explain,
+    sanity,
     train_classifier,
     train_explainer,
 )
 
-COMMANDS = (demo, train_classifier, train_explainer, evaluate, explain, benchmark)
+COMMANDS = (demo, train_classifier, train_explainer, evaluate, explain, sanity, benchmark)
 
 
 def build_parser() -> argparse.ArgumentParser:

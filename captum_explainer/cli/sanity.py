@@ -1,0 +1,71 @@
+"""``captum-explainer sanity``: does each method's map depend on the model at all?"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from captum_explainer.cli._common import add_command, add_common, add_score, add_single_file
+from captum_explainer.data.factory import DATASETS
+from captum_explainer.evaluation.sanity import MODEL_DEPENDENT, run_sanity
+from captum_explainer.report import markdown_table
+
+EPILOG = """examples:
+  captum-explainer sanity --methods gradcam integrated-gradients rise --out sanity-output
+  captum-explainer sanity --classifier runs/vgg16/best.pt --dataset voc2007 --root data/voc \\
+      --mode independent --n-images 16
+"""
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    sanity = add_command(
+        commands,
+        "sanity",
+        "model-randomisation and random-logit sanity checks of the methods, as a report",
+        EPILOG,
+    )
+    sanity.add_argument(
+        "--methods",
+        nargs="+",
+        choices=MODEL_DEPENDENT,
+        default=["gradcam", "integrated-gradients", "rise"],
+        metavar="NAME",
+        help=f"methods to check: {', '.join(MODEL_DEPENDENT)}",
+    )
+    sanity.add_argument(
+        "--classifier",
+        type=Path,
+        help="classifier checkpoint (default: the shipped synthetic classifier)",
+    )
+    sanity.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    sanity.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
+    sanity.add_argument("--n-images", type=int, default=8)
+    sanity.add_argument("--mode", choices=("cascading", "independent"), default="cascading")
+    sanity.add_argument("--rise-masks", type=int, default=1000)
+    sanity.add_argument("--fgvis-iterations", type=int, default=100)
+    add_score(sanity)
+    add_single_file(sanity)
+    sanity.add_argument("--out", type=Path, default=Path("sanity-output"), help="report folder")
+    add_common(sanity)
+    sanity.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rows, report = run_sanity(
+        args.out,
+        methods=args.methods,
+        classifier=args.classifier,
+        dataset=args.dataset,
+        root=args.root,
+        n_images=args.n_images,
+        mode=args.mode,
+        rise_masks=args.rise_masks,
+        fgvis_iterations=args.fgvis_iterations,
+        score=args.score,
+        seed=args.seed,
+        device=args.device,
+        self_contained=args.single_file,
+    )
+    print(markdown_table(rows))
+    print(f"wrote {report}")
+    return 0

@@ -1,0 +1,155 @@
+"""The sanity checks run for the catalogue's methods on a classifier, as a report: what
+``captum-explainer sanity`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from captum_explainer.attr.utils import to_pixel_map
+from captum_explainer.checkpoint import check_output_folder
+from captum_explainer.data import Normalization, collate_items
+from captum_explainer.data.factory import make_datasets
+from captum_explainer.data.loading import evaluable_indices
+from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
+from captum_explainer.models.pretrained import load_models
+from captum_explainer.report import FigureText, write_report
+from captum_explainer.sanity import (
+    PASS_THRESHOLD,
+    Explain,
+    RandomisationResult,
+    model_randomisation,
+    random_logit,
+)
+from captum_explainer.scores import score_for_task
+from captum_explainer.visualization import randomisation_figure
+
+#: Methods whose maps are computed from the classifier at run time. The Explainer's masks
+#: come from its own network, so randomising the classifier cannot change them: it needs
+#: another test (training against a randomised classifier), not run here.
+MODEL_DEPENDENT = ("gradcam", "rise", "integrated-gradients", "fgvis", "undesirable")
+
+
+def catalogue_explain(
+    name: str,
+    normalization: Normalization,
+    settings: dict[str, dict[str, Any]] | None = None,
+    score: str = "sigmoid",
+    seed: int = 0,
+) -> Explain:
+    """The catalogue's method ``name`` (a :data:`METHOD_NAMES` key) as ``(model, images,
+    targets) -> maps``, rebuilt for whatever model it is given (a randomised copy included).
+    Grad-CAM keeps the negative part of its maps here (a randomised model's ReLU'd maps are
+    often all zero, which no similarity can compare)."""
+    if name not in MODEL_DEPENDENT:
+        raise ValueError(
+            f"method {name!r} cannot be checked by randomising the classifier; choose from "
+            f"{list(MODEL_DEPENDENT)}"
+        )
+
+    def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        specs = default_methods(model, None, normalization, seed, settings, score=score)
+        spec = select_methods(specs, [name])[0]
+        kwargs = dict(spec.kwargs)
+        if name == "gradcam":
+            kwargs["relu_attributions"] = False
+        maps = spec.attribution.attribute(images, target=targets, **kwargs)
+        return to_pixel_map(maps.detach(), spec.reduction if name == "fgvis" else "sum")
+
+    return explain
+
+
+def run_sanity(
+    out: str | Path,
+    methods: Sequence[str] = ("gradcam", "integrated-gradients", "rise"),
+    classifier: str | Path | None = None,
+    dataset: str = "synthetic",
+    root: str | Path | None = None,
+    n_images: int = 8,
+    mode: str = "cascading",
+    rise_masks: int = 1000,
+    fgvis_iterations: int = 100,
+    score: str | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    self_contained: bool = False,
+) -> tuple[list[dict[str, Any]], Path]:
+    """Model randomisation and the random-logit check for each method on ``n_images``
+    images (their first labelled class), written as a report into ``out``.
+
+    Returns:
+        ``(verdict rows, report path)``.
+    """
+    check_output_folder(out)
+    model, _, meta = load_models(classifier, None, False, device)
+    stats = meta["normalization"]
+    normalization = Normalization(tuple(stats["mean"]), tuple(stats["std"]))
+    data = make_datasets(
+        dataset,
+        root,
+        int(meta["image_size"][0]),
+        train_size=1,
+        val_size=n_images,
+        seed=seed,
+        classes=list(meta["classes"]),
+        normalization=normalization,
+    )
+    indices = evaluable_indices(data.val, n_images)
+    images, labels, _ = collate_items([data.val[i] for i in indices])
+    images, targets = images.to(device), labels.float().argmax(1).to(device)
+    score = score or score_for_task(meta.get("task", "multilabel"))
+    masks = dict(n_masks=rise_masks)
+    settings = {"RISE": masks, "Undesirable pixels": masks, "FGVis": dict(n_iter=fgvis_iterations)}
+    results: list[RandomisationResult] = []
+    verdicts = []
+    for name in methods:
+        explain = catalogue_explain(name, normalization, settings, score, seed)
+        result = model_randomisation(
+            explain, model, images, targets, METHOD_NAMES[name], mode, seed=seed
+        )
+        logit = random_logit(explain, model, images, targets, len(meta["classes"]), seed)
+        results.append(result)
+        final = result.mean("spearman_abs")[-1 if mode == "cascading" else 0]
+        verdicts.append(
+            {
+                "method": METHOD_NAMES[name],
+                "mode": mode,
+                "spearman_abs_randomised": min(result.mean("spearman_abs"))
+                if mode == "independent"
+                else final,
+                "ssim_abs_randomised": result.mean("ssim_abs")[-1],
+                "random_logit_spearman": float(logit["spearman"].mean()),
+                "verdict": "pass" if result.passed else "FAIL",
+            }
+        )
+    notes = [
+        f"{len(indices)} images of {dataset}, each explained for its first labelled class; the "
+        f"classifier's layers randomised {mode}ly from the output down, on a copy.",
+        f"Verdict: a method passes when the rank correlation of its absolute maps with the "
+        f"original ones falls below {PASS_THRESHOLD} once every layer is randomised "
+        f"(independent mode: for at least one layer). The Explainer is not checked here: its "
+        f"masks do not depend on the classifier at run time.",
+    ]
+    figure = randomisation_figure(results)
+    report = write_report(
+        out,
+        verdicts,
+        {"model_randomisation": figure},
+        title="captum-explainer sanity checks",
+        notes=notes,
+        extra_tables={"Similarity after each step": [r for x in results for r in x.rows()]},
+        captions={
+            "model_randomisation": FigureText(
+                "Similarity to the original maps while the classifier is randomised",
+                "Per method, the mean Spearman rank correlation and SSIM of the absolute maps "
+                "against the original ones after each randomisation step (left: the output "
+                "layer). A method that depends on the model falls towards 0.",
+            )
+        },
+        self_contained=self_contained,
+    )
+    return verdicts, report
