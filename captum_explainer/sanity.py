@@ -6,6 +6,9 @@ model at all?
   each step and measure how similar the maps stay to the original ones. A method whose maps
   survive a randomised model explains the image, not the model.
 - :func:`random_logit`: the map of the image's class against the map of a random other class.
+- :func:`leakage`: for masks such as the Explainer's, which do not depend on the classifier at
+  run time: does the classifier's score on the masked image come from the evidence inside
+  the mask or from the mask's shape?
 
 Similarity is measured per image as the paper does: Spearman rank correlation and SSIM, both
 on the maps as they are and on their absolute values, each map scaled to [0, 1] first.
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from captum_explainer.attr.utils import to_pixel_map
+from captum_explainer.scores import class_scores
 
 #: A method's maps for a model: ``explain(model, images, targets) -> (N, 1, H, W)``.
 Explain = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -199,3 +203,71 @@ def random_logit(
     own = to_pixel_map(explain(model, images, targets).detach(), "sum")
     other = to_pixel_map(explain(model, images, others.to(targets.device)).detach(), "sum")
     return similarities(own, other)
+
+
+@dataclass
+class LeakageResult:
+    """The classifier's mean score of the explained class on four images built from each
+    mask (in the spirit of EVAL-X, Jethani et al. 2021):
+
+    - ``evidence``: the mask over its own image (``m * x + (1 - m) * b``);
+    - ``other_image``: the same mask over another image of the batch (its content, this
+      mask's shape);
+    - ``mean_fill``: the mask's shape filled with the image's mean colour (shape only);
+    - ``blank``: the baseline alone.
+
+    ``shape_share``: how much of the evidence's gain over the blank level the shape alone
+    reaches, ``(max(other_image, mean_fill) - blank) / (evidence - blank)``; near 0 when the
+    score comes from the evidence inside the mask, near 1 when the mask's shape carries it.
+    """
+
+    evidence: float
+    other_image: float
+    mean_fill: float
+    blank: float
+
+    @property
+    def shape_share(self) -> float:
+        gain = self.evidence - self.blank
+        if gain <= 1e-6:
+            return float("nan")
+        return (max(self.other_image, self.mean_fill) - self.blank) / gain
+
+
+def leakage(
+    classifier: nn.Module,
+    masks: torch.Tensor,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    score: str = "sigmoid",
+    baseline: float = 0.0,
+) -> LeakageResult:
+    """Does the classifier's score on a masked image come from the evidence inside the mask
+    or from the mask's shape? (:class:`LeakageResult`).
+
+    Args:
+        classifier: the model.
+        masks: ``(N, 1, H, W)`` in [0, 1], each for its image's target class (e.g. the
+            Explainer's).
+        images, targets: ``(N, C, H, W)`` and ``(N,)``; ``N >= 2`` (each mask is also laid
+            over the next image of the batch).
+        score: ``"sigmoid"`` or ``"softmax"``.
+        baseline: what masked-out pixels become.
+    """
+    if images.shape[0] < 2:
+        raise ValueError("leakage needs at least 2 images (each mask is laid over another one)")
+    base = torch.full_like(images, baseline)
+    other = images.roll(1, dims=0)
+    mean = images.mean(dim=(2, 3), keepdim=True).expand_as(images)
+    built = {
+        "evidence": masks * images + (1 - masks) * base,
+        "other_image": masks * other + (1 - masks) * base,
+        "mean_fill": masks * mean + (1 - masks) * base,
+        "blank": base,
+    }
+    with torch.no_grad():
+        values = {
+            name: float(class_scores(classifier(batch), score).gather(1, targets[:, None]).mean())
+            for name, batch in built.items()
+        }
+    return LeakageResult(**values)

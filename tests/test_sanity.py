@@ -5,11 +5,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from captum_explainer import GradCAM, IntegratedGradients
+from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients
 from captum_explainer.cli import main
 from captum_explainer.data import SyntheticScenes, collate_items
-from captum_explainer.models import synthetic_classifier
+from captum_explainer.models import synthetic_classifier, synthetic_explainer
 from captum_explainer.sanity import (
+    leakage,
     model_randomisation,
     parameterised_layers,
     random_logit,
@@ -93,3 +94,33 @@ def test_sanity_command_writes_verdicts_and_the_figure(tmp_path, capsys):
     with pytest.raises(SystemExit) as error:  # the Explainer's masks ignore the classifier
         main(["sanity", "--methods", "explainer", "--out", str(tmp_path / "x")])
     assert error.value.code == 2
+
+
+class _ShapeReader(torch.nn.Module):
+    """Scores class 0 by how much of the top-left quadrant differs from the baseline: it
+    reads the mask's shape, whatever fills it."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu = torch.nn.ReLU()
+
+    def forward(self, x):
+        filled = (x[:, :, :8, :8].abs().mean(1) > 1e-3).float().mean((1, 2))
+        logit = self.relu(20 * filled - 10) - 5
+        return torch.stack([logit, torch.zeros_like(logit)], 1)
+
+
+def test_leakage_separates_evidence_from_shape(setup):
+    model, images, targets = setup
+    explainer = ExplainerAttribution(synthetic_explainer(), model)
+    masks = explainer.attribute(images, target=targets)
+    honest = leakage(model, masks, images, targets)
+    assert honest.evidence > 0.8 and honest.shape_share < 0.2  # the shipped models
+    # A classifier that reads the mask's shape: any filling scores as high as the evidence.
+    square = torch.zeros(4, 1, 16, 16)
+    square[..., :8, :8] = 1
+    inputs = torch.rand(4, 3, 16, 16) + 0.5
+    shape = leakage(_ShapeReader(), square, inputs, torch.zeros(4, dtype=torch.long))
+    assert shape.evidence > 0.99 and shape.shape_share > 0.95
+    with pytest.raises(ValueError, match="at least 2 images"):
+        leakage(model, masks[:1], images[:1], targets[:1])
