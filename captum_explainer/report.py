@@ -112,6 +112,8 @@ COLUMNS: dict[str, Column] = {
     "score_rise": Column("score rise", "higher", "rise of the target's score"),
     "became_top1": Column("became top-1", "higher", "images whose top class became the target"),
     "mode": Column("mode"),
+    "check": Column("check"),
+    "value": Column("value", None, "the check's number; the verdict reads it"),
     "layer": Column("randomised layer"),
     "verdict": Column("verdict"),
     "spearman_abs_randomised": Column(
@@ -214,6 +216,11 @@ INTROS = {
     "classes' maps (off-diagonal, lower is better, ideally at the blank image's level).",
     "Undesirable-pixel recovery": "Whether removing what the undesirable-pixel map marks "
     "helps the target class, against removing as many random pixels.",
+    "Sanity checks": "Whether each map depends on the model: Grad-CAM's and Integrated "
+    "Gradients' maps once the classifier's layers are all randomised (rank correlation with "
+    "the originals, must fall below 0.5), and whether the classifier's score on the "
+    "Explainer's masked image comes from the evidence or from the mask's shape (must be "
+    "below 0.5).",
     "Similarity after each step": "How similar each method's maps stay to the original ones "
     "as the classifier's layers are randomised, from the output down (lower means the map "
     "depends on the model, as it should).",

@@ -38,6 +38,11 @@ PASS_THRESHOLD = 0.5
 
 MEASURES = ("spearman", "spearman_abs", "ssim", "ssim_abs")
 
+#: The leakage verdict's rule: masks pass when the mask's shape alone (over another image,
+#: or filled with the mean colour) reaches less than this share of the evidence's gain over
+#: the blank image (:attr:`LeakageResult.shape_share`).
+LEAKAGE_THRESHOLD = 0.5
+
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-row Spearman rank correlation of ``(N, ...)`` tensors (ties take distinct ranks in
@@ -249,8 +254,8 @@ def leakage(
         classifier: the model.
         masks: ``(N, 1, H, W)`` in [0, 1], each for its image's target class (e.g. the
             Explainer's).
-        images, targets: ``(N, C, H, W)`` and ``(N,)``; ``N >= 2`` (each mask is also laid
-            over the next image of the batch).
+        images, targets: ``(N, C, H, W)`` and ``(N,)``; ``N >= 2`` distinct images (each mask
+            is also laid over the next image of the batch).
         score: ``"sigmoid"`` or ``"softmax"``.
         baseline: what masked-out pixels become.
     """

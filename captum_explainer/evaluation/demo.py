@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 
 from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.methods import MethodSpec, default_methods
+from captum_explainer.evaluation.methods import METHOD_NAMES, MethodSpec, default_methods
 from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
+from captum_explainer.evaluation.sanity import catalogue_explain
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, fit_explainer
 from captum_explainer.metrics import (
@@ -27,11 +28,18 @@ from captum_explainer.metrics import (
 )
 from captum_explainer.models import pretrained
 from captum_explainer.report import FigureText, write_report
+from captum_explainer.sanity import (
+    LEAKAGE_THRESHOLD,
+    RandomisationResult,
+    leakage,
+    model_randomisation,
+)
 from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
 from captum_explainer.visualization import (
     causal_curves_figure,
     class_view,
     comparison_grid,
+    randomisation_figure,
     specificity_heatmap,
 )
 
@@ -47,6 +55,8 @@ class DemoMeasurements:
     specificity: dict[str, Any]
     recovery: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    randomisation: list[RandomisationResult] = field(default_factory=list)
+    sanity: list[dict[str, Any]] = field(default_factory=list)
 
 
 def measure(
@@ -61,7 +71,7 @@ def measure(
 ) -> DemoMeasurements:
     """Run every method, then the faithfulness games, class specificity and recovery, all
     read with the classifier's ``score`` (``"sigmoid"`` or ``"softmax"``)."""
-    bar = tqdm(total=len(methods) + 2, desc="demo", disable=not progress)
+    bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
 
     def announce(name: str) -> None:
         bar.set_postfix_str(name)
@@ -80,6 +90,8 @@ def measure(
     ]
     announce("undesirable-pixel recovery")
     recovery = _recovery_rows(classifier, result, score)
+    announce("sanity checks")
+    randomisation, sanity = _sanity(classifier, result, score)
     bar.close()
     return DemoMeasurements(
         result,
@@ -89,7 +101,51 @@ def measure(
         faithfulness.specificity,
         recovery,
         faithfulness.warnings,
+        randomisation,
+        sanity,
     )
+
+
+#: The methods the demo's sanity section randomises the classifier for (the cheap ones; the
+#: ``sanity`` command checks the others too).
+DEMO_SANITY_METHODS = ("gradcam", "integrated-gradients")
+
+
+def _sanity(
+    classifier: nn.Module, result: ComparisonResult, score: str
+) -> tuple[list[RandomisationResult], list[dict[str, Any]]]:
+    """Model randomisation of the cheap model-dependent methods, and the leakage check of
+    the Explainer's masks, on the demo's images (each for its first labelled class)."""
+    first = result.labels.float().argmax(1)
+    settings = {"Integrated Gradients": dict(n_steps=16)}
+    results, rows = [], []
+    for name in DEMO_SANITY_METHODS:
+        explain = catalogue_explain(name, SYNTHETIC_NORMALIZATION, settings, score)
+        check = model_randomisation(explain, classifier, result.images, first, METHOD_NAMES[name])
+        results.append(check)
+        rows.append(
+            {
+                "method": check.method,
+                "check": "model randomisation",
+                "value": check.mean("spearman_abs")[-1],
+                "verdict": "pass" if check.passed else "FAIL",
+            }
+        )
+    names = [m.name for m in result.methods]
+    every = result["Explainer"].class_maps if "Explainer" in names else None
+    if every is not None and result.images.shape[0] >= 2:
+        # One mask per image (its first class), so that "another image" is another image.
+        masks = every[torch.arange(len(first)), first.to(every.device)][:, None].clamp(0, 1)
+        check = leakage(classifier, masks, result.images, first, score)
+        rows.append(
+            {
+                "method": "Explainer",
+                "check": "leakage (shape share)",
+                "value": check.shape_share,
+                "verdict": "pass" if check.shape_share < LEAKAGE_THRESHOLD else "FAIL",
+            }
+        )
+    return results, rows
 
 
 def run_demo(
@@ -193,6 +249,14 @@ def _write(
             "the legend gives each area.",
         ),
     }
+    if measured.randomisation:
+        figures["model_randomisation"] = randomisation_figure(measured.randomisation)
+        captions["model_randomisation"] = FigureText(
+            "Sanity check: the maps while the classifier is randomised",
+            "Mean Spearman rank correlation and SSIM of the absolute maps against the original "
+            "ones after each randomisation step, from the output layer down; a method that "
+            "depends on the model falls below the dashed line.",
+        )
     for name, value in measured.specificity.items():
         key = f"class_specificity_{name.lower().replace('-', '_')}"
         figures[key] = specificity_heatmap(value, classes, name)
@@ -220,6 +284,7 @@ def _write(
             "Faithfulness": measured.faithfulness,
             "Class specificity": specificity_rows,
             "Undesirable-pixel recovery": measured.recovery,
+            "Sanity checks": measured.sanity,
         },
         captions=captions,
         self_contained=self_contained,
