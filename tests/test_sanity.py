@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients
 from captum_explainer.cli import main
-from captum_explainer.data import SyntheticScenes, collate_items
+from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
+from captum_explainer.evaluation.sanity import explainer_randomisation
 from captum_explainer.models import synthetic_classifier, synthetic_explainer
 from captum_explainer.sanity import (
     leakage,
@@ -124,3 +125,17 @@ def test_leakage_separates_evidence_from_shape(setup):
     assert shape.evidence > 0.99 and shape.shape_share > 0.95
     with pytest.raises(ValueError, match="at least 2 images"):
         leakage(model, masks[:1], images[:1], targets[:1])
+
+
+def test_explainer_randomisation_trains_two_explainers_and_compares_them(setup):
+    model, images, targets = setup
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train = SyntheticScenes(16, image_size=64, split="train", seed=9)
+    val = SyntheticScenes(8, image_size=64, split="val", seed=9)
+    result = explainer_randomisation(
+        model, train, val, images, targets, train.classes, SYNTHETIC_NORMALIZATION,
+        steps=2, batch_size=8,
+    )  # fmt: skip
+    assert set(result.similarity) == {"spearman", "spearman_abs", "ssim", "ssim_abs"}
+    assert -1 <= result.similarity["spearman_abs"] <= 1 and isinstance(result.passed, bool)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -43,6 +43,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sanity.add_argument("--mode", choices=("cascading", "independent"), default="cascading")
     sanity.add_argument("--rise-masks", type=int, default=1000)
     sanity.add_argument("--fgvis-iterations", type=int, default=100)
+    sanity.add_argument(
+        "--explainer-steps",
+        type=int,
+        default=0,
+        help="also train two Explainers this many steps, for the classifier and for a "
+        "randomised copy, and compare their masks (0: skip; 150 takes about 4 minutes on 2 cores)",
+    )
     add_score(sanity)
     add_single_file(sanity)
     sanity.add_argument("--out", type=Path, default=Path("sanity-output"), help="report folder")
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         self_contained=args.single_file,
+        explainer_steps=args.explainer_steps,
     )
     print(markdown_table(rows))
     print(f"wrote {report}")

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import copy
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +19,21 @@ from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
+from captum_explainer.explainer.loss import loss_weights
+from captum_explainer.explainer.train import ExplainerTrainingConfig, train_explainer
+from captum_explainer.metrics import mask_scores
 from captum_explainer.models.pretrained import load_models
+from captum_explainer.models.registry import load_explainer
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.sanity import (
     PASS_THRESHOLD,
     Explain,
     RandomisationResult,
     model_randomisation,
+    parameterised_layers,
     random_logit,
+    randomise_,
+    similarities,
 )
 from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import randomisation_figure
@@ -77,9 +87,11 @@ def run_sanity(
     seed: int = 0,
     device: str = "cpu",
     self_contained: bool = False,
+    explainer_steps: int = 0,
 ) -> tuple[list[dict[str, Any]], Path]:
     """Model randomisation and the random-logit check for each method on ``n_images``
-    images (their first labelled class), written as a report into ``out``.
+    images (their first labelled class), written as a report into ``out``; with
+    ``explainer_steps > 0`` also :func:`explainer_randomisation` with that budget.
 
     Returns:
         ``(verdict rows, report path)``.
@@ -92,14 +104,14 @@ def run_sanity(
         dataset,
         root,
         int(meta["image_size"][0]),
-        train_size=1,
+        train_size=max(1, explainer_steps * 16),
         val_size=n_images,
         seed=seed,
         classes=list(meta["classes"]),
         normalization=normalization,
     )
     indices = evaluable_indices(data.val, n_images)
-    images, labels, _ = collate_items([data.val[i] for i in indices])
+    images, labels, segmentation = collate_items([data.val[i] for i in indices])
     images, targets = images.to(device), labels.float().argmax(1).to(device)
     score = score or score_for_task(meta.get("task", "multilabel"))
     masks = dict(n_masks=rise_masks)
@@ -124,6 +136,29 @@ def run_sanity(
                 "ssim_abs_randomised": result.mean("ssim_abs")[-1],
                 "random_logit_spearman": float(logit["spearman"].mean()),
                 "verdict": "pass" if result.passed else "FAIL",
+            }
+        )
+    if explainer_steps > 0:
+        check = explainer_randomisation(
+            model,
+            data.require_train(),
+            data.val,
+            images,
+            targets,
+            data.classes,
+            normalization,
+            segmentation.to(device) if isinstance(segmentation, torch.Tensor) else None,
+            steps=explainer_steps,
+            seed=seed,
+        )
+        verdicts.append(
+            {
+                "method": "Explainer",
+                "mode": f"trained {explainer_steps} steps, real vs randomised classifier",
+                "spearman_abs_randomised": check.similarity["spearman_abs"],
+                "ssim_abs_randomised": check.similarity["ssim_abs"],
+                "random_logit_spearman": float("nan"),
+                "verdict": "pass" if check.passed else "FAIL",
             }
         )
     notes = [
@@ -153,3 +188,88 @@ def run_sanity(
         self_contained=self_contained,
     )
     return verdicts, report
+
+
+@dataclass
+class ExplainerRandomisationResult:
+    """Two Explainers trained alike, one for the classifier and one for a randomised copy:
+    ``similarity`` of their masks (measure -> mean over images, :data:`MEASURES`), each one's
+    continuous IoU against the ground truth where it was given, and the verdict: the masks
+    depend on the classifier when the rank correlation of their absolute values is below
+    :data:`~captum_explainer.sanity.PASS_THRESHOLD`."""
+
+    steps: int
+    similarity: dict[str, float]
+    iou_real: float = float("nan")
+    iou_randomised: float = float("nan")
+    threshold: float = PASS_THRESHOLD
+
+    @property
+    def passed(self) -> bool:
+        return self.similarity["spearman_abs"] < self.threshold
+
+
+def explainer_randomisation(
+    classifier: nn.Module,
+    train_set: Any,
+    val_set: Any,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    classes: Sequence[str],
+    normalization: Normalization,
+    segmentation: torch.Tensor | None = None,
+    steps: int = 150,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    seed: int = 0,
+    work_dir: str | Path | None = None,
+) -> ExplainerRandomisationResult:
+    """The learned Explainer's own randomisation test: model randomisation cannot change its
+    masks, which come from its own network, so train two small Explainers with the same seed,
+    initialisation (random, not from the classifier, so that both start alike), budget
+    (``steps`` steps of ``batch_size``) and loss, one for ``classifier`` and one for a copy
+    with every layer randomised, and compare their masks of ``targets`` on ``images``.
+
+    The user's classifier is not changed. Checkpoints go to ``work_dir`` (default: a
+    temporary folder, removed afterwards).
+    """
+    randomised = copy.deepcopy(classifier).eval()
+    generator = torch.Generator().manual_seed(seed)
+    for layer in parameterised_layers(randomised):
+        randomise_(randomised.get_submodule(layer), generator)
+    masks = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(work_dir) if work_dir is not None else Path(scratch)
+        for name, model in (("real", classifier), ("randomised", randomised)):
+            config = ExplainerTrainingConfig(
+                out_dir=root / name,
+                epochs=1,
+                max_steps_per_epoch=steps,
+                batch_size=batch_size,
+                lr=lr,
+                weights=loss_weights(l_m=0.5, a_max=0.15),  # the shipped Explainer's
+                init_from_classifier=False,
+                progress=False,
+                seed=seed,
+            )
+            train_explainer(config, model, train_set, val_set, list(classes), normalization)
+            network, _ = load_explainer(root / name / "last.pt", images.device)
+            with torch.no_grad():
+                every = torch.sigmoid(network(images))
+            masks[name] = every[torch.arange(len(targets)), targets][:, None]
+    similarity = {
+        k: float(v.mean()) for k, v in similarities(masks["real"], masks["randomised"]).items()
+    }
+    result = ExplainerRandomisationResult(steps, similarity)
+    if segmentation is not None:
+        own = segmentation == targets[:, None, None] + 1
+        scores = {
+            name: float(
+                mask_scores(m, torch.where(own, segmentation, torch.zeros_like(segmentation)))[
+                    "continuous_iou"
+                ].mean()
+            )
+            for name, m in masks.items()
+        }
+        result.iou_real, result.iou_randomised = scores["real"], scores["randomised"]
+    return result
