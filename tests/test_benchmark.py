@@ -37,6 +37,7 @@ def test_tiny_benchmark_reports_every_method(tmp_path, capsys):
         "RISE (16 masks)",
         "RISE (64 masks)",
         "Captum LayerGradCam + interpolate",
+        "Sanity: Grad-CAM, cascading randomisation",
     } <= methods
     for row in report["rows"]:
         assert row["seconds_per_image"] > 0 and row["baseline_seconds_per_image"] > 0

@@ -20,6 +20,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from captum_explainer.attr import GradCAM
 from captum_explainer.checkpoint import atomic_write, check_output_file
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data._types import Normalization
@@ -32,6 +33,7 @@ from captum_explainer.models import (
     synthetic_explainer,
 )
 from captum_explainer.report import markdown_table
+from captum_explainer.sanity import model_randomisation, parameterised_layers
 
 
 @dataclass
@@ -347,9 +349,31 @@ def benchmark_model(
     classifier, explainer, images, normalization = build_setup(model_name, device)
     images = images[:n_images]
     cases = default_cases(classifier, images, normalization, explainer, **config)
+    cases.append(sanity_case(classifier, images))
     if peers:
         cases += peer_cases(classifier, images)
     return run_benchmark(model_name, cases, n_images, device, repeats, warmup, progress)
+
+
+def sanity_case(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> BenchmarkCase:
+    """A full cascading model-randomisation run for Grad-CAM, against the explanations it
+    recomputes (one per randomisation step and the original: Grad-CAM calls alone)."""
+    layer_count = len(parameterised_layers(classifier))
+    targets = torch.full((images.shape[0],), target, dtype=torch.long, device=images.device)
+
+    def gradcam(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return GradCAM(model).attribute(x, target=t, relu_attributions=False)
+
+    def explanations() -> None:
+        for _ in range(layer_count + 1):
+            gradcam(classifier, images, targets)
+
+    return BenchmarkCase(
+        "Sanity: Grad-CAM, cascading randomisation",
+        lambda: model_randomisation(gradcam, classifier, images, targets),
+        explanations,
+        f"baseline: the {layer_count + 1} Grad-CAM explanations it recomputes",
+    )
 
 
 def format_table(rows: list[BenchmarkRow]) -> str:
