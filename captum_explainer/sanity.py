@@ -17,7 +17,7 @@ on the maps as they are and on their absolute values, each map scaled to [0, 1] 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,7 +155,8 @@ def model_randomisation(
     layers: Sequence[str] | None = None,
     seed: int = 0,
 ) -> RandomisationResult:
-    """Adebayo et al.'s model-parameter randomisation test, on a copy of ``model``.
+    """Adebayo et al.'s model-parameter randomisation test of one method, on a copy of
+    ``model`` (:func:`model_randomisation_all` for several methods sharing the copies).
 
     Args:
         explain: ``(model, images, targets) -> maps``; called with the original model once
@@ -171,25 +172,46 @@ def model_randomisation(
     Returns:
         :class:`RandomisationResult`.
     """
+    return model_randomisation_all({method: explain}, model, images, targets, mode, layers, seed)[0]
+
+
+def model_randomisation_all(
+    explains: Mapping[str, Explain],
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    mode: str = "cascading",
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+) -> list[RandomisationResult]:
+    """:func:`model_randomisation` of several methods (name -> explain function): each
+    randomised model is made once and explained by every method, in the batch given."""
     if mode not in ("cascading", "independent"):
         raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
     layers = list(layers) if layers is not None else parameterised_layers(model)
     if not layers:
         raise ValueError("model has no layer with parameters to randomise")
-    original = to_pixel_map(explain(model, images, targets).detach(), "sum")
+    original = {
+        name: to_pixel_map(explain(model, images, targets).detach(), "sum")
+        for name, explain in explains.items()
+    }
     generator = torch.Generator().manual_seed(seed)
     randomised = copy.deepcopy(model).eval()
-    result = RandomisationResult(method, mode, layers)
-    steps: dict[str, list[torch.Tensor]] = {m: [] for m in MEASURES}
+    steps: dict[str, dict[str, list[torch.Tensor]]] = {
+        name: {m: [] for m in MEASURES} for name in explains
+    }
     for layer in layers:
         if mode == "independent":
             randomised = copy.deepcopy(model).eval()
         randomise_(randomised.get_submodule(layer), generator)
-        maps = to_pixel_map(explain(randomised, images, targets).detach(), "sum")
-        for name, values in similarities(original, maps).items():
-            steps[name].append(values)
-    result.per_step = {m: torch.stack(v) for m, v in steps.items()}
-    return result
+        for name, explain in explains.items():
+            maps = to_pixel_map(explain(randomised, images, targets).detach(), "sum")
+            for measure, values in similarities(original[name], maps).items():
+                steps[name][measure].append(values)
+    return [
+        RandomisationResult(name, mode, layers, {m: torch.stack(v) for m, v in steps[name].items()})
+        for name in explains
+    ]
 
 
 def random_logit(

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients
+from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients, sanity
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.evaluation.sanity import explainer_randomisation
@@ -139,3 +139,20 @@ def test_explainer_randomisation_trains_two_explainers_and_compares_them(setup):
     assert set(result.similarity) == {"spearman", "spearman_abs", "ssim", "ssim_abs"}
     assert -1 <= result.similarity["spearman_abs"] <= 1 and isinstance(result.passed, bool)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_several_methods_share_each_randomised_model(setup, monkeypatch):
+    model, images, targets = setup
+    randomised = []
+    real_randomise = sanity.randomise_
+    monkeypatch.setattr(
+        sanity, "randomise_", lambda module, g: randomised.append(1) or real_randomise(module, g)
+    )
+    together = sanity.model_randomisation_all(
+        {"gradcam": gradcam, "edges": edges}, model, images, targets
+    )
+    # One randomisation per layer, shared by both methods.
+    assert len(randomised) == len(sanity.parameterised_layers(model))
+    alone = model_randomisation(gradcam, model, images, targets, method="gradcam")
+    assert torch.allclose(together[0].per_step["spearman_abs"], alone.per_step["spearman_abs"])
+    assert together[0].passed and not together[1].passed

@@ -28,8 +28,7 @@ from captum_explainer.report import FigureText, write_report
 from captum_explainer.sanity import (
     PASS_THRESHOLD,
     Explain,
-    RandomisationResult,
-    model_randomisation,
+    model_randomisation_all,
     parameterised_layers,
     random_logit,
     randomise_,
@@ -116,23 +115,21 @@ def run_sanity(
     score = score or score_for_task(meta.get("task", "multilabel"))
     masks = dict(n_masks=rise_masks)
     settings = {"RISE": masks, "Undesirable pixels": masks, "FGVis": dict(n_iter=fgvis_iterations)}
-    results: list[RandomisationResult] = []
+    explains = {
+        METHOD_NAMES[name]: catalogue_explain(name, normalization, settings, score, seed)
+        for name in methods
+    }
+    # Each randomised model is made once and explained by every method.
+    results = model_randomisation_all(explains, model, images, targets, mode, seed=seed)
     verdicts = []
-    for name in methods:
-        explain = catalogue_explain(name, normalization, settings, score, seed)
-        result = model_randomisation(
-            explain, model, images, targets, METHOD_NAMES[name], mode, seed=seed
-        )
+    for result, explain in zip(results, explains.values()):
         logit = random_logit(explain, model, images, targets, len(meta["classes"]), seed)
-        results.append(result)
-        final = result.mean("spearman_abs")[-1 if mode == "cascading" else 0]
+        final = result.mean("spearman_abs")
         verdicts.append(
             {
-                "method": METHOD_NAMES[name],
+                "method": result.method,
                 "mode": mode,
-                "spearman_abs_randomised": min(result.mean("spearman_abs"))
-                if mode == "independent"
-                else final,
+                "spearman_abs_randomised": final[-1] if mode == "cascading" else min(final),
                 "ssim_abs_randomised": result.mean("ssim_abs")[-1],
                 "random_logit_spearman": float(logit["spearman"].mean()),
                 "verdict": "pass" if result.passed else "FAIL",
