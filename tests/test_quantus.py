@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.evaluation.quantus import quantus_explain_func
@@ -32,6 +33,21 @@ def test_explain_func_speaks_quantus(method):
     torch.nn.init.normal_(randomised.head.weight)
     again = explain(randomised, images.numpy(), labels.float().argmax(1).numpy())
     assert (method == "explainer") == np.allclose(maps, again)
+
+
+def test_a_torchvision_model_with_gradcam_found_by_layer_name():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=4).eval()
+    explain = quantus_explain_func("gradcam", SYNTHETIC_NORMALIZATION, gradcam_layer="layer4")
+    x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+    maps = explain(model, x, np.array([0, 3]))
+    assert maps.shape == (2, 1, 32, 32)
+    metric = quantus.MPRT(layer_order="top_down", disable_warnings=True)
+    scores = metric(
+        model=model, x_batch=x, y_batch=np.array([0, 3]), a_batch=None,
+        explain_func=explain, device="cpu",
+    )  # fmt: skip
+    assert len(scores) > 0
 
 
 def test_four_quantus_metrics_run_through_the_bridge():

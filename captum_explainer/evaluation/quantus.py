@@ -33,6 +33,7 @@ def quantus_explain_func(
     settings: dict[str, dict[str, Any]] | None = None,
     score: str = "sigmoid",
     seed: int = 0,
+    gradcam_layer: str | None = None,
 ) -> Callable[..., np.ndarray]:
     """``explain_func(model, inputs, targets, **kwargs) -> np.ndarray`` for Quantus.
 
@@ -43,6 +44,8 @@ def quantus_explain_func(
         settings: per-method keyword arguments, as ``default_methods`` takes them.
         score: the score the black-box and optimisation methods explain.
         seed: the random masks' seed.
+        gradcam_layer: Grad-CAM's layer by name (e.g. ``"layer4"`` for a torchvision ResNet),
+            found in whatever model Quantus hands over; default the model's ``target_layer``.
 
     Returns:
         The function; its maps are ``(N, 1, H, W)`` float32 numpy arrays.
@@ -58,7 +61,7 @@ def quantus_explain_func(
             return ExplainerAttribution(network, model).attribute(images, target=targets)
 
     else:
-        explain = catalogue_explain(method, normalization, settings, score, seed)
+        explain = catalogue_explain(method, normalization, settings, score, seed, gradcam_layer)
 
     def explain_func(model: nn.Module, inputs: Any, targets: Any, **_: Any) -> np.ndarray:
         device = next(model.parameters()).device

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from captum_explainer.attr import GradCAM
 from captum_explainer.attr.utils import to_pixel_map
 from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, collate_items
@@ -49,11 +50,14 @@ def catalogue_explain(
     settings: dict[str, dict[str, Any]] | None = None,
     score: str = "sigmoid",
     seed: int = 0,
+    gradcam_layer: str | None = None,
 ) -> Explain:
     """The catalogue's method ``name`` (a :data:`METHOD_NAMES` key) as ``(model, images,
     targets) -> maps``, rebuilt for whatever model it is given (a randomised copy included).
     Grad-CAM keeps the negative part of its maps here (a randomised model's ReLU'd maps are
-    often all zero, which no similarity can compare)."""
+    often all zero, which no similarity can compare). ``gradcam_layer``: the name of
+    Grad-CAM's layer (``model.get_submodule(name)`` of whatever model is given); default the
+    model's ``target_layer``."""
     if name not in MODEL_DEPENDENT:
         raise ValueError(
             f"method {name!r} cannot be checked by randomising the classifier; choose from "
@@ -61,12 +65,13 @@ def catalogue_explain(
         )
 
     def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if name == "gradcam":
+            layer = model.get_submodule(gradcam_layer) if gradcam_layer is not None else None
+            maps = GradCAM(model, layer).attribute(images, target=targets, relu_attributions=False)
+            return to_pixel_map(maps.detach(), "sum")
         specs = default_methods(model, None, normalization, seed, settings, score=score)
         spec = select_methods(specs, [name])[0]
-        kwargs = dict(spec.kwargs)
-        if name == "gradcam":
-            kwargs["relu_attributions"] = False
-        maps = spec.attribution.attribute(images, target=targets, **kwargs)
+        maps = spec.attribution.attribute(images, target=targets, **spec.kwargs)
         return to_pixel_map(maps.detach(), spec.reduction if name == "fgvis" else "sum")
 
     return explain
