@@ -11,7 +11,8 @@ model at all?
   the mask or from the mask's shape?
 
 Similarity is measured per image as the paper does: Spearman rank correlation and SSIM, both
-on the maps as they are and on their absolute values, each map scaled to [0, 1] first.
+on the maps as they are and on their absolute values, each map scaled to [0, 1] first
+(min-max, :func:`~captum_explainer.metrics.scale_maps`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from captum_explainer.attr.utils import to_pixel_map
+from captum_explainer.metrics.localization import scale_maps
 from captum_explainer.scores import class_scores
 
 #: A method's maps for a model: ``explain(model, images, targets) -> (N, 1, H, W)``.
@@ -74,19 +76,13 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
     return index.flatten(1).mean(1)
 
 
-def _unit(maps: torch.Tensor) -> torch.Tensor:
-    low = maps.flatten(1).amin(1)[:, None, None, None]
-    high = maps.flatten(1).amax(1)[:, None, None, None]
-    return (maps - low) / (high - low).clamp(min=1e-12)
-
-
 def similarities(original: torch.Tensor, other: torch.Tensor) -> dict[str, torch.Tensor]:
     """The four per-image measures of :data:`MEASURES` between two batches of maps."""
     return {
         "spearman": spearman(original, other),
         "spearman_abs": spearman(original.abs(), other.abs()),
-        "ssim": ssim(_unit(original), _unit(other)),
-        "ssim_abs": ssim(_unit(original.abs()), _unit(other.abs())),
+        "ssim": ssim(scale_maps(original), scale_maps(other)),
+        "ssim_abs": ssim(scale_maps(original.abs()), scale_maps(other.abs())),
     }
 
 

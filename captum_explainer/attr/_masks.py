@@ -84,11 +84,19 @@ def generate_masks(
     pixels, then cropped to ``H x W`` at a random offset in ``[0, cell)`` on each axis.
     The random draws come from ``generator`` (on the CPU); the masks are made on ``device``.
     """
+    draws = _draw(count, height, width, grid_size, p_keep, generator)
+    return _upsample_and_crop(*(d.to(device) for d in draws), height, width)
+
+
+def _draw(
+    count: int, height: int, width: int, grid_size: int, p_keep: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random part of ``count`` masks, on the CPU: the kept cells and the crop offsets."""
     cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
     grid = torch.rand(count, 1, grid_size, grid_size, generator=generator) < p_keep
     dy = torch.randint(cell_h, (count,), generator=generator)
     dx = torch.randint(cell_w, (count,), generator=generator)
-    return _upsample_and_crop(grid.to(device), dy.to(device), dx.to(device), height, width)
+    return grid, dy, dx
 
 
 def _upsample_and_crop(
@@ -127,16 +135,12 @@ def masks_by_index(
 ) -> torch.Tensor:
     """Masks ``first`` to ``first + count - 1`` of the stream of ``seed``, ``(count, H, W)``."""
     first_block, last_block = first // MASKS_PER_DRAW, (first + count - 1) // MASKS_PER_DRAW
-    cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
-    grids, dys, dxs = [], [], []
-    for block in range(first_block, last_block + 1):
-        generator = block_generator(seed, block)
-        shape = (MASKS_PER_DRAW, 1, grid_size, grid_size)
-        grids.append(torch.rand(shape, generator=generator) < p_keep)
-        dys.append(torch.randint(cell_h, (MASKS_PER_DRAW,), generator=generator))
-        dxs.append(torch.randint(cell_w, (MASKS_PER_DRAW,), generator=generator))
+    blocks = [
+        _draw(MASKS_PER_DRAW, height, width, grid_size, p_keep, block_generator(seed, block))
+        for block in range(first_block, last_block + 1)
+    ]
     start = first - first_block * MASKS_PER_DRAW
-    picked = [torch.cat(draws)[start : start + count].to(device) for draws in (grids, dys, dxs)]
+    picked = [torch.cat(part)[start : start + count].to(device) for part in zip(*blocks)]
     return _upsample_and_crop(*picked, height, width)
 
 
