@@ -62,13 +62,12 @@ class FitConfig:
     reduce: Callable[[dict[str, float]], dict[str, float]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def epochs(self) -> int:
+        """``max_epochs`` under the name the commands and :func:`check_loop_settings` use."""
+        return self.max_epochs
+
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.max_epochs, bool)
-            or not isinstance(self.max_epochs, int)
-            or self.max_epochs < 1
-        ):
-            raise ValueError(f"epochs (--epochs) must be an integer >= 1, got {self.max_epochs!r}")
         check_loop_settings(self)
 
     @classmethod
