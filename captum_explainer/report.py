@@ -98,6 +98,14 @@ COLUMNS: dict[str, Column] = {
     "object_coverage": Column("object", "higher", "share of the objects the map covers"),
     "pointing_game": Column("pointing", "higher", "the maximum lies on the class (TorchRay)"),
     "energy_pointing_game": Column("energy", "higher", "share of the map's mass on the class"),
+    "class_iou": Column("class IoU", "higher", "each class's map against its own pixels"),
+    "class_f1": Column("class F1", "higher", "binary F1 of each class's map, its own pixels"),
+    "own_object_share": Column(
+        "own-object share", "higher", "of a class's map on objects, the share on its own"
+    ),
+    "absent_class_mass": Column(
+        "absent-class mass", "lower", "absent classes' map mass over present classes'"
+    ),
     "saliency_metric": Column("saliency metric", "lower", "Dabkowski & Gal"),
     "deletion_auc": Column("deletion AUC", "lower", "score while the top pixels are deleted"),
     "insertion_auc": Column("insertion AUC", "higher", "score while the top pixels are revealed"),

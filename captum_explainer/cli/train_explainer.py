@@ -22,7 +22,7 @@ EPILOG = """examples:
   torchrun --nproc_per_node=2 -m captum_explainer train-explainer --out runs/ddp   # many processes
 """
 
-LOSS_WEIGHTS = ("l_e", "l_tv", "l_ac", "l_m", "l_n", "a_min", "a_max")
+LOSS_WEIGHTS = ("l_e", "l_tv", "l_ac", "l_m", "l_n", "a_min", "a_max", "l_absent", "l_sep")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -51,6 +51,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             help=f"loss weight {name} (default: the preset's, else {getattr(defaults, name)})",
         )
     train.add_argument(
+        "--class-head-channels",
+        type=int,
+        help="small_explainer: full-resolution head channels per class (0: one shared 1x1 head; "
+        "default 4)",
+    )
+    train.add_argument(
         "--no-init-from-classifier",
         action="store_true",
         help="start the small Explainer's encoder from random weights",
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         weights=loss_weights(args.preset, **{k: getattr(args, k) for k in LOSS_WEIGHTS}),
         init_from_classifier=not args.no_init_from_classifier,
+        arch_kwargs=_arch_kwargs(args),
         **loop_options(args),
     )
     history, is_main = fit_explainer(
@@ -73,3 +80,13 @@ def run(args: argparse.Namespace) -> int:
     if is_main:
         print(f"trained {len(history)} epochs; best checkpoint: {args.out / 'best.pt'}")
     return 0
+
+
+def _arch_kwargs(args: argparse.Namespace) -> dict[str, int]:
+    if args.class_head_channels is None:
+        return {}
+    if args.arch != "small_explainer":
+        raise ValueError(
+            f"--class-head-channels applies to --arch small_explainer, not {args.arch!r}"
+        )
+    return {"class_head_channels": args.class_head_channels}

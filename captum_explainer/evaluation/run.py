@@ -23,6 +23,7 @@ from captum_explainer.evaluation.methods import SPECIFICITY_METHODS, MethodSpec
 from captum_explainer.metrics import (
     CausalCurves,
     ClassSpecificity,
+    class_mask_scores,
     class_pairs,
     class_specificity,
     deletion_insertion,
@@ -32,6 +33,7 @@ from captum_explainer.metrics import (
     per_class_mean,
     pointing_game,
     saliency_metric,
+    scale_class_maps,
     scale_maps,
 )
 from captum_explainer.report import csv_table, markdown_table
@@ -49,7 +51,7 @@ class MethodResult:
     metrics: dict[str, float] = field(default_factory=dict)
     per_image: dict[str, torch.Tensor] = field(default_factory=dict)  # (N,) each
     per_pair: dict[str, torch.Tensor] = field(default_factory=dict)  # (M,) each
-    class_maps: torch.Tensor | None = None  # (N, K, H, W) raw, where one pass gave every class
+    class_maps: torch.Tensor | None = None  # (N, K, H, W) raw, every class (when computed)
 
 
 @dataclass
@@ -99,6 +101,7 @@ def compare(
     progress: Callable[[str], None] | None = None,
     pointing_truth: torch.Tensor | None = None,
     original_sizes: torch.Tensor | None = None,
+    per_class: bool | Sequence[str] = True,
 ) -> ComparisonResult:
     """Explain every labelled class of every image with every method, and score the maps.
 
@@ -114,6 +117,11 @@ def compare(
             the segmentation.
         original_sizes: ``(N, 2)`` the images' sizes before resizing: the pointing game's
             tolerance is then 15 pixels of the original image (TorchRay's protocol).
+        per_class: with a segmentation, the methods (``True``: all, or their names) that
+            also get the class-specific scores
+            (:func:`~captum_explainer.metrics.per_class.class_mask_scores`) from every
+            class's map of every image; a method without an all-class pass then runs once
+            per class (outside its timing).
 
     Returns:
         A :class:`ComparisonResult`.
@@ -151,6 +159,13 @@ def compare(
                 pointing_truth,
                 original_sizes,
             )
+            if per_class is True or spec.name in per_class:
+                result.class_maps = raw_class_maps(spec, images, labels, every)
+                pairs, per_image = class_mask_scores(
+                    scale_class_maps(result.class_maps, spec.scale), segmentation, labels
+                )
+                result.per_pair.update(pairs)
+                result.per_image.update(per_image)
             result.metrics = summarize(
                 result.per_image, result.per_pair, pair_classes, labels.shape[1]
             )
@@ -158,32 +173,42 @@ def compare(
     return ComparisonResult(results, images, labels, segmentation, pair_images, pair_classes)
 
 
+def raw_class_maps(
+    method: MethodSpec,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    computed: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Every class's map of every image, ``(N, K, H, W)``, unscaled: one pass where the
+    method has ``attribute_all_classes``, else one ``attribute`` call for all ``N * K``
+    (image, class) pairs. ``labels`` ``(N, K)`` reach a method that needs them
+    (``MethodSpec.labels_as``); ``computed``: maps a comparison already has."""
+    n, k = labels.shape
+    h, w = images.shape[-2:]
+    if computed is not None:
+        return computed.reshape(n, k, h, w)
+    if method.all_classes and hasattr(method.attribution, "attribute_all_classes"):
+        return method.attribution.attribute_all_classes(images, **method.kwargs).detach()
+    kwargs = dict(method.kwargs)
+    if method.labels_as is not None:
+        kwargs[method.labels_as] = labels.repeat_interleave(k, dim=0)
+    repeated = images.repeat_interleave(k, dim=0)
+    classes = torch.arange(k, device=images.device).repeat(n)
+    maps = method.attribution.attribute(repeated, target=classes, **kwargs)
+    return to_pixel_map(maps.detach(), method.reduction).float().reshape(n, k, h, w)
+
+
 def all_class_maps(
     method: MethodSpec,
     images: torch.Tensor,
-    num_classes: int,
+    labels: torch.Tensor,
     computed: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Every class's map of every image, ``(N, K, H, W)`` in [0, 1] by the method's rule.
-
-    ``computed``: the raw maps a comparison already has (``MethodResult.class_maps``), so
-    that a method's pass over every class is not run twice.
-    """
-    n, _, h, w = images.shape
-    if computed is not None:
-        maps = computed.reshape(n * num_classes, 1, h, w)
-    elif hasattr(method.attribution, "attribute_all_classes"):
-        maps = method.attribution.attribute_all_classes(images, **method.kwargs).reshape(
-            n * num_classes, 1, h, w
-        )
-    else:
-        repeated = images.repeat_interleave(num_classes, dim=0)
-        classes = torch.arange(num_classes, device=images.device).repeat(n)
-        maps = to_pixel_map(
-            method.attribution.attribute(repeated, target=classes, **method.kwargs),
-            method.reduction,
-        )
-    return scale_maps(maps.detach(), method.scale).reshape(n, num_classes, h, w)
+    """:func:`raw_class_maps`, each map brought to [0, 1] alone by the method's rule (the
+    masks that class specificity applies)."""
+    maps = raw_class_maps(method, images, labels, computed)
+    n, k, h, w = maps.shape
+    return scale_maps(maps.reshape(n * k, 1, h, w), method.scale).reshape(n, k, h, w)
 
 
 def _pair_maps(
@@ -297,7 +322,6 @@ def score_faithfulness(
     where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch)."""
     out = BatchFaithfulness()
     pair_images = result.images[result.pair_images]
-    num_classes = result.labels.shape[1]
     for spec, method in zip(methods, result.methods):
         curves = deletion_insertion(
             classifier,
@@ -325,7 +349,7 @@ def score_faithfulness(
             )
         }
         if spec.name in specificity_methods:
-            maps = all_class_maps(spec, result.images, num_classes, method.class_maps)
+            maps = all_class_maps(spec, result.images, result.labels, method.class_maps)
             out.class_maps[spec.name] = maps
             out.specificity[spec.name] = class_specificity(
                 classifier, result.images, maps, result.labels, score=score

@@ -28,6 +28,7 @@ from captum_explainer.explainer.loss import (
     check_labels,
     explainer_loss,
     merged_masks,
+    separation_classes,
 )
 from captum_explainer.models.explainer_nets import (
     SmallExplainer,
@@ -45,7 +46,9 @@ class ExplainerTrainingConfig:
     """Settings of ``captum-explainer train-explainer`` (see its ``--help``).
 
     ``preset`` picks the paper's learning rate and loss weights for one of its settings
-    (:data:`PRESETS`); an explicit ``lr`` or ``weights`` overrides it.
+    (:data:`PRESETS`); an explicit ``lr`` or ``weights`` overrides it. ``arch_kwargs`` go
+    to the Explainer's builder (e.g. ``{"class_head_channels": 4}``) and are stored in the
+    checkpoint, which :func:`~captum_explainer.models.registry.load_explainer` rebuilds from.
     """
 
     out_dir: Path
@@ -62,6 +65,7 @@ class ExplainerTrainingConfig:
     progress: bool = True
     num_workers: int = 0
     init_from_classifier: bool = True
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
@@ -128,7 +132,7 @@ def train_explainer(
     classifier = classifier.to(device)
     image = train_set[0][0].to(device)
     if explainer is None:
-        explainer = build_explainer(config.arch, num_classes=len(classes))
+        explainer = build_explainer(config.arch, num_classes=len(classes), **config.arch_kwargs)
         if config.init_from_classifier and isinstance(explainer, SmallExplainer):
             explainer.init_from_classifier(classifier)
     explainer = explainer.to(device)
@@ -153,6 +157,7 @@ def train_explainer(
             loss_weights=weights.as_dict(),
             preset=config.preset,
             batch_size=config.batch_size,
+            arch_kwargs=getattr(explainer, "builder_kwargs", config.arch_kwargs),
             **config.extra_meta,
         )
         history = trainer.fit(*loaders)
@@ -228,11 +233,24 @@ def _trainer(
         check_labels(labels)
         logits = wrapped(images)
         target_mask, non_target_mask = merged_masks(logits, labels)
-        # One classifier pass for the masked and the inverted images together.
-        both = classifier(torch.cat([target_mask * images, (1 - target_mask) * images]))
-        masked_logits, inverted_logits = both.split(images.shape[0])
+        batch = [target_mask * images, (1 - target_mask) * images]
+        separated = None
+        if weights.l_sep:
+            separated = separation_classes(labels)
+            own_mask = torch.sigmoid(logits[torch.arange(len(images)), separated])[:, None]
+            batch.append(own_mask * images)
+        # One classifier pass for the masked, inverted (and separated) images together.
+        outputs = classifier(torch.cat(batch)).split(images.shape[0])
         return explainer_loss(
-            logits, labels, masked_logits, inverted_logits, target_mask, non_target_mask, weights
+            logits,
+            labels,
+            outputs[0],
+            outputs[1],
+            target_mask,
+            non_target_mask,
+            weights,
+            separated_logits=outputs[2] if separated is not None else None,
+            separated_classes=separated,
         )
 
     optimizer = torch.optim.Adam(explainer.parameters(), lr=lr)

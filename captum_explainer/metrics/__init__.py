@@ -2,6 +2,8 @@
 
 - :mod:`.localization`: maps against ground truth (pointing games, the Explainer paper's mask
   scores) and the one rule that scales maps to [0, 1];
+- :mod:`.per_class`: every class's map against its own class's pixels (class-specific
+  localisation);
 - :mod:`.faithfulness`: maps against the model (saliency metric, deletion and insertion,
   class specificity, undesirable-pixel recovery);
 - :mod:`.classification`: the classifier's own accuracy (average precision).
@@ -36,17 +38,26 @@ from captum_explainer.metrics.localization import (
     roc_auc,
     scale_maps,
 )
+from captum_explainer.metrics.per_class import (
+    IMAGE_SCORES,
+    PAIR_SCORES,
+    class_mask_scores,
+    scale_class_maps,
+)
 
 __all__ = [
     "CANVASES",
     "F1_THRESHOLDS",
+    "IMAGE_SCORES",
     "IOU_THRESHOLDS",
+    "PAIR_SCORES",
     "POINTING_PROTOCOLS",
     "SCALE_RULES",
     "SPECIFICITY_THRESHOLDS",
     "CausalCurves",
     "ClassSpecificity",
     "average_precision",
+    "class_mask_scores",
     "class_pairs",
     "class_specificity",
     "default_tolerance",
@@ -62,6 +73,7 @@ __all__ = [
     "random_maps",
     "roc_auc",
     "saliency_metric",
+    "scale_class_maps",
     "scale_maps",
     "undesirable_recovery",
 ]

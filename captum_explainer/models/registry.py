@@ -22,6 +22,10 @@ from captum_explainer.models.small_cnn import SmallCNN
 #: What a classifier checkpoint must hold to be rebuilt and used on the right inputs.
 CLASSIFIER_FIELDS = ("arch", "num_classes", "state_dict", "classes", "image_size", "normalization")
 
+#: Builder arguments of checkpoints written before ``arch_kwargs`` was stored (version < 0.3):
+#: their SmallExplainer had the shared 1 x 1 head.
+LEGACY_EXPLAINER_KWARGS: dict[str, dict[str, Any]] = {"small_explainer": {"class_head_channels": 0}}
+
 CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": SmallCNN,
     "vgg16": vgg16_multilabel,
@@ -86,6 +90,11 @@ def load_explainer(
         raise CheckpointError(
             f"checkpoint {str(path)!r} names an unknown Explainer architecture {arch!r}"
         )
-    explainer = build_explainer(arch, int(checkpoint["num_classes"]))
+    kwargs = checkpoint.get("arch_kwargs", LEGACY_EXPLAINER_KWARGS.get(arch, {}))
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: arch_kwargs must be a dict, got {kwargs!r}"
+        )
+    explainer = build_explainer(arch, int(checkpoint["num_classes"]), **kwargs)
     load_state_dict_checked(explainer, checkpoint["state_dict"], path)
     return explainer.eval(), checkpoint
