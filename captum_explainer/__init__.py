@@ -10,6 +10,7 @@ from captum_explainer.attr import (
     UndesirablePixels,
 )
 from captum_explainer.data import SyntheticScenes
+from captum_explainer.explainer.fit import fit_explainer
 
 __all__ = [
     "ExplainerAttribution",
@@ -20,4 +21,5 @@ __all__ = [
     "SyntheticScenes",
     "UndesirablePixels",
     "__version__",
+    "fit_explainer",
 ]

@@ -113,9 +113,14 @@ COLUMNS: dict[str, Column] = {
     "canvas_score": Column("insertion canvas", None, "the score on insertion's canvas"),
     "specificity_diagonal": Column("specificity diag.", "higher", "own map keeps the class"),
     "specificity_off_diagonal": Column("specificity off", "lower", "other maps keep the class"),
+    "specificity_unmasked": Column(
+        "specificity unmasked", None, "the class's score on its images, no mask"
+    ),
+    "specificity_blank": Column("specificity blank", None, "the class's score on a blank image"),
     "diagonal": Column("diagonal", "higher", "class t masked by its own map"),
     "off_diagonal": Column("off-diagonal", "lower", "class t masked by other classes' maps"),
     "blank_image": Column("blank image", None, "the level an empty mask reaches"),
+    "unmasked": Column("unmasked", None, "the level the whole image reaches"),
     "removed_fraction": Column("removed", None, "share of pixels removed"),
     "score_rise": Column("score rise", "higher", "rise of the target's score"),
     "became_top1": Column("became top-1", "higher", "images whose top class became the target"),

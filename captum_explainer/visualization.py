@@ -157,27 +157,33 @@ def class_view(
     class_maps: dict[str, torch.Tensor],
     class_names: list[str],
     normalization: Normalization | None = None,
+    present: Sequence[int] | None = None,
+    columns: Sequence[int] | None = None,
 ) -> Figure:
     """One image, one column per class, one row per method: are the maps class-specific?
 
     Args:
         image: ``(C, H, W)``.
-        class_maps: method name -> ``(K, H, W)`` maps of every class.
+        class_maps: method name -> ``(K, H, W)`` maps of every class, in [0, 1] on one scale
+            per image (:func:`~captum_explainer.metrics.scale_class_maps`), shown as they are.
         class_names: the ``K`` names.
+        present: the classes the image holds; the others' titles say "absent".
+        columns: the classes shown, in order (default all).
     """
-    k = len(class_names)
-    figure = Figure(figsize=(1.7 * (k + 1), 1.8 * len(class_maps) + 0.4), layout="constrained")
-    axes = figure.subplots(len(class_maps), k + 1, squeeze=False)
+    shown = list(columns) if columns is not None else list(range(len(class_names)))
+    holds = set(present) if present is not None else set(shown)
+    figure = Figure(
+        figsize=(1.7 * (len(shown) + 1), 1.8 * len(class_maps) + 0.4), layout="constrained"
+    )
+    axes = figure.subplots(len(class_maps), len(shown) + 1, squeeze=False)
     for row, (name, maps) in enumerate(class_maps.items()):
         axes[row, 0].imshow(image_to_numpy(image, normalization))
         axes[row, 0].set_ylabel(name, fontsize=9)
-        peak = float(maps.clamp(min=0).max()) or 1.0  # one scale per method: classes compare
-        for col in range(k):
-            axes[row, col + 1].imshow(
-                maps[col].clamp(min=0).cpu().numpy() / peak, cmap="viridis", vmin=0, vmax=1
-            )
+        for col, k in enumerate(shown):
+            axes[row, col + 1].imshow(maps[k].cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
             if row == 0:
-                axes[row, col + 1].set_title(class_names[col], fontsize=9)
+                title = class_names[k] if k in holds else f"{class_names[k]} (absent)"
+                axes[row, col + 1].set_title(title, fontsize=9)
     axes[0, 0].set_title("image", fontsize=9)
     for axis in axes.flat:
         _blank_axes(axis)

@@ -12,7 +12,7 @@ from captum_explainer.explainer.loss import (
     separation_classes,
     separation_loss,
 )
-from captum_explainer.metrics import class_mask_scores, scale_class_maps
+from captum_explainer.metrics import class_mask_scores, per_class_mean, scale_class_maps
 from captum_explainer.models.explainer_nets import SmallExplainer
 
 
@@ -146,3 +146,9 @@ def test_small_explainer_takes_any_channels_and_size(channels, size):
         SmallExplainer(num_classes=4, in_channels=1)(torch.randn(1, 3, 8, 8))
     with pytest.raises(ValueError, match="class_head_channels must be"):
         SmallExplainer(class_head_channels=-1)
+
+
+def test_undefined_pair_scores_are_left_out_of_the_class_means():
+    values = torch.tensor([0.5, float("nan"), 1.0, float("nan")])
+    means = per_class_mean(values, torch.tensor([0, 0, 1, 2]), 4)
+    assert means[:2].tolist() == [0.5, 1.0] and torch.isnan(means[2:]).all()

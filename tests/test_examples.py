@@ -39,3 +39,15 @@ def test_fgvis_games_example():
     result = _run(EXAMPLES / "fgvis_games.py", "--fast", "--images", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| preservation | auto |" in result.stdout and "| deletion | auto |" in result.stdout
+
+
+def test_your_own_classifier_example(tmp_path):
+    """Folder data, a torchvision model, an Explainer in one call, maps and a report."""
+    result = _run(
+        EXAMPLES / "your_own_classifier.py", "--out", tmp_path, "--images", "12",
+        "--classifier-steps", "2", "--explainer-epochs", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| Explainer |" in result.stdout and "| class_iou |" in result.stdout
+    assert (tmp_path / "report" / "report.html").is_file()
+    assert (tmp_path / "explainer" / "best.pt").is_file()

@@ -1,11 +1,21 @@
-"""Grad-CAM at the input's resolution (Selvaraju et al., ICCV 2017)."""
+"""Grad-CAM at the input's resolution (Selvaraju et al., ICCV 2017).
+
+The layer is found automatically when not given: a model's ``target_layer`` attribute
+(this package's models), the last encoder block of a torchvision vision transformer (its
+patch tokens, class token dropped, reshaped to their grid), else the last module whose
+output is spatial ``(N, C, H, W)`` with ``H * W > 1`` (a ResNet's ``layer4``, a VGG's
+``features``), found on the first batch explained.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
+import torchvision
+from captum._utils.gradient import compute_layer_gradients_and_eval
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution, LayerAttribution, LayerGradCam
 from captum.log import log_usage
@@ -28,8 +38,9 @@ class GradCAM(LayerAttribution, GradientAttribution):
 
     Args:
         forward_func: the model, or a function returning ``(N, K)`` logits.
-        layer: the convolutional layer whose activations are weighted; ``None`` uses
-            ``forward_func.target_layer`` (this package's models define it).
+        layer: the layer whose activations are weighted; ``None`` picks it (see the
+            module's docstring). A layer giving tokens ``(N, T, D)`` is read as a grid of
+            ``T`` (or ``T - 1`` after a class token) patches.
         device_ids: as Captum's, for ``DataParallel`` models.
     """
 
@@ -40,11 +51,7 @@ class GradCAM(LayerAttribution, GradientAttribution):
         device_ids: list[int] | None = None,
     ) -> None:
         if layer is None:
-            layer = getattr(forward_func, "target_layer", None)
-            if layer is None:
-                raise ValueError(
-                    "layer must be given: forward_func has no target_layer attribute to default to"
-                )
+            layer = default_layer(forward_func)
         LayerAttribution.__init__(self, forward_func, layer, device_ids)
         GradientAttribution.__init__(self, forward_func)
 
@@ -78,6 +85,13 @@ class GradCAM(LayerAttribution, GradientAttribution):
         """
         formatted, is_tuple = format_inputs(inputs)
         n = formatted[0].shape[0]
+        if self.layer is None:  # found on the first batch: the last spatial output
+            self.layer = last_spatial_layer(self.forward_func, formatted, additional_forward_args)
+        if isinstance(self.layer, TokenLayer):
+            layer_map = self._token_map(
+                formatted, target, additional_forward_args, relu_attributions
+            )
+            return format_output(is_tuple, [_resize(layer_map, x) for x in formatted])
         layer_gradcam = LayerGradCam(
             TargetChecked(self.forward_func, target, n), self.layer, self.device_ids
         )
@@ -92,10 +106,100 @@ class GradCAM(LayerAttribution, GradientAttribution):
             attribute_to_layer_input=attribute_to_layer_input,
             relu_attributions=relu_attributions,
         )
-        maps = [
-            LayerAttribution.interpolate(
-                layer_map.detach(), tuple(x.shape[-2:]), interpolate_mode="bilinear"
-            )
-            for x in formatted
-        ]
-        return format_output(is_tuple, maps)
+        return format_output(is_tuple, [_resize(layer_map, x) for x in formatted])
+
+    def _token_map(
+        self,
+        inputs: tuple[torch.Tensor, ...],
+        target: TargetType,
+        additional_forward_args: Any,
+        relu_attributions: bool,
+    ) -> torch.Tensor:
+        """Grad-CAM on patch tokens: one weight per feature (the gradient's mean over the
+        patches), the weighted sum of each patch's features, on the patch grid."""
+        n = inputs[0].shape[0]
+        grads, evals = compute_layer_gradients_and_eval(
+            TargetChecked(self.forward_func, target, n),
+            self.layer.module,
+            inputs,
+            target,
+            additional_forward_args,
+            device_ids=self.device_ids,
+        )
+        tokens, gradients = evals[0], grads[0]
+        if tokens.dim() != 3:
+            raise ValueError(f"a token layer must give (N, T, D), got {tuple(tokens.shape)}")
+        t = tokens.shape[1]
+        side = math.isqrt(t)
+        if side * side != t:  # a class token first
+            tokens, gradients, side = tokens[:, 1:], gradients[:, 1:], math.isqrt(t - 1)
+            if side * side != t - 1:
+                raise ValueError(f"{t} tokens are neither a square grid nor one plus a square")
+        weights = gradients.mean(1, keepdim=True)  # (N, 1, D)
+        cam = (weights * tokens).sum(2).reshape(n, 1, side, side)
+        return cam.clamp(min=0) if relu_attributions else cam
+
+
+class TokenLayer:
+    """A transformer layer whose output is tokens ``(N, T, D)``: Grad-CAM reads them on
+    their patch grid (see :meth:`GradCAM._token_map`)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+
+def default_layer(model: Callable) -> nn.Module | TokenLayer | None:
+    """The layer Grad-CAM uses when none is given: ``model.target_layer``, a torchvision
+    ViT's last encoder block (its first LayerNorm, whose patch tokens the class token
+    still attends to), or ``None``: the last spatial layer, found on the first batch."""
+    layer = getattr(model, "target_layer", None)
+    if layer is not None:
+        return layer
+    if isinstance(model, torchvision.models.VisionTransformer):
+        return TokenLayer(model.encoder.layers[-1].ln_1)
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            "layer must be given: forward_func is a function, whose layers cannot be searched"
+        )
+    return None
+
+
+def last_spatial_layer(
+    model: nn.Module, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None
+) -> nn.Module:
+    """The last module (in execution order) whose output is ``(N, C, H, W)`` with ``H * W > 1``,
+    global pooling layers left out, from one forward pass of the first image (hooks removed)."""
+    outputs: list[tuple[nn.Module, torch.Tensor]] = []
+    hooks = [
+        module.register_forward_hook(lambda m, _, out: outputs.append((m, out)))
+        for module in model.modules()
+        if module is not model and not isinstance(module, _GLOBAL_POOLS)
+    ]
+    extra = () if additional_forward_args is None else additional_forward_args
+    extra = extra if isinstance(extra, tuple) else (extra,)
+    try:
+        with torch.no_grad():
+            model(*(x[:1] for x in inputs), *extra)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    spatial = [
+        m
+        for m, out in outputs
+        if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[-1] * out.shape[-2] > 1
+    ]
+    if not spatial:
+        raise ValueError(
+            f"no layer of {type(model).__name__} gives a spatial output (N, C, H, W) with more "
+            f"than one pixel; give layer= (Grad-CAM needs one)"
+        )
+    return spatial[-1]
+
+
+_GLOBAL_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+
+def _resize(layer_map: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return LayerAttribution.interpolate(
+        layer_map.detach(), tuple(like.shape[-2:]), interpolate_mode="bilinear"
+    )

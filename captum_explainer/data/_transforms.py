@@ -9,9 +9,11 @@ from PIL import Image
 from captum_explainer.data._types import Normalization
 
 
-def image_to_tensor(image: Image.Image, size: int, normalization: Normalization) -> torch.Tensor:
-    """A PIL image as RGB in [0, 1], resized (bilinear) to ``size x size`` and normalised:
-    ``(3, size, size)``.
+def image_to_tensor(
+    image: Image.Image, size: int, normalization: Normalization, channels: int = 3
+) -> torch.Tensor:
+    """A PIL image as RGB (or grayscale with ``channels=1``) in [0, 1], resized (bilinear)
+    to ``size x size`` and normalised: ``(channels, size, size)``.
 
     16-bit grayscale images (PNG's ``I;16`` modes) keep their full range (``convert("RGB")``
     would clip them to white); 32-bit integer and float images are refused, since their
@@ -20,15 +22,18 @@ def image_to_tensor(image: Image.Image, size: int, normalization: Normalization)
     if image.mode.startswith("I;16"):
         gray = np.asarray(image, dtype=np.float32) / 65535.0
         resized = Image.fromarray(gray, mode="F").resize((size, size), Image.BILINEAR)
-        array = np.repeat(np.asarray(resized, dtype=np.float32)[:, :, None], 3, axis=2)
+        array = np.repeat(np.asarray(resized, dtype=np.float32)[:, :, None], channels, axis=2)
     elif image.mode in ("I", "F"):
         raise ValueError(
             f"images of PIL mode {image.mode!r} (32-bit integer or float) have no known range; "
             f"give 8- or 16-bit images"
         )
     else:
-        resized = image.convert("RGB").resize((size, size), Image.BILINEAR)
-        array = np.asarray(resized, dtype=np.float32) / 255.0
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+        mode = "RGB" if channels == 3 else "L"
+        resized = image.convert(mode).resize((size, size), Image.BILINEAR)
+        array = np.asarray(resized, dtype=np.float32).reshape(size, size, channels) / 255.0
     tensor = torch.from_numpy(np.clip(array, 0.0, 1.0)).permute(2, 0, 1).contiguous()
     return normalization.normalize(tensor)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -21,9 +22,10 @@ from captum_explainer.evaluation.methods import METHOD_NAMES, MethodSpec, defaul
 from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
 from captum_explainer.evaluation.sanity import catalogue_explain
 from captum_explainer.explainer.loss import loss_weights
-from captum_explainer.explainer.train import ExplainerTrainingConfig, fit_explainer
+from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.metrics import (
     random_maps,
+    scale_class_maps,
     undesirable_recovery,
 )
 from captum_explainer.models import pretrained
@@ -223,12 +225,7 @@ def _write(
     result = measured.result
     figures = {
         "comparison_grid": comparison_grid(result, SYNTHETIC_NORMALIZATION, class_names=classes),
-        "class_specific_view": class_view(
-            result.images[0],
-            {n: m[0] for n, m in measured.class_maps.items()},
-            classes,
-            SYNTHETIC_NORMALIZATION,
-        ),
+        "class_specific_view": _class_specific_view(result, classes),
         "deletion_insertion": causal_curves_figure(measured.curves),
     }
     captions = {
@@ -240,9 +237,10 @@ def _write(
         ),
         "class_specific_view": FigureText(
             "One map per class: are the maps class-specific?",
-            "The first image, every class's map per method on one scale per method. A "
-            "class-specific method lights up only the objects of the class; an absent class's "
-            "map should be empty.",
+            "The first image with several classes: each method's maps of its present classes "
+            "and of two absent ones, on one scale per image and method (as the class IoU, "
+            "own-object share and absent-class mass columns score them). A class-specific "
+            "method lights up only the objects of the class; an absent class's map is empty.",
         ),
         "deletion_insertion": FigureText(
             "Deletion and insertion curves",
@@ -273,6 +271,7 @@ def _write(
             "diagonal": s.diagonal,
             "off_diagonal": s.off_diagonal,
             "blank_image": float(s.blank.mean()),
+            "unmasked": float(s.unmasked.nanmean()),
         }
         for n, s in measured.specificity.items()
     ]
@@ -290,6 +289,23 @@ def _write(
         },
         captions=captions,
         self_contained=self_contained,
+    )
+
+
+def _class_specific_view(result: ComparisonResult, classes: list[str]) -> Figure:
+    """The class view of the first image holding two or more classes (else the first)."""
+    counts = result.labels.sum(1)
+    several = torch.nonzero(counts >= 2)
+    index = int(several[0]) if len(several) else 0
+    present = torch.nonzero(result.labels[index]).flatten().tolist()
+    absent = [k for k in range(len(classes)) if k not in present][:2]
+    maps = {
+        m.name: scale_class_maps(m.class_maps[index : index + 1], m.scale)[0]
+        for m in result.methods
+        if m.class_maps is not None
+    }
+    return class_view(
+        result.images[index], maps, classes, SYNTHETIC_NORMALIZATION, present, present + absent
     )
 
 
@@ -329,7 +345,7 @@ def retrain_shipped_models(
         **recipe["retrain"]["data"],
     )
     recipe = pretrained.manifest(pretrained.SYNTHETIC_EXPLAINER)
-    fit_explainer(
+    run_explainer_training(
         ExplainerTrainingConfig(
             out_dir=folder / "explainer",
             weights=loss_weights(**recipe["retrain"].get("loss_weights", {})),

@@ -51,8 +51,10 @@ class MethodTotals:
     pair_classes: list[torch.Tensor] = field(default_factory=list)
     seconds: float = 0.0
     images: int = 0
-    specificity_sum: torch.Tensor | None = None  # (K, K) sum over images containing t
+    # (K, K + 1) sums over images containing t: the specificity matrix, then the unmasked score
+    specificity_sum: torch.Tensor | None = None
     specificity_count: torch.Tensor | None = None  # (K,)
+    specificity_blank: torch.Tensor | None = None  # (K,) the score on a blank image
     curve_sum: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def add(self, values: dict[str, torch.Tensor], into: dict[str, list[torch.Tensor]]) -> None:
@@ -83,16 +85,30 @@ class EvaluationResult:
             }
             row.update(summarize(per_image, per_pair, classes, self.num_classes))
             # Every row has the same columns; NaN where specificity was not computed.
-            row["specificity_diagonal"] = row["specificity_off_diagonal"] = float("nan")
+            for key in SPECIFICITY_COLUMNS:
+                row[key] = float("nan")
             if t.specificity_sum is not None:
-                matrix = t.specificity_sum / t.specificity_count.clamp(min=1)[:, None]
+                means = t.specificity_sum / t.specificity_count.clamp(min=1)[:, None]
+                matrix, unmasked = means[:, :-1], means[:, -1]
                 valid = t.specificity_count > 0
                 diagonal = matrix.diagonal()[valid]
                 off = matrix[valid][:, valid][~torch.eye(int(valid.sum()), dtype=torch.bool)]
                 row["specificity_diagonal"] = float(diagonal.mean())
                 row["specificity_off_diagonal"] = float(off.mean()) if off.numel() else float("nan")
+                row["specificity_unmasked"] = float(unmasked[valid].mean())
+                row["specificity_blank"] = float(t.specificity_blank[valid].mean())
             rows.append(row)
         return rows
+
+
+#: The class-specificity columns of a row: the matrix's diagonal and off-diagonal means, and
+#: the levels to read them against: each class's score unmasked and on a blank image.
+SPECIFICITY_COLUMNS = (
+    "specificity_diagonal",
+    "specificity_off_diagonal",
+    "specificity_unmasked",
+    "specificity_blank",
+)
 
 
 def _batches(indices: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -202,11 +218,13 @@ def _accumulate(
         t.add({**method.per_pair, **faithfulness.per_pair[spec.name]}, t.per_pair)
         t.pair_classes.append(result.pair_classes.cpu())
         if t.specificity_sum is None:
-            t.specificity_sum, t.specificity_count = torch.zeros(k, k), torch.zeros(k)
+            t.specificity_sum, t.specificity_count = torch.zeros(k, k + 1), torch.zeros(k)
         if spec.name in faithfulness.specificity:
-            matrix = faithfulness.specificity[spec.name].matrix.cpu()
-            t.specificity_sum += torch.nan_to_num(matrix) * counts[:, None]
+            specificity = faithfulness.specificity[spec.name]
+            means = torch.cat([specificity.matrix, specificity.unmasked[:, None]], dim=1)
+            t.specificity_sum += torch.nan_to_num(means.cpu()) * counts[:, None]
             t.specificity_count += counts
+            t.specificity_blank = specificity.blank.cpu()
     return faithfulness.warnings
 
 
@@ -238,6 +256,8 @@ def _merge(totals: dict[str, MethodTotals], context: DistributedContext) -> dict
         counts = [p.specificity_count for p in parts if p.specificity_count is not None]
         out.specificity_sum = torch.stack(sums).sum(0) if sums else None
         out.specificity_count = torch.stack(counts).sum(0) if counts else None
+        blanks = [p.specificity_blank for p in parts if p.specificity_blank is not None]
+        out.specificity_blank = blanks[0] if blanks else None
         merged[name] = out
     return _drop_empty_specificity(merged)
 

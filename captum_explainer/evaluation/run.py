@@ -52,6 +52,7 @@ class MethodResult:
     per_image: dict[str, torch.Tensor] = field(default_factory=dict)  # (N,) each
     per_pair: dict[str, torch.Tensor] = field(default_factory=dict)  # (M,) each
     class_maps: torch.Tensor | None = None  # (N, K, H, W) raw, every class (when computed)
+    scale: str = "minmax"  # the method's rule to bring maps to [0, 1] (scale_maps)
 
 
 @dataclass
@@ -146,7 +147,9 @@ def compare(
         )
         scaled = scale_maps(pair_maps, spec.scale)
         merged = _merge_pairs(scaled, pair_images, pair_classes, labels)
-        result = MethodResult(spec.name, pair_maps, merged, seconds / images.shape[0], peak)
+        result = MethodResult(
+            spec.name, pair_maps, merged, seconds / images.shape[0], peak, scale=spec.scale
+        )
         result.class_maps = every
         if segmentation is not None:
             result.per_image, result.per_pair = ground_truth_values(

@@ -88,13 +88,19 @@ def loss_weights(preset: str | None = None, **overrides: float | None) -> LossWe
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def check_labels(labels: torch.Tensor) -> None:
-    """Every training image needs at least one label: its target mask is built from them."""
+def check_labels(labels: torch.Tensor, task: str = "multilabel") -> None:
+    """Every training image needs at least one label (its target mask is built from them);
+    a single-label task exactly one."""
     empty = labels.sum(dim=1) == 0
     if empty.any():
         raise ValueError(
             f"labels are all zero for {int(empty.sum())} image(s) of the batch; the Explainer "
             f"loss needs at least one present class per image (filter such images out)"
+        )
+    if task == "single-label" and (labels.sum(dim=1) != 1).any():
+        raise ValueError(
+            "task 'single-label' needs exactly one label per image; images with several "
+            "labels need task 'multilabel'"
         )
 
 
@@ -107,8 +113,24 @@ def merged_masks(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     return torch.sigmoid(target), torch.sigmoid(non_target)
 
 
-def classification_loss(masked_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """``BCE(F(m * x), y)``: the classifier must still find every labelled class."""
+#: The classification term per task: the paper's BCE for multi-label classifiers,
+#: cross-entropy on the labelled class for single-label (softmax) ones.
+TASKS = ("multilabel", "single-label")
+
+
+def classification_loss(
+    masked_logits: torch.Tensor, labels: torch.Tensor, task: str = "multilabel"
+) -> torch.Tensor:
+    """The classifier must still find the labelled classes on the masked image.
+
+    ``"multilabel"``: ``BCE(F(m * x), y)`` (the paper). ``"single-label"``: ``CE(F(m * x), y)``
+    with the image's one label: a softmax classifier's classes compete, so the masked image
+    must make the labelled class win, not only score high on its own.
+    """
+    if task == "single-label":
+        return F.cross_entropy(masked_logits, labels.argmax(1))
+    if task != "multilabel":
+        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
     return F.binary_cross_entropy_with_logits(masked_logits, labels)
 
 
@@ -205,6 +227,7 @@ def explainer_loss(
     weights: LossWeights,
     separated_logits: torch.Tensor | None = None,
     separated_classes: torch.Tensor | None = None,
+    task: str = "multilabel",
 ) -> dict[str, torch.Tensor]:
     """Every term and their weighted sum ``"loss"`` (the caller runs the classifier).
 
@@ -216,6 +239,7 @@ def explainer_loss(
         weights: the coefficients.
         separated_logits, separated_classes: ``F(m_c * x)`` and ``c`` for
             :func:`separation_loss`; required when ``weights.l_sep > 0``.
+        task: ``"multilabel"`` or ``"single-label"`` (:func:`classification_loss`).
 
     Returns:
         ``{"loss", "classification", "entropy", "tv", "area", "mask_mean", "non_target_mean"}``,
@@ -223,7 +247,7 @@ def explainer_loss(
     """
     class_masks = torch.sigmoid(logits)
     terms = {
-        "classification": classification_loss(masked_logits, labels),
+        "classification": classification_loss(masked_logits, labels, task),
         "entropy": entropy_loss(inverted_logits),
         "tv": total_variation(target_mask) + total_variation(non_target_mask),
         "area": area_loss(class_masks, labels, weights.a_min, weights.a_max),

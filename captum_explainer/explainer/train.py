@@ -24,6 +24,7 @@ from captum_explainer.distributed import (
 )
 from captum_explainer.explainer.loss import (
     PRESETS,
+    TASKS,
     LossWeights,
     check_labels,
     explainer_loss,
@@ -31,9 +32,9 @@ from captum_explainer.explainer.loss import (
     separation_classes,
 )
 from captum_explainer.models.explainer_nets import (
-    SmallExplainer,
     build_explainer,
     check_explainer_output,
+    init_encoder_from,
 )
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.registry import load_classifier
@@ -66,11 +67,14 @@ class ExplainerTrainingConfig:
     num_workers: int = 0
     init_from_classifier: bool = True
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    task: str = "multilabel"
     command: str = ""
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_loop_settings(self)
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, got {self.task!r}")
 
     def resolved(self) -> tuple[float, LossWeights]:
         """The learning rate and loss weights in force (explicit > preset > defaults)."""
@@ -132,9 +136,11 @@ def train_explainer(
     classifier = classifier.to(device)
     image = train_set[0][0].to(device)
     if explainer is None:
-        explainer = build_explainer(config.arch, num_classes=len(classes), **config.arch_kwargs)
-        if config.init_from_classifier and isinstance(explainer, SmallExplainer):
-            explainer.init_from_classifier(classifier)
+        explainer = build_explainer(
+            config.arch, num_classes=len(classes), **_arch_kwargs(config, image.shape[0])
+        )
+        if config.init_from_classifier:
+            config.extra_meta["encoder_from_classifier"] = init_encoder_from(explainer, classifier)
     explainer = explainer.to(device)
     with preserved_model_state(classifier):
         classifier.eval().requires_grad_(False)
@@ -157,6 +163,7 @@ def train_explainer(
             loss_weights=weights.as_dict(),
             preset=config.preset,
             batch_size=config.batch_size,
+            task=config.task,
             arch_kwargs=getattr(explainer, "builder_kwargs", config.arch_kwargs),
             **config.extra_meta,
         )
@@ -167,7 +174,7 @@ def train_explainer(
     return history
 
 
-def fit_explainer(
+def run_explainer_training(
     config: ExplainerTrainingConfig,
     classifier: str | Path | None = None,
     dataset: str = "synthetic",
@@ -209,6 +216,56 @@ def fit_explainer(
     return history, context.is_main
 
 
+def loss_terms(
+    explainer: nn.Module,
+    classifier: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    weights: LossWeights,
+    task: str = "multilabel",
+) -> dict[str, torch.Tensor]:
+    """One training step's forward: the Explainer's masks, one classifier pass over the
+    masked, inverted (and, with ``l_sep``, separated) images, and every loss term
+    (:func:`~captum_explainer.explainer.loss.explainer_loss`)."""
+    check_labels(labels, task)
+    logits = explainer(images)
+    target_mask, non_target_mask = merged_masks(logits, labels)
+    batch = [target_mask * images, (1 - target_mask) * images]
+    separated = None
+    if weights.l_sep:
+        separated = separation_classes(labels)
+        own_mask = torch.sigmoid(logits[torch.arange(len(images)), separated])[:, None]
+        batch.append(own_mask * images)
+    # One classifier pass for the masked, inverted (and separated) images together.
+    outputs = classifier(torch.cat(batch)).split(images.shape[0])
+    return explainer_loss(
+        logits,
+        labels,
+        outputs[0],
+        outputs[1],
+        target_mask,
+        non_target_mask,
+        weights,
+        separated_logits=outputs[2] if separated is not None else None,
+        separated_classes=separated,
+        task=task,
+    )
+
+
+def _arch_kwargs(config: ExplainerTrainingConfig, channels: int) -> dict[str, Any]:
+    """The builder's arguments: the configured ones, and the images' channel count."""
+    kwargs = dict(config.arch_kwargs)
+    if config.arch == "deeplabv3_resnet50":
+        if channels != 3:
+            raise ValueError(
+                f"--arch deeplabv3_resnet50 takes 3-channel images, got {channels}; use "
+                f"small_explainer or resnet18_fpn"
+            )
+        return kwargs
+    kwargs.setdefault("in_channels", channels)
+    return kwargs
+
+
 def _trainer(
     config: ExplainerTrainingConfig,
     classifier: nn.Module,
@@ -230,28 +287,7 @@ def _trainer(
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
         images, labels = batch[0].to(device), batch[1].to(device)
-        check_labels(labels)
-        logits = wrapped(images)
-        target_mask, non_target_mask = merged_masks(logits, labels)
-        batch = [target_mask * images, (1 - target_mask) * images]
-        separated = None
-        if weights.l_sep:
-            separated = separation_classes(labels)
-            own_mask = torch.sigmoid(logits[torch.arange(len(images)), separated])[:, None]
-            batch.append(own_mask * images)
-        # One classifier pass for the masked, inverted (and separated) images together.
-        outputs = classifier(torch.cat(batch)).split(images.shape[0])
-        return explainer_loss(
-            logits,
-            labels,
-            outputs[0],
-            outputs[1],
-            target_mask,
-            non_target_mask,
-            weights,
-            separated_logits=outputs[2] if separated is not None else None,
-            separated_classes=separated,
-        )
+        return loss_terms(wrapped, classifier, images, labels, weights, config.task)
 
     optimizer = torch.optim.Adam(explainer.parameters(), lr=lr)
     fit_config = FitConfig.from_command(

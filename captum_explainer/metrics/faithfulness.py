@@ -215,10 +215,13 @@ def deletion_insertion(
 class ClassSpecificity:
     """Mean probability of class ``t`` (rows) on images containing ``t``, masked with the
     map of class ``k`` (columns), over thresholds 0.1 ... 0.9. ``blank``: the classifier's
-    mean probability on a blank (all-baseline) image, the level an uninformative mask reaches."""
+    mean probability on a blank (all-baseline) image, the level an uninformative mask reaches;
+    ``unmasked``: class ``t``'s mean probability on its images without any mask, the level a
+    perfect mask keeps (NaN for classes without images)."""
 
     matrix: torch.Tensor  # (K, K), NaN for classes without images
     blank: torch.Tensor  # (K,)
+    unmasked: torch.Tensor | None = None  # (K,)
 
     @property
     def diagonal(self) -> float:
@@ -268,7 +271,11 @@ def class_specificity(
     )
     blank_image = torch.zeros_like(images[:1]) + baseline
     blank = _scores(model, blank_image, score, batch_size)[0]
-    return ClassSpecificity(matrix, blank)
+    own = (present.to(images.dtype) * _scores(model, images, score, batch_size)).sum(0)
+    unmasked = torch.where(
+        counts[:, 0] > 0, own / counts[:, 0].clamp(min=1), torch.full_like(own, math.nan)
+    )
+    return ClassSpecificity(matrix, blank, unmasked)
 
 
 def undesirable_recovery(

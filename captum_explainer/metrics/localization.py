@@ -228,9 +228,13 @@ def energy_pointing_game(
 
 
 def per_class_mean(values: torch.Tensor, classes: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Mean of per-pair ``values`` for each class ``(K,)``; NaN for a class without pairs."""
-    total = torch.zeros(num_classes, device=values.device).index_add_(0, classes, values.float())
-    count = torch.zeros(num_classes, device=values.device).index_add_(
-        0, classes, torch.ones_like(values, dtype=torch.float32)
+    """Mean of per-pair ``values`` for each class ``(K,)``, NaN values left out (a score
+    undefined for that pair); NaN for a class without a defined value."""
+    defined = ~torch.isnan(values.float())
+    total = torch.zeros(num_classes, device=values.device).index_add_(
+        0,
+        classes,
+        torch.where(defined, values.float(), torch.zeros_like(values, dtype=torch.float32)),
     )
+    count = torch.zeros(num_classes, device=values.device).index_add_(0, classes, defined.float())
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))

@@ -4,6 +4,9 @@
   exactly the layout of :class:`SmallCNN`'s ``features``, so it can start from the trained
   classifier's weights (:meth:`SmallExplainer.init_from_classifier`), which the prototypes
   found to matter most for class-specific masks.
+- :class:`ResNetExplainer` (``resnet18_fpn``, ``resnet50_fpn``): a torchvision ResNet
+  encoder with a light decoder, for a user's real images; it can start from the
+  classifier's own backbone where the architectures match.
 - :func:`deeplabv3_explainer`: the paper's network, torchvision's DeepLabV3-ResNet50 with
   ``K`` output channels, upsampled to the input's size.
 
@@ -96,9 +99,18 @@ class SmallExplainer(nn.Module):
         else:
             self.head = nn.Conv2d(full_res_channels, num_classes, 1)
 
-    def init_from_classifier(self, classifier: SmallCNN) -> SmallExplainer:
-        """Copy the classifier's convolutional features into the encoder."""
-        self.encoder.load_state_dict(classifier.features.state_dict())
+    def init_from_classifier(self, classifier: nn.Module) -> SmallExplainer:
+        """Copy a :class:`SmallCNN` classifier's convolutional features into the encoder;
+        ``ValueError`` where the classifier is not one of the same width and channels."""
+        features = getattr(classifier, "features", None)
+        own = self.encoder.state_dict()
+        theirs = features.state_dict() if isinstance(features, nn.Module) else {}
+        if set(theirs) != set(own) or any(own[k].shape != v.shape for k, v in theirs.items()):
+            raise ValueError(
+                f"the classifier ({type(classifier).__name__}) is not a SmallCNN of this "
+                f"width and channel count: its features cannot start the encoder"
+            )
+        self.encoder.load_state_dict(theirs)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,6 +138,104 @@ class SmallExplainer(nn.Module):
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class ResNetExplainer(nn.Module):
+    """An Explainer for real images: a torchvision ResNet encoder and a light decoder.
+
+    The encoder's four stages (1/4 ... 1/32 of the input side) are each projected to
+    ``decoder_channels`` and summed from coarse to fine (a feature pyramid); a 3 x 3
+    convolution gives the class logits at 1/4 of the side, upsampled bilinearly to the
+    input's size. About 12M parameters with ``resnet18`` (the paper's DeepLabV3-ResNet50:
+    about 40M).
+
+    Args:
+        num_classes: ``K``.
+        backbone: ``"resnet18"``, ``"resnet34"`` or ``"resnet50"`` (random weights; see
+            :meth:`init_from_classifier`).
+        in_channels: image channels (the first convolution is rebuilt for 1-channel images).
+        decoder_channels: the decoder's width.
+
+    Shapes: ``(N, in_channels, H, W)``, any ``H, W >= 1``; output ``(N, K, H, W)``.
+    """
+
+    BACKBONES = ("resnet18", "resnet34", "resnet50")
+
+    def __init__(
+        self,
+        num_classes: int,
+        backbone: str = "resnet18",
+        in_channels: int = 3,
+        decoder_channels: int = 64,
+    ) -> None:
+        super().__init__()
+        if backbone not in self.BACKBONES:
+            raise ValueError(f"backbone must be one of {list(self.BACKBONES)}, got {backbone!r}")
+        self.num_classes, self.in_channels, self.backbone = num_classes, in_channels, backbone
+        self.builder_kwargs = dict(
+            backbone=backbone, in_channels=in_channels, decoder_channels=decoder_channels
+        )
+        self.encoder = torchvision.models.get_model(backbone, weights=None)
+        if in_channels != 3:
+            self.encoder.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        del self.encoder.fc, self.encoder.avgpool
+        widths = [self._stage_width(stage) for stage in self._stages()]
+        self.lateral = nn.ModuleList(nn.Conv2d(w, decoder_channels, 1) for w in widths)
+        self.head = nn.Sequential(
+            nn.Conv2d(decoder_channels, decoder_channels, 3, padding=1),
+            nn.BatchNorm2d(decoder_channels),
+            nn.ReLU(),
+            nn.Conv2d(decoder_channels, num_classes, 1),
+        )
+
+    def _stages(self) -> list[nn.Sequential]:
+        e = self.encoder
+        return [e.layer1, e.layer2, e.layer3, e.layer4]
+
+    @staticmethod
+    def _stage_width(stage: nn.Sequential) -> int:
+        last = stage[-1]
+        return (last.conv3 if hasattr(last, "conv3") else last.conv2).out_channels
+
+    def init_from_classifier(self, classifier: nn.Module) -> ResNetExplainer:
+        """Copy a torchvision ResNet classifier's backbone (same architecture and channels)
+        into the encoder; ``ValueError`` where the classifier's weights do not fit."""
+        own = self.encoder.state_dict()
+        theirs = {k: v for k, v in classifier.state_dict().items() if k in own}
+        if set(theirs) != set(own) or any(own[k].shape != v.shape for k, v in theirs.items()):
+            raise ValueError(
+                f"the classifier ({type(classifier).__name__}) is not a torchvision {self.backbone} "
+                f"with {self.in_channels} input channels: its backbone cannot start the encoder"
+            )
+        self.encoder.load_state_dict(theirs)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"ResNetExplainer expects images shaped (N, {self.in_channels}, H, W), got "
+                f"{tuple(x.shape)}"
+            )
+        e = self.encoder
+        features = e.maxpool(e.relu(e.bn1(e.conv1(x))))
+        outputs = []
+        for stage in self._stages():
+            features = stage(features)
+            outputs.append(features)
+        merged = self.lateral[3](outputs[3])
+        for level in (2, 1, 0):
+            merged = _up(merged, outputs[level]) + self.lateral[level](outputs[level])
+        return _up(self.head(merged), x)
+
+
+def resnet18_explainer(num_classes: int, **kwargs: Any) -> ResNetExplainer:
+    """:class:`ResNetExplainer` on a ResNet-18 encoder."""
+    return ResNetExplainer(num_classes, **{"backbone": "resnet18", **kwargs})
+
+
+def resnet50_explainer(num_classes: int, **kwargs: Any) -> ResNetExplainer:
+    """:class:`ResNetExplainer` on a ResNet-50 encoder."""
+    return ResNetExplainer(num_classes, **{"backbone": "resnet50", **kwargs})
 
 
 class DeepLabV3Explainer(nn.Module):
@@ -163,7 +273,12 @@ def deeplabv3_explainer(
     return DeepLabV3Explainer(num_classes, weights_backbone)
 
 
-EXPLAINERS = {"small_explainer": SmallExplainer, "deeplabv3_resnet50": deeplabv3_explainer}
+EXPLAINERS = {
+    "small_explainer": SmallExplainer,
+    "resnet18_fpn": resnet18_explainer,
+    "resnet50_fpn": resnet50_explainer,
+    "deeplabv3_resnet50": deeplabv3_explainer,
+}
 
 
 def build_explainer(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
@@ -172,6 +287,19 @@ def build_explainer(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
     if arch not in EXPLAINERS:
         raise ValueError(f"explainer arch must be one of {sorted(EXPLAINERS)}, got {arch!r}")
     return EXPLAINERS[arch](num_classes=num_classes, **kwargs)
+
+
+def init_encoder_from(explainer: nn.Module, classifier: nn.Module) -> bool:
+    """Start ``explainer``'s encoder from the classifier's backbone where the two match (the
+    prototypes found it matters most for class-specific masks). Returns whether it did."""
+    init = getattr(explainer, "init_from_classifier", None)
+    if init is None:
+        return False
+    try:
+        init(classifier)
+    except ValueError:
+        return False
+    return True
 
 
 def check_explainer_output(

@@ -1,0 +1,181 @@
+"""A user's own classifier, named on the command line, and what it needs described.
+
+``--model`` takes three forms (:func:`load_model`):
+
+- ``torchvision:<name>``: a torchvision classification architecture (``resnet18``,
+  ``vit_b_16``, ...) built with ``num_classes`` outputs, its weights from ``--weights``
+  (a ``state_dict`` file, loaded with ``weights_only=True``);
+- ``<module>:<callable>``: any importable callable returning an ``nn.Module``
+  (``my_pkg.models:build``), weights optional;
+- a checkpoint written by ``captum-explainer train-classifier`` (its description inside).
+
+What the rest of the package needs to know of a classifier is a :class:`ClassifierInfo`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from captum_explainer.checkpoint import load_state_dict_checked
+from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.models.registry import load_classifier
+from captum_explainer.scores import TASK_SCORES
+
+TORCHVISION_PREFIX = "torchvision:"
+
+
+@dataclass(frozen=True)
+class ClassifierInfo:
+    """What a classifier expects and gives.
+
+    Args:
+        classes: class names, in the order of the logits.
+        task: ``"multilabel"`` (sigmoid scores, BCE) or ``"single-label"`` (softmax, CE).
+        normalization: its input normalisation (one mean and std per channel).
+        image_size: the side images are resized to.
+    """
+
+    classes: tuple[str, ...]
+    task: str
+    normalization: Normalization
+    image_size: int
+
+    def __post_init__(self) -> None:
+        if self.task not in TASK_SCORES:
+            raise ValueError(f"task must be one of {sorted(TASK_SCORES)}, got {self.task!r}")
+        if not self.classes:
+            raise ValueError("classes must name at least one class")
+        if not isinstance(self.image_size, int) or self.image_size < 1:
+            raise ValueError(f"image_size must be a positive integer, got {self.image_size!r}")
+
+    @property
+    def channels(self) -> int:
+        return len(self.normalization.mean)
+
+
+def default_normalization(channels: int) -> Normalization:
+    """ImageNet's statistics for RGB models (torchvision's); grayscale needs them given."""
+    if channels == 3:
+        return IMAGENET_NORMALIZATION
+    raise ValueError(
+        f"a {channels}-channel classifier needs its normalisation: give --mean and --std "
+        f"(one value per channel), e.g. --mean 0.5 --std 0.5"
+    )
+
+
+def load_model(
+    model: str,
+    weights: str | os.PathLike | None = None,
+    num_classes: int | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A classifier from one of ``--model``'s forms (see the module's docstring).
+
+    Returns:
+        ``(model in eval() mode, what its checkpoint describes)``: the description is empty
+        except for the package's own checkpoints (classes, image size, normalisation, task).
+    """
+    if model.startswith(TORCHVISION_PREFIX):
+        name = model[len(TORCHVISION_PREFIX) :]
+        if name not in torchvision.models.list_models(module=torchvision.models):
+            raise ValueError(
+                f"--model {model!r}: torchvision has no classification model {name!r}; see "
+                f"torchvision.models.list_models()"
+            )
+        if num_classes is None:
+            raise ValueError(f"--model {model!r} needs --num-classes (the size of its head)")
+        network = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+        if weights is None:
+            raise ValueError(
+                f"--model {model!r} needs --weights, the state_dict file of the trained model"
+            )
+        _load_weights(network, weights)
+        return network.eval(), {}
+    if ":" in model and not Path(model).exists():
+        module_name, _, attribute = model.partition(":")
+        try:
+            builder = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(
+                f"--model {model!r}: cannot import {attribute!r} from {module_name!r} ({error})"
+            ) from error
+        network = builder()
+        if not isinstance(network, nn.Module):
+            raise ValueError(
+                f"--model {model!r} returned a {type(network).__name__}, not an nn.Module"
+            )
+        if weights is not None:
+            _load_weights(network, weights)
+        return network.eval(), {}
+    if weights is not None:
+        raise ValueError("--weights goes with --model torchvision:<name> or <module>:<callable>")
+    return load_classifier(model)
+
+
+def _load_weights(network: nn.Module, path: str | os.PathLike) -> None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # torch raises many kinds for a file it cannot read
+        raise ValueError(
+            f"--weights {str(path)!r} is not a readable state_dict file ({error})"
+        ) from error
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]  # a checkpoint dictionary holding one
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"--weights {str(path)!r} holds a {type(state).__name__}, not a state_dict"
+        )
+    load_state_dict_checked(network, state, path)
+
+
+def describe(
+    stored: dict[str, Any],
+    classes: list[str] | None = None,
+    task: str | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    data_classes: list[str] | None = None,
+    data_task: str | None = None,
+) -> ClassifierInfo:
+    """The classifier's :class:`ClassifierInfo`: options first, then what its checkpoint
+    stored, then what the data says (class names, task), then defaults (image size 224,
+    3 channels with ImageNet statistics). A clear error names what is missing."""
+    names = classes or stored.get("classes") or data_classes
+    if not names:
+        raise ValueError(
+            "the classifier's classes are not known: give --classes or data with class names"
+        )
+    if (mean is None) != (std is None):
+        raise ValueError("--mean and --std go together (one value per channel each)")
+    if mean is not None:
+        if len(mean) != len(std):
+            raise ValueError(f"--mean has {len(mean)} values but --std {len(std)}")
+        normalization = Normalization(tuple(mean), tuple(std))
+    elif "normalization" in stored:
+        normalization = Normalization(
+            tuple(stored["normalization"]["mean"]), tuple(stored["normalization"]["std"])
+        )
+    else:
+        normalization = default_normalization(channels or 3)
+    if channels is not None and channels != len(normalization.mean):
+        raise ValueError(
+            f"--channels {channels} but the normalisation has {len(normalization.mean)} values"
+        )
+    size = image_size or (stored.get("image_size") or [224])[0]
+    return ClassifierInfo(
+        tuple(names),
+        task or stored.get("task") or data_task or "multilabel",
+        normalization,
+        int(size),
+    )
