@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from captum_explainer.data.factory import DATASETS
+from captum_explainer.explainer.loss import TASKS
 from captum_explainer.metrics import CANVASES
+from captum_explainer.models.user import OwnClassifier
 from captum_explainer.scores import TASK_SCORES
 
 
@@ -112,4 +114,40 @@ def loop_options(args: argparse.Namespace) -> dict[str, Any]:
         progress=not args.no_progress,
         num_workers=args.num_workers,
         command=shlex.join(["captum-explainer", *args.argv]),
+    )
+
+
+def add_own_classifier(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and what describes it, with ``--data``: a user's classifier and images."""
+    yours = parser.add_argument_group("your own classifier and images")
+    yours.add_argument(
+        "--model",
+        help="torchvision:<name> (with --weights and --num-classes), <module>:<callable> "
+        "returning an nn.Module, or a train-classifier checkpoint",
+    )
+    yours.add_argument("--weights", type=Path, help="the model's state_dict file")
+    yours.add_argument("--num-classes", type=int, help="size of a torchvision model's head")
+    yours.add_argument(
+        "--data", type=Path, help="a folder of class folders, or a .csv/.json image listing"
+    )
+    yours.add_argument("--classes", nargs="+", help="class names in the model's output order")
+    yours.add_argument("--task", choices=TASKS, help="default: single-label for a class folder")
+    yours.add_argument("--mean", type=float, nargs="+", help="normalisation mean per channel")
+    yours.add_argument("--std", type=float, nargs="+", help="normalisation std per channel")
+    yours.add_argument("--channels", type=int, help="image channels (1 or 3; default from --mean)")
+
+
+def own_classifier(args: argparse.Namespace, default: str) -> OwnClassifier:
+    """The :class:`OwnClassifier` the options name (``default``: the model when no
+    ``--model`` is given, e.g. ``--classifier`` or the shipped one)."""
+    return OwnClassifier(
+        args.model or default,
+        args.weights,
+        args.num_classes,
+        tuple(args.classes) if args.classes else None,
+        args.task,
+        tuple(args.mean) if args.mean else None,
+        tuple(args.std) if args.std else None,
+        args.image_size,
+        args.channels,
     )

@@ -10,8 +10,10 @@ from captum_explainer.cli._common import (
     add_command,
     add_common,
     add_models,
+    add_own_classifier,
     add_score,
     add_single_file,
+    own_classifier,
 )
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.evaluation.evaluate import run_evaluation
@@ -23,6 +25,8 @@ EPILOG = """examples:
   captum-explainer evaluate --dataset voc2007 --root data/voc --classifier runs/vgg16/best.pt \\
       --explainer runs/voc/best.pt --methods explainer gradcam rise --out eval-voc
   torchrun --nproc_per_node=4 -m captum_explainer evaluate --dataset coco2014 --root data/coco ...
+  captum-explainer evaluate --model torchvision:resnet18 --weights my.pt --num-classes 5 \
+      --data test_images/ --masks test_masks/ --explainer runs/mine/best.pt --out eval-mine
 """
 
 
@@ -36,6 +40,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--dataset", choices=DATASETS, default="synthetic")
     evaluate.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
     add_models(evaluate)
+    add_own_classifier(evaluate)
+    evaluate.add_argument(
+        "--masks", type=Path, help="with --data: the ground-truth masks (PNG class maps)"
+    )
     evaluate.add_argument(
         "--methods",
         nargs="+",
@@ -79,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         progress=not args.no_progress,
+        own=own_classifier(args, str(args.classifier)) if args.model or args.classifier else None,
+        data=args.data,
+        masks=args.masks,
     )
     if result is not None:  # the main process prints
         rows, report = result

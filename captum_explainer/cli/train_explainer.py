@@ -7,17 +7,18 @@ from pathlib import Path
 
 from captum_explainer.cli._common import (
     add_command,
+    add_own_classifier,
     add_training_options,
     data_options,
     loop_options,
+    own_classifier,
 )
-from captum_explainer.data.files import folder_classes
+from captum_explainer.data.files import data_task, folder_classes
 from captum_explainer.explainer.fit import fit_explainer
-from captum_explainer.explainer.loss import PRESETS, TASKS, LossWeights, loss_weights
+from captum_explainer.explainer.loss import PRESETS, LossWeights, loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.models.explainer_nets import EXPLAINERS
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
-from captum_explainer.models.user import describe, load_model
 
 EPILOG = """examples:
   captum-explainer train-explainer --out runs/explainer                # synthetic data, shipped classifier
@@ -47,28 +48,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="classifier checkpoint (default: the shipped synthetic classifier)",
     )
     train.add_argument("--arch", choices=sorted(EXPLAINERS), default="small_explainer")
-    yours = train.add_argument_group("your own classifier and images")
-    yours.add_argument(
-        "--model",
-        help="torchvision:<name> (with --weights and --num-classes), <module>:<callable> "
-        "returning an nn.Module, or a train-classifier checkpoint",
-    )
-    yours.add_argument("--weights", type=Path, help="the model's state_dict file")
-    yours.add_argument("--num-classes", type=int, help="size of a torchvision model's head")
-    yours.add_argument(
-        "--data", type=Path, help="a folder of class folders, or a .csv/.json image listing"
-    )
-    yours.add_argument(
+    add_own_classifier(train)
+    train.add_argument(
         "--val-data", type=Path, help="validation images (default: a share of --data)"
     )
-    yours.add_argument(
+    train.add_argument(
         "--val-fraction", type=float, default=0.1, help="share of --data kept for validation"
     )
-    yours.add_argument("--classes", nargs="+", help="class names in the model's output order")
-    yours.add_argument("--task", choices=TASKS, help="default: single-label for a class folder")
-    yours.add_argument("--mean", type=float, nargs="+", help="normalisation mean per channel")
-    yours.add_argument("--std", type=float, nargs="+", help="normalisation std per channel")
-    yours.add_argument("--channels", type=int, help="image channels (1 or 3; default from --mean)")
     add_training_options(train, val_size=1000, batch_size=16)
     train.add_argument("--preset", choices=sorted(PRESETS), help="the paper's lr and loss weights")
     train.add_argument("--lr", type=float, help="learning rate (default: the preset's, else 1e-5)")
@@ -130,23 +116,11 @@ def _run_own(args: argparse.Namespace) -> int:
     """``--model`` / ``--classifier`` with ``--data``: :func:`fit_explainer`."""
     if args.model is not None and args.classifier is not None:
         raise ValueError("give --model or --classifier, not both")
-    model_name = args.model or str(args.classifier or SYNTHETIC_CLASSIFIER)
-    model, stored = load_model(model_name, args.weights, args.num_classes)
-    info = describe(
-        stored,
-        args.classes,
-        args.task,
-        args.mean,
-        args.std,
-        args.image_size,
-        args.channels,
-        data_classes=folder_classes(args.data),
-        # A folder per class holds single-label images; a listing may give several labels.
-        data_task="single-label" if folder_classes(args.data) else "multilabel",
-    )
+    own = own_classifier(args, str(args.classifier or SYNTHETIC_CLASSIFIER))
+    model, info = own.load(folder_classes(args.data), data_task(args.data))
     settings = loop_options(args)
     out = settings.pop("out_dir")
-    settings["extra_meta"] = {"classifier": model_name, "classifier_weights": str(args.weights)}
+    settings["extra_meta"] = {"classifier": own.model, "classifier_weights": str(args.weights)}
     lr, weights = (
         args.lr or 1e-3,
         loss_weights(args.preset, **{k: getattr(args, k) for k in LOSS_WEIGHTS}),
@@ -169,5 +143,5 @@ def _run_own(args: argparse.Namespace) -> int:
         arch_kwargs=_arch_kwargs(args),
         **settings,
     )
-    print(f"trained an Explainer for {model_name}; best checkpoint: {out / 'best.pt'}")
+    print(f"trained an Explainer for {own.model}; best checkpoint: {out / 'best.pt'}")
     return 0

@@ -274,6 +274,12 @@ def folder_classes(path: str | os.PathLike) -> list[str] | None:
     return sorted(p.name for p in path.iterdir() if p.is_dir()) or None
 
 
+def data_task(path: str | os.PathLike) -> str:
+    """The task images at ``path`` imply: a folder per class is single-label, a listing
+    (which may give several labels per image) multi-label."""
+    return "single-label" if folder_classes(path) else "multilabel"
+
+
 def open_image_data(
     path: str | os.PathLike,
     image_size: int,

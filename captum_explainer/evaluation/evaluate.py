@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.factory import make_datasets
+from captum_explainer.data.files import data_task, folder_classes, open_image_data
 from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.distributed import DistributedContext, distributed_context
 from captum_explainer.evaluation.methods import (
@@ -37,6 +38,8 @@ from captum_explainer.evaluation.run import (
     summarize,
 )
 from captum_explainer.models.pretrained import load_models
+from captum_explainer.models.registry import load_explainer
+from captum_explainer.models.user import ClassifierInfo, OwnClassifier
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import comparison_grid
@@ -287,6 +290,9 @@ def run_evaluation(
     seed: int = 0,
     device: str = "cpu",
     progress: bool = True,
+    own: OwnClassifier | None = None,
+    data: str | Path | None = None,
+    masks: str | Path | None = None,
 ) -> tuple[list[dict[str, Any]], Path] | None:
     """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
     named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
@@ -304,39 +310,52 @@ def run_evaluation(
         rise_masks, fgvis_iterations: the costly methods' settings.
         score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
+        own, data, masks: a user's classifier (:class:`~captum_explainer.models.user.OwnClassifier`)
+            and images with ground-truth masks (:func:`~captum_explainer.data.files.open_image_data`),
+            instead of ``classifier`` and ``dataset``; ``explainer`` is then the Explainer
+            trained for it.
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
     """
     check_output_folder(out)
     need_explainer = "explainer" in methods
-    model, learned, meta = load_models(classifier, explainer, need_explainer, device)
-    stats = meta["normalization"]
-    data = make_datasets(
-        dataset,
-        root,
-        image_size or int(meta["image_size"][0]),
-        train_size=1,
-        val_size=n_images or 200,
-        seed=seed,
-        classes=list(meta["classes"]),
-        normalization=Normalization(tuple(stats["mean"]), tuple(stats["std"])),
-    )
-    indices = evaluable_indices(data.val, n_images)
+    if data is not None:
+        model, learned, info, images = _own_setup(own, data, masks, explainer, need_explainer)
+        dataset, classes, normalization = str(data), list(info.classes), info.normalization
+        task = info.task
+    else:
+        model, learned, meta = load_models(classifier, explainer, need_explainer, device)
+        stats = meta["normalization"]
+        pair = make_datasets(
+            dataset,
+            root,
+            image_size or int(meta["image_size"][0]),
+            train_size=1,
+            val_size=n_images or 200,
+            seed=seed,
+            classes=list(meta["classes"]),
+            normalization=Normalization(tuple(stats["mean"]), tuple(stats["std"])),
+        )
+        images, classes, normalization = pair.val, pair.classes, pair.normalization
+        task = meta.get("task", "multilabel")
+    model = model.to(device)
+    learned = learned.to(device) if learned is not None else None
+    indices = evaluable_indices(images, n_images)
     masks = dict(n_masks=rise_masks)
     settings = {
         "RISE": masks,
         "Undesirable pixels": masks,
         "FGVis": dict(n_iter=fgvis_iterations),
     }
-    score = score or score_for_task(meta.get("task", "multilabel"))
-    specs = default_methods(model, learned, data.normalization, seed, settings, score=score)
+    score = score or score_for_task(task)
+    specs = default_methods(model, learned, normalization, seed, settings, score=score)
     chosen = select_methods(specs, methods)
     with distributed_context(device) as context:
         result = evaluate(
             chosen,
             model,
-            data.val,
+            images,
             indices,
             batch_size,
             context,
@@ -349,12 +368,12 @@ def run_evaluation(
     figures = {}
     if result.first_batch is not None:
         figures["comparison_grid"] = comparison_grid(
-            result.first_batch, data.normalization, class_names=data.classes
+            result.first_batch, normalization, class_names=classes
         )
     rows = result.rows()
     notes = [
         f"{dataset}: {len(indices)} images with a segmentation and a label; classifier "
-        f"{classifier or 'shipped'}; methods {', '.join(methods)}; faithfulness read with the "
+        f"{own.model if own else classifier or 'shipped'}; methods {', '.join(methods)}; faithfulness read with the "
         f"{score} score; insertion starts from the {canvas!r} canvas.",
         *(f"Warning: {w}." for w in result.warnings),
     ]
@@ -375,3 +394,28 @@ def run_evaluation(
         self_contained=self_contained,
     )
     return rows, report
+
+
+def _own_setup(
+    own: OwnClassifier | None,
+    data: str | Path,
+    masks: str | Path | None,
+    explainer: str | Path | None,
+    need_explainer: bool,
+) -> tuple[nn.Module, nn.Module | None, ClassifierInfo, Dataset]:
+    """A user's classifier, its Explainer and images with masks (``evaluate --data``)."""
+    if own is None:
+        raise ValueError("--data needs --model (or --classifier): the classifier to explain")
+    if masks is None:
+        raise ValueError("--data needs --masks: the ground truth the maps are scored against")
+    if need_explainer and explainer is None:
+        raise ValueError(
+            "method 'explainer' with --data needs --explainer, the Explainer trained for --model "
+            "(captum-explainer train-explainer --model ... --data ...)"
+        )
+    model, info = own.load(folder_classes(data), data_task(data))
+    learned = load_explainer(explainer)[0] if need_explainer else None
+    images = open_image_data(
+        data, info.image_size, info.normalization, info.channels, list(info.classes), masks
+    )
+    return model, learned, info, images

@@ -137,6 +137,40 @@ def _load_weights(network: nn.Module, path: str | os.PathLike) -> None:
     load_state_dict_checked(network, state, path)
 
 
+@dataclass(frozen=True)
+class OwnClassifier:
+    """A user's classifier as the command line names it (``--model``, ``--weights``, ...):
+    what :func:`load_model` and :func:`describe` take, kept together."""
+
+    model: str
+    weights: str | os.PathLike | None = None
+    num_classes: int | None = None
+    classes: tuple[str, ...] | None = None
+    task: str | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    image_size: int | None = None
+    channels: int | None = None
+
+    def load(
+        self, data_classes: list[str] | None = None, data_task: str | None = None
+    ) -> tuple[nn.Module, ClassifierInfo]:
+        """The model (``eval()`` mode) and its description (see :func:`describe`)."""
+        network, stored = load_model(self.model, self.weights, self.num_classes)
+        info = describe(
+            stored,
+            list(self.classes) if self.classes else None,
+            self.task,
+            list(self.mean) if self.mean else None,
+            list(self.std) if self.std else None,
+            self.image_size,
+            self.channels,
+            data_classes,
+            data_task,
+        )
+        return network, info
+
+
 def describe(
     stored: dict[str, Any],
     classes: list[str] | None = None,
