@@ -17,14 +17,15 @@ from captum_explainer.checkpoint import atomic_write, check_output_folder
 from captum_explainer.data._transforms import image_to_tensor
 from captum_explainer.data._types import Normalization
 from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
+from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import visualize_attribution
 
 
 def load_images(
     paths: Sequence[str | os.PathLike], size: int, normalization: Normalization
 ) -> torch.Tensor:
-    """Read, resize and normalise image files into ``(N, 3, size, size)``; every file is
-    checked before any work starts."""
+    """Read, resize and normalise image files into ``(N, C, size, size)`` (``C`` the
+    normalisation's channels: 1 reads grayscale); every file is checked before any work starts."""
     tensors = []
     for path in paths:
         path = Path(path)
@@ -32,7 +33,7 @@ def load_images(
             raise FileNotFoundError(f"image {str(path)!r} does not exist")
         try:
             with Image.open(path) as image:
-                tensors.append(image_to_tensor(image, size, normalization))
+                tensors.append(image_to_tensor(image, size, normalization, len(normalization.mean)))
         except UnidentifiedImageError as error:
             raise ValueError(f"image {str(path)!r} is not an image file PIL can read") from error
         except Image.DecompressionBombError as error:
@@ -90,7 +91,9 @@ def explain_files(
     with torch.no_grad():
         logits = classifier(images)
     targets = resolve_class(target, classes, logits).to(device)
-    spec = select_methods(default_methods(classifier, explainer, normalization, seed), [method])[0]
+    score = score_for_task(meta.get("task", "multilabel"))
+    specs = default_methods(classifier, explainer, normalization, seed, score=score)
+    spec = select_methods(specs, [method])[0]
     maps = spec.attribution.attribute(images, target=targets, **spec.kwargs)
     maps = to_pixel_map(maps.detach(), spec.reduction)
     out = Path(out)

@@ -36,5 +36,7 @@ def test_relu_attributions_false_keeps_the_negative_part_as_captum_does():
 def test_layer_defaults_to_the_models_target_layer():
     model = SmallCNN().eval()
     assert GradCAM(model).layer is model.target_layer
-    with pytest.raises(ValueError, match="layer must be given"):
-        GradCAM(torch.nn.Sequential(torch.nn.Flatten()))
+    # A model without spatial layers: found out on the first batch, with a clear message.
+    flat = GradCAM(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)))
+    with pytest.raises(ValueError, match="give layer="):
+        flat.attribute(torch.randn(1, 3, 2, 2), target=0)

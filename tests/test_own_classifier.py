@@ -13,10 +13,10 @@ from PIL import Image
 from torch import nn
 
 from captum_explainer import ExplainerAttribution, GradCAM, fit_explainer
-from captum_explainer.attr import RISE, IntegratedGradients
+from captum_explainer.attr import RISE, FGVis, IntegratedGradients, UndesirablePixels
 from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.cli import main
-from captum_explainer.data import Normalization
+from captum_explainer.data import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.data.files import ImageFolderData, ImageListData, open_image_data
 from captum_explainer.explainer.fit import LabelledItems
 from captum_explainer.explainer.loss import check_labels, classification_loss
@@ -267,6 +267,10 @@ def test_gradcam_and_other_methods_on_a_vision_transformer():
     assert not torch.allclose(maps[0], maps[1])
     assert RISE(vit).attribute(x, target=0, n_masks=8).shape == (2, 1, 32, 32)
     assert IntegratedGradients(vit).attribute(x, target=1, n_steps=2).shape == x.shape
+    fgvis = FGVis(vit, normalization=IMAGENET_NORMALIZATION, score="softmax")
+    assert fgvis.attribute(x, target=0, n_iter=3).shape == x.shape
+    undesirable = UndesirablePixels(vit, score="softmax")
+    assert undesirable.attribute(x, target=1, n_masks=8).shape == (2, 1, 32, 32)
     with pytest.raises(ValueError, match="forward_func is a function"):
         GradCAM(lambda images: vit(images))
     flat = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))

@@ -117,8 +117,8 @@ def loop_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def add_own_classifier(parser: argparse.ArgumentParser) -> None:
-    """``--model`` and what describes it, with ``--data``: a user's classifier and images."""
+def add_own_classifier(parser: argparse.ArgumentParser, data: bool = True) -> None:
+    """``--model`` and what describes it (and ``--data``): a user's classifier and images."""
     yours = parser.add_argument_group("your own classifier and images")
     yours.add_argument(
         "--model",
@@ -127,9 +127,10 @@ def add_own_classifier(parser: argparse.ArgumentParser) -> None:
     )
     yours.add_argument("--weights", type=Path, help="the model's state_dict file")
     yours.add_argument("--num-classes", type=int, help="size of a torchvision model's head")
-    yours.add_argument(
-        "--data", type=Path, help="a folder of class folders, or a .csv/.json image listing"
-    )
+    if data:
+        yours.add_argument(
+            "--data", type=Path, help="a folder of class folders, or a .csv/.json image listing"
+        )
     yours.add_argument("--classes", nargs="+", help="class names in the model's output order")
     yours.add_argument("--task", choices=TASKS, help="default: single-label for a class folder")
     yours.add_argument("--mean", type=float, nargs="+", help="normalisation mean per channel")

@@ -5,14 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from captum_explainer.cli._common import add_command, add_common, add_models
+from captum_explainer.cli._common import (
+    add_command,
+    add_common,
+    add_models,
+    add_own_classifier,
+    own_classifier,
+)
 from captum_explainer.evaluation.methods import METHOD_NAMES
 from captum_explainer.explain import explain_files
 from captum_explainer.models.pretrained import load_models
+from captum_explainer.models.registry import load_explainer
 
 EPILOG = """examples:
   captum-explainer explain photo.jpg --classifier runs/vgg16/best.pt --method gradcam --target dog
   captum-explainer explain a.png b.png --method explainer --target star   # shipped synthetic models
+  captum-explainer explain x.png --model torchvision:resnet18 --weights my.pt --num-classes 5 \
+      --classes a b c d e --method explainer --explainer runs/mine/best.pt
 """
 
 
@@ -25,6 +34,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     explain.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     add_models(explain)
+    add_own_classifier(explain, data=False)
+    explain.add_argument(
+        "--image-size", type=int, help="with --model: the side images are resized to"
+    )
     explain.add_argument("--method", choices=sorted(METHOD_NAMES), default="gradcam")
     explain.add_argument("--target", help="class name or index (default: the top-1 prediction)")
     explain.add_argument("--out", type=Path, default=Path("explanations"), help="output folder")
@@ -33,9 +46,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    classifier, explainer, meta = load_models(
-        args.classifier, args.explainer, args.method == "explainer", args.device
-    )
+    if args.model is not None:
+        classifier, info = own_classifier(args, args.model).load()
+        meta = info.as_meta()
+        explainer = None
+        if args.method == "explainer":
+            if args.explainer is None:
+                raise ValueError("--method explainer with --model needs --explainer")
+            explainer = load_explainer(args.explainer, args.device)[0]
+        classifier = classifier.to(args.device)
+    else:
+        classifier, explainer, meta = load_models(
+            args.classifier, args.explainer, args.method == "explainer", args.device
+        )
     written = explain_files(
         args.images,
         classifier,

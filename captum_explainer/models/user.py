@@ -60,6 +60,18 @@ class ClassifierInfo:
     def channels(self) -> int:
         return len(self.normalization.mean)
 
+    def as_meta(self) -> dict[str, Any]:
+        """The description in the form a package checkpoint stores it."""
+        return {
+            "classes": list(self.classes),
+            "task": self.task,
+            "image_size": [self.image_size, self.image_size],
+            "normalization": {
+                "mean": list(self.normalization.mean),
+                "std": list(self.normalization.std),
+            },
+        }
+
 
 def default_normalization(channels: int) -> Normalization:
     """ImageNet's statistics for RGB models (torchvision's); grayscale needs them given."""
