@@ -21,7 +21,7 @@ from captum_explainer.data.files import ImageFolderData, ImageListData, open_ima
 from captum_explainer.explainer.fit import LabelledItems
 from captum_explainer.explainer.loss import check_labels, classification_loss
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
-from captum_explainer.models.user import describe, load_model
+from captum_explainer.models.user import OwnClassifier, load_model
 
 GRAY = Normalization((0.5,), (0.25,))
 RGB = Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
@@ -95,13 +95,14 @@ def test_model_from_an_import_path(tmp_path, monkeypatch):
 
 def test_package_checkpoint_and_the_description():
     model, stored = load_model(str(SYNTHETIC_CLASSIFIER))
-    info = describe(stored)
+    info = OwnClassifier(str(SYNTHETIC_CLASSIFIER)).describe(stored)
     assert info.classes == tuple(stored["classes"]) and info.image_size == 64
     with pytest.raises(ValueError, match="--mean and --std"):
-        describe({}, classes=["a"], channels=1)
+        OwnClassifier("m", classes=["a"], channels=1).describe({})
     with pytest.raises(ValueError, match="classes are not known"):
-        describe({})
-    gray = describe({}, classes=["a", "b"], mean=[0.5], std=[0.2], task="single-label")
+        OwnClassifier("m").describe({})
+    gray = OwnClassifier("m", classes=["a", "b"], mean=[0.5], std=[0.2], task="single-label")
+    gray = gray.describe({})
     assert gray.channels == 1 and gray.task == "single-label"
 
 

@@ -141,14 +141,5 @@ def add_own_classifier(parser: argparse.ArgumentParser, data: bool = True) -> No
 def own_classifier(args: argparse.Namespace, default: str) -> OwnClassifier:
     """The :class:`OwnClassifier` the options name (``default``: the model when no
     ``--model`` is given, e.g. ``--classifier`` or the shipped one)."""
-    return OwnClassifier(
-        args.model or default,
-        args.weights,
-        args.num_classes,
-        tuple(args.classes) if args.classes else None,
-        args.task,
-        tuple(args.mean) if args.mean else None,
-        tuple(args.std) if args.std else None,
-        args.image_size,
-        args.channels,
-    )
+    fields = ("weights", "num_classes", "classes", "task", "mean", "std", "image_size", "channels")
+    return OwnClassifier(args.model or default, **{name: getattr(args, name) for name in fields})

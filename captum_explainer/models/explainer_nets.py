@@ -103,14 +103,9 @@ class SmallExplainer(nn.Module):
         """Copy a :class:`SmallCNN` classifier's convolutional features into the encoder;
         ``ValueError`` where the classifier is not one of the same width and channels."""
         features = getattr(classifier, "features", None)
-        own = self.encoder.state_dict()
         theirs = features.state_dict() if isinstance(features, nn.Module) else {}
-        if set(theirs) != set(own) or any(own[k].shape != v.shape for k, v in theirs.items()):
-            raise ValueError(
-                f"the classifier ({type(classifier).__name__}) is not a SmallCNN of this "
-                f"width and channel count: its features cannot start the encoder"
-            )
-        self.encoder.load_state_dict(theirs)
+        what = "a SmallCNN of this width and channel count: its features"
+        _copy_encoder(self.encoder, theirs, f"{type(classifier).__name__}) is not {what}")
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,6 +129,14 @@ class SmallExplainer(nn.Module):
         d2 = self.up2(torch.cat([_up(d4, s2), s2], dim=1))
         d1 = self.up1(torch.cat([_up(d2, x), self.full_res(x)], dim=1))
         return self.head(d1)[..., :h, :w]
+
+
+def _copy_encoder(encoder: nn.Module, state: dict[str, torch.Tensor], why_not: str) -> None:
+    """Load ``state`` into ``encoder`` if it holds exactly its weights, else ``ValueError``."""
+    own = encoder.state_dict()
+    if set(state) != set(own) or any(own[k].shape != v.shape for k, v in state.items()):
+        raise ValueError(f"the classifier ({why_not} cannot start the encoder")
+    encoder.load_state_dict(state)
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -202,12 +205,8 @@ class ResNetExplainer(nn.Module):
         into the encoder; ``ValueError`` where the classifier's weights do not fit."""
         own = self.encoder.state_dict()
         theirs = {k: v for k, v in classifier.state_dict().items() if k in own}
-        if set(theirs) != set(own) or any(own[k].shape != v.shape for k, v in theirs.items()):
-            raise ValueError(
-                f"the classifier ({type(classifier).__name__}) is not a torchvision {self.backbone} "
-                f"with {self.in_channels} input channels: its backbone cannot start the encoder"
-            )
-        self.encoder.load_state_dict(theirs)
+        what = f"a torchvision {self.backbone} with {self.in_channels} input channels: its backbone"
+        _copy_encoder(self.encoder, theirs, f"{type(classifier).__name__}) is not {what}")
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

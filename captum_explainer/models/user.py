@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,16 +152,17 @@ def _load_weights(network: nn.Module, path: str | os.PathLike) -> None:
 
 @dataclass(frozen=True)
 class OwnClassifier:
-    """A user's classifier as the command line names it (``--model``, ``--weights``, ...):
-    what :func:`load_model` and :func:`describe` take, kept together."""
+    """A user's classifier as the command line names it (``--model``, ``--weights``, ...)
+    and what the options say of it; :meth:`load` builds it, :meth:`describe` completes
+    the description."""
 
     model: str
     weights: str | os.PathLike | None = None
     num_classes: int | None = None
-    classes: tuple[str, ...] | None = None
+    classes: Sequence[str] | None = None
     task: str | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
     image_size: int | None = None
     channels: int | None = None
 
@@ -169,59 +171,44 @@ class OwnClassifier:
     ) -> tuple[nn.Module, ClassifierInfo]:
         """The model (``eval()`` mode) and its description (see :func:`describe`)."""
         network, stored = load_model(self.model, self.weights, self.num_classes)
-        info = describe(
-            stored,
-            list(self.classes) if self.classes else None,
-            self.task,
-            list(self.mean) if self.mean else None,
-            list(self.std) if self.std else None,
-            self.image_size,
-            self.channels,
-            data_classes,
-            data_task,
-        )
-        return network, info
+        return network, self.describe(stored, data_classes, data_task)
 
-
-def describe(
-    stored: dict[str, Any],
-    classes: list[str] | None = None,
-    task: str | None = None,
-    mean: list[float] | None = None,
-    std: list[float] | None = None,
-    image_size: int | None = None,
-    channels: int | None = None,
-    data_classes: list[str] | None = None,
-    data_task: str | None = None,
-) -> ClassifierInfo:
-    """The classifier's :class:`ClassifierInfo`: options first, then what its checkpoint
-    stored, then what the data says (class names, task), then defaults (image size 224,
-    3 channels with ImageNet statistics). A clear error names what is missing."""
-    names = classes or stored.get("classes") or data_classes
-    if not names:
-        raise ValueError(
-            "the classifier's classes are not known: give --classes or data with class names"
+    def describe(
+        self,
+        stored: dict[str, Any],
+        data_classes: list[str] | None = None,
+        data_task: str | None = None,
+    ) -> ClassifierInfo:
+        """The classifier's :class:`ClassifierInfo`: these options first, then what its
+        checkpoint ``stored``, then what the data says (class names, task), then defaults
+        (image size 224, 3 channels with ImageNet statistics). A clear error names what is
+        missing."""
+        names = self.classes or stored.get("classes") or data_classes
+        if not names:
+            raise ValueError(
+                "the classifier's classes are not known: give --classes or data with class names"
+            )
+        mean, std, channels = self.mean, self.std, self.channels
+        if (mean is None) != (std is None):
+            raise ValueError("--mean and --std go together (one value per channel each)")
+        if mean is not None:
+            if len(mean) != len(std):
+                raise ValueError(f"--mean has {len(mean)} values but --std {len(std)}")
+            normalization = Normalization(tuple(mean), tuple(std))
+        elif "normalization" in stored:
+            normalization = Normalization(
+                tuple(stored["normalization"]["mean"]), tuple(stored["normalization"]["std"])
+            )
+        else:
+            normalization = default_normalization(channels or 3)
+        if channels is not None and channels != len(normalization.mean):
+            raise ValueError(
+                f"--channels {channels} but the normalisation has {len(normalization.mean)} values"
+            )
+        size = self.image_size or (stored.get("image_size") or [224])[0]
+        return ClassifierInfo(
+            tuple(names),
+            self.task or stored.get("task") or data_task or "multilabel",
+            normalization,
+            int(size),
         )
-    if (mean is None) != (std is None):
-        raise ValueError("--mean and --std go together (one value per channel each)")
-    if mean is not None:
-        if len(mean) != len(std):
-            raise ValueError(f"--mean has {len(mean)} values but --std {len(std)}")
-        normalization = Normalization(tuple(mean), tuple(std))
-    elif "normalization" in stored:
-        normalization = Normalization(
-            tuple(stored["normalization"]["mean"]), tuple(stored["normalization"]["std"])
-        )
-    else:
-        normalization = default_normalization(channels or 3)
-    if channels is not None and channels != len(normalization.mean):
-        raise ValueError(
-            f"--channels {channels} but the normalisation has {len(normalization.mean)} values"
-        )
-    size = image_size or (stored.get("image_size") or [224])[0]
-    return ClassifierInfo(
-        tuple(names),
-        task or stored.get("task") or data_task or "multilabel",
-        normalization,
-        int(size),
-    )
