@@ -2,6 +2,8 @@
 1- and 3-channel images of odd sizes, and Grad-CAM on torchvision models including a ViT."""
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 
@@ -277,3 +279,28 @@ def test_gradcam_and_other_methods_on_a_vision_transformer():
     flat = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
     with pytest.raises(ValueError, match="no layer of Sequential gives a spatial output"):
         GradCAM(flat).attribute(torch.randn(1, 3, 2, 2), target=0)
+
+
+@pytest.mark.slow
+def test_own_classifier_training_under_torchrun(tmp_path):
+    """`train-explainer --model ... --data ...` on two processes: rank 0 alone writes."""
+    (tmp_path / "user_net.py").write_text(
+        "from torch import nn\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),\n"
+        "                         nn.Flatten(), nn.Linear(4, 2))\n"
+    )
+    folder = _write_folder(tmp_path / "train", per_class=6, size=(20, 20))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m", "captum_explainer", "train-explainer", "--out", str(tmp_path / "run"),
+            "--model", "user_net:build", "--data", str(folder), "--mean", "0.5", "--std", "0.25",
+            "--image-size", "20", "--epochs", "1", "--batch-size", "2", "--no-progress",
+        ],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"best.pt", "last.pt", "log.csv"}
+    assert load_checkpoint(tmp_path / "run" / "best.pt", kind="explainer")["task"] == "single-label"
