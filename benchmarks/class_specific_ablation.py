@@ -25,10 +25,10 @@ from captum_explainer.report import markdown_table
 #: (name, loss weights, class head channels), cumulative: each adds one change.
 VARIANTS = (
     ("0.2 recipe (l_m 0.5, l_n 0.3, shared head)", dict(l_m=0.5, l_n=0.3), 0),
-    ("+ paper ratio l_n = 3 l_m (l_n 1.5)", dict(l_m=0.5, l_n=1.5), 0),
-    ("+ absent-class term (l_absent 1)", dict(l_m=0.5, l_n=1.5, l_absent=1.0), 0),
-    ("+ separation term (l_sep 1)", dict(l_m=0.5, l_n=1.5, l_absent=1.0, l_sep=1.0), 0),
-    ("+ per-class head (4 channels)", dict(l_m=0.5, l_n=1.5, l_absent=1.0, l_sep=1.0), 4),
+    ("paper's weights (l_m 0.1, l_n 0.3)", dict(l_m=0.1, l_n=0.3), 0),
+    ("+ absent-class term (l_absent 1)", dict(l_m=0.1, l_n=0.3, l_absent=1.0), 0),
+    ("+ separation term (l_sep 1)", dict(l_m=0.1, l_n=0.3, l_absent=1.0, l_sep=1.0), 0),
+    ("+ per-class head (4 channels)", dict(l_m=0.1, l_n=0.3, l_absent=1.0, l_sep=1.0), 4),
 )
 
 COLUMNS = (

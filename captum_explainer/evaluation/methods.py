@@ -42,6 +42,10 @@ class MethodSpec:
         labels_as: the keyword under which ``attribute`` receives the explained images'
             ``(N, K)`` labels, for a method that needs to know every class an image holds
             (undesirable pixels: its competitors are the classes the image does not hold).
+        per_class: score its every-class maps against each class's own pixels (class IoU,
+            own-object share, absent-class mass). Off for undesirable pixels: their maps show
+            what *hinders* a class, not where it is, and a run per class would cost ``K``
+            times its 4000 masks.
     """
 
     name: str
@@ -51,6 +55,7 @@ class MethodSpec:
     reduction: str = "abs_sum"
     all_classes: bool = True
     labels_as: str | None = None
+    per_class: bool = True
 
 
 #: Settings per method for the demo and ``evaluate`` (documented in docs/evaluation.md).
@@ -103,6 +108,7 @@ def default_methods(
             UndesirablePixels(classifier, score=score),
             dict(seed=seed, **settings["Undesirable pixels"]),
             labels_as="present",
+            per_class=False,
         ),
     ]
     return [s for s in specs if explainer is not None or s.name != "Explainer"]

@@ -118,8 +118,9 @@ def compare(
             the segmentation.
         original_sizes: ``(N, 2)`` the images' sizes before resizing: the pointing game's
             tolerance is then 15 pixels of the original image (TorchRay's protocol).
-        per_class: with a segmentation, the methods (``True``: all, or their names) that
-            also get the class-specific scores
+        per_class: with a segmentation, the methods (``True``: those whose
+            ``MethodSpec.per_class`` is set; or their names) that also get the class-specific
+            scores
             (:func:`~captum_explainer.metrics.per_class.class_mask_scores`) from every
             class's map of every image; a method without an all-class pass then runs once
             per class (outside its timing).
@@ -162,7 +163,7 @@ def compare(
                 pointing_truth,
                 original_sizes,
             )
-            if per_class is True or spec.name in per_class:
+            if spec.per_class if per_class is True else per_class and spec.name in per_class:
                 result.class_maps = raw_class_maps(spec, images, labels, every)
                 pairs, per_image = class_mask_scores(
                     scale_class_maps(result.class_maps, spec.scale), segmentation, labels
