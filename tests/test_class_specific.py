@@ -4,6 +4,9 @@ paper and the Explainer head whose class maps can differ."""
 import pytest
 import torch
 
+from captum_explainer import GradCAM
+from captum_explainer.compare import MethodSpec, compare
+from captum_explainer.data import SyntheticScenes, collate_items
 from captum_explainer.explainer.loss import (
     LossWeights,
     absent_class_loss,
@@ -13,6 +16,7 @@ from captum_explainer.explainer.loss import (
     separation_loss,
 )
 from captum_explainer.metrics import class_mask_scores, per_class_mean, scale_class_maps
+from captum_explainer.models import SmallCNN
 from captum_explainer.models.explainer_nets import SmallExplainer
 
 
@@ -152,3 +156,21 @@ def test_undefined_pair_scores_are_left_out_of_the_class_means():
     values = torch.tensor([0.5, float("nan"), 1.0, float("nan")])
     means = per_class_mean(values, torch.tensor([0, 0, 1, 2]), 4)
     assert means[:2].tolist() == [0.5, 1.0] and torch.isnan(means[2:]).all()
+
+
+def test_compare_scores_every_class_unless_a_method_opts_out():
+    model = SmallCNN().eval()
+    data = SyntheticScenes(3, seed=5, split="test")
+    images, labels, segmentation = collate_items([data[i] for i in range(3)])
+    specs = [
+        MethodSpec("in", GradCAM(model)),
+        MethodSpec("out", GradCAM(model), per_class=False),
+    ]
+    result = compare(specs, images, labels, segmentation)
+    assert {"class_iou", "own_object_share", "absent_class_mass"} <= set(result["in"].metrics)
+    assert result["in"].class_maps.shape == (3, 8, 64, 64)
+    assert "class_iou" not in result["out"].metrics
+    assert (
+        "class_iou"
+        not in compare(specs[:1], images, labels, segmentation, per_class=False)["in"].metrics
+    )
