@@ -24,10 +24,8 @@ from captum_explainer.models.pretrained import synthetic_classifier
 from captum_explainer.report import markdown_table
 
 RECIPES = {
-    "paper loss (l_m 0.5, l_n 1.5)": LossWeights(l_m=0.5, l_n=1.5, a_max=0.15),
-    "shipped (+ l_absent 1, l_sep 1)": LossWeights(
-        l_m=0.5, l_n=1.5, a_max=0.15, l_absent=1.0, l_sep=1.0
-    ),
+    "paper's loss": LossWeights(a_max=0.15),
+    "shipped (+ l_absent 1, l_sep 1)": LossWeights(a_max=0.15, l_absent=1.0, l_sep=1.0),
 }
 
 

@@ -41,12 +41,14 @@ def test_shipped_explainer_keeps_its_numbers_and_beats_gradcam():
         segmentation,
     )
     explainer, gradcam = result["Explainer"].metrics, result["Grad-CAM"].metrics
-    for metric in ("continuous_iou", "mean_f1"):
+    for metric in ("continuous_iou", "mean_f1", "class_iou", "own_object_share"):
         assert explainer[metric] >= guard[metric] - MARGIN, (
             metric,
             explainer[metric],
             guard[metric],
         )
+    assert explainer["absent_class_mass"] <= guard["absent_class_mass"] + MARGIN
+    for metric in ("continuous_iou", "mean_f1", "class_iou"):
         assert explainer[metric] > gradcam[metric], metric
     print(json.dumps({"explainer": explainer, "gradcam": gradcam}))
 
