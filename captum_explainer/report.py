@@ -38,6 +38,13 @@ def format_value(value: Any, digits: int = 3, spec: str | None = None) -> str:
     return str(value)
 
 
+def uniform_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with every column any of them has (in first-seen order), NaN where a row has no
+    value: methods that skip a score (undesirable pixels' per-class scores) still fit a table."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return [{c: row.get(c, float("nan")) for c in columns} for row in rows]
+
+
 def markdown_table(
     rows: Sequence[Mapping[str, Any]],
     digits: int = 3,

@@ -170,6 +170,9 @@ def test_compare_scores_every_class_unless_a_method_opts_out():
     assert {"class_iou", "own_object_share", "absent_class_mass"} <= set(result["in"].metrics)
     assert result["in"].class_maps.shape == (3, 8, 64, 64)
     assert "class_iou" not in result["out"].metrics
+    # One table for both: NaN where a method skipped the per-class scores.
+    table = result.to_markdown()
+    assert "class_iou" in table.splitlines()[0] and "| out |" in table and "nan" in table
     assert (
         "class_iou"
         not in compare(specs[:1], images, labels, segmentation, per_class=False)["in"].metrics

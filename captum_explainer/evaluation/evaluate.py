@@ -40,7 +40,7 @@ from captum_explainer.evaluation.run import (
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.models.user import ClassifierInfo, OwnClassifier
-from captum_explainer.report import FigureText, write_report
+from captum_explainer.report import FigureText, uniform_rows, write_report
 from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import comparison_grid
 
@@ -101,7 +101,7 @@ class EvaluationResult:
                 row["specificity_unmasked"] = float(unmasked[valid].mean())
                 row["specificity_blank"] = float(t.specificity_blank[valid].mean())
             rows.append(row)
-        return rows
+        return uniform_rows(rows)
 
 
 #: The class-specificity columns of a row: the matrix's diagonal and off-diagonal means, and

@@ -36,7 +36,7 @@ from captum_explainer.metrics import (
     scale_class_maps,
     scale_maps,
 )
-from captum_explainer.report import csv_table, markdown_table
+from captum_explainer.report import csv_table, markdown_table, uniform_rows
 
 
 @dataclass
@@ -73,16 +73,19 @@ class ComparisonResult:
         raise KeyError(f"no method {name!r}; methods: {[r.name for r in self.methods]}")
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dictionary per method: name, cost, then every metric."""
-        return [
-            {
-                "method": r.name,
-                "seconds_per_image": r.seconds_per_image,
-                "peak_memory_mb": r.peak_memory_mb,
-                **r.metrics,
-            }
-            for r in self.methods
-        ]
+        """One dictionary per method: name, cost, then every metric (NaN where a method
+        has none)."""
+        return uniform_rows(
+            [
+                {
+                    "method": r.name,
+                    "seconds_per_image": r.seconds_per_image,
+                    "peak_memory_mb": r.peak_memory_mb,
+                    **r.metrics,
+                }
+                for r in self.methods
+            ]
+        )
 
     def to_markdown(self, digits: int = 3) -> str:
         return markdown_table(self.rows(), digits)
