@@ -120,10 +120,15 @@ class _ShapeReader(torch.nn.Module):
 
 def test_leakage_separates_evidence_from_shape(setup):
     model, images, targets = setup
+    # 32 images: on the 4 of `setup` the shape share swings by 0.1 with which masks land on
+    # which image (0.25 for the 0.3 Explainer there, 0.12 on 64 images; 0.2's: 0.17 and 0.13).
+    data = SyntheticScenes(32, split="test", seed=607)
+    many, labels, _ = collate_items([data[i] for i in range(len(data))])
+    first = labels.float().argmax(1)
     explainer = ExplainerAttribution(synthetic_explainer(), model)
-    masks = explainer.attribute(images, target=targets)
-    honest = leakage(model, masks, images, targets)
+    honest = leakage(model, explainer.attribute(many, target=first), many, first)
     assert honest.evidence > 0.8 and honest.shape_share < 0.2  # the shipped models
+    masks = explainer.attribute(images, target=targets)
     # A classifier that reads the mask's shape: any filling scores as high as the evidence.
     square = torch.zeros(4, 1, 16, 16)
     square[..., :8, :8] = 1
