@@ -184,6 +184,13 @@ def test_fit_explainer_single_label_grayscale_folder(tmp_path):
     assert isinstance(explainer, ExplainerAttribution)
     maps = explainer.attribute(torch.randn(3, 1, 27, 27), target=[0, 1, 1])
     assert maps.shape == (3, 1, 27, 27) and maps.min() >= 0 and maps.max() <= 1
+    # target=None explains the softmax classifier's top-1 class, not every logit >= 0.
+    x = torch.randn(3, 1, 27, 27)
+    assert explainer.task == "single-label"
+    top1 = classifier(x).argmax(1)
+    assert torch.equal(explainer.attribute(x), explainer.attribute(x, target=top1))
+    with pytest.raises(ValueError, match="task must be one of"):
+        ExplainerAttribution(explainer.explainer, classifier, task="softmax")
     stored = load_checkpoint(tmp_path / "run" / "best.pt", kind="explainer")
     assert stored["task"] == "single-label" and stored["classes"] == ["bright", "dark"]
     assert stored["arch_kwargs"]["in_channels"] == 1

@@ -20,6 +20,7 @@ from captum_explainer.attr._base import (
     resolve_targets,
 )
 from captum_explainer.models.explainer_nets import check_explainer_output
+from captum_explainer.scores import TASK_SCORES
 
 
 class ExplainerAttribution(Attribution):
@@ -31,13 +32,20 @@ class ExplainerAttribution(Attribution):
         explainer: the trained Explainer, ``(N, C, H, W) -> (N, K, H, W)`` logits (see
             :func:`~captum_explainer.models.load_explainer`). Pass it in ``eval()`` mode.
         forward_func: optionally the classifier it explains; then ``target=None`` explains
-            the classes the classifier predicts (logit >= 0), as the paper does at inference.
+            the classes the classifier predicts, as the paper does at inference.
+        task: what "predicts" means: ``"multilabel"`` (every class with logit >= 0, else the
+            top-1) or ``"single-label"`` (the top-1 class of a softmax classifier).
     """
 
-    def __init__(self, explainer: nn.Module, forward_func: Callable | None = None) -> None:
+    def __init__(
+        self, explainer: nn.Module, forward_func: Callable | None = None, task: str = "multilabel"
+    ) -> None:
         super().__init__(forward_func if forward_func is not None else explainer)
+        if task not in TASK_SCORES:
+            raise ValueError(f"task must be one of {list(TASK_SCORES)}, got {task!r}")
         self.explainer = explainer
         self.classifier = forward_func
+        self.task = task
 
     @property
     def multiplies_by_inputs(self) -> bool:
@@ -61,8 +69,8 @@ class ExplainerAttribution(Attribution):
         Args:
             inputs: images ``(N, C, H, W)`` (a 1-tuple is accepted and returned as a tuple).
             target: the explained class in any Captum form; ``None`` needs ``forward_func``
-                and explains the predicted classes (logit >= 0) with their max-merged mask,
-                or the top-1 class for an image where no logit reaches 0.
+                and explains the predicted classes with their max-merged mask: multi-label,
+                those with logit >= 0 (the top-1 where none reaches 0); single-label, the top-1.
             additional_forward_args: passed to ``forward_func`` when ``target`` is None.
 
         Returns:
@@ -113,7 +121,8 @@ class ExplainerAttribution(Attribution):
     def predicted_classes(
         self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None
     ) -> torch.Tensor:
-        """Multi-hot ``(N, K)`` of the classes the classifier predicts (logit >= 0; else top-1)."""
+        """Multi-hot ``(N, K)`` of the classes the classifier predicts (multi-label: logit >= 0,
+        else the top-1; single-label: the top-1)."""
         if self.classifier is None:
             raise ValueError(
                 "target=None needs the classifier: ExplainerAttribution(explainer, forward_func=model)"
@@ -122,4 +131,6 @@ class ExplainerAttribution(Attribution):
             logits = forward_logits(self.classifier, inputs, additional_forward_args)
         predicted = logits >= 0
         top1 = torch.zeros_like(predicted).scatter_(1, logits.argmax(1, keepdim=True), True)
+        if self.task == "single-label":
+            return top1
         return torch.where(predicted.any(1, keepdim=True), predicted, top1)

@@ -120,7 +120,8 @@ def fit_explainer(
 
     Returns:
         The trained Explainer (its best checkpoint) as an :class:`ExplainerAttribution`
-        around ``classifier``, in ``eval()`` mode.
+        around ``classifier`` for ``task`` (``target=None`` explains what it predicts), in
+        ``eval()`` mode.
     """
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
@@ -149,7 +150,7 @@ def fit_explainer(
     with distributed_context(device) as context:
         train_explainer(config, classifier, train, val, names, normalization, context)
     explainer, _ = load_explainer(out_dir / "best.pt", map_location=context.device)
-    return ExplainerAttribution(explainer, classifier)
+    return ExplainerAttribution(explainer, classifier, task=task)
 
 
 def _as_dataset(
