@@ -8,7 +8,11 @@ the example runs anywhere in about a minute on a laptop CPU::
     python examples/your_own_classifier.py --out runs/own-classifier
 
 With your data, replace the drawing by your folder of class folders (or a CSV listing) and
-the short training by your trained model.
+the short training by your trained model. The point here is the workflow, not the maps: the
+classifier learns the two shapes (the script prints its test accuracy: 1.00 with the defaults),
+but an Explainer trained for seconds on 144 images draws rough masks (continuous IoU about 0.1
+here, far from the shipped synthetic Explainer's 0.55 after 48 epochs of 100 steps), and
+Grad-CAM reads ResNet-18's `layer4`, 2 x 2 at 48 px.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def main() -> None:
         "--out", type=Path, help="where to keep everything (default: a temp folder)"
     )
     parser.add_argument("--images", type=int, default=80, help="images per class")
-    parser.add_argument("--classifier-steps", type=int, default=60)
+    parser.add_argument("--classifier-steps", type=int, default=300)
     parser.add_argument("--explainer-epochs", type=int, default=4)
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="own-classifier-"))
@@ -113,6 +117,9 @@ def main() -> None:
         out / "test" / "images", SIZE, NORMALIZATION, masks=out / "test" / "masks"
     )
     images, labels, segmentation = collate_items([test[i] for i in range(len(test))])
+    with torch.no_grad():
+        accuracy = (classifier(images).argmax(1) == labels.argmax(1)).float().mean()
+    print(f"classifier accuracy on the {len(test)} test images: {accuracy:.2f}")
     specs = [
         s
         for s in default_methods(classifier, explainer.explainer, NORMALIZATION, score="softmax")
