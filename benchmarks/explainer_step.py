@@ -34,7 +34,7 @@ def floor(explainer, classifier, images, optimizer, passes: int) -> None:
     batches, one backward through both, the optimiser's update."""
     logits = explainer(images)
     mask = torch.sigmoid(logits.max(1, keepdim=True).values)
-    batch = [mask * images, (1 - mask) * images, mask * images][:passes]
+    batch = [mask * images, (1 - mask) * images] + [mask * images] * (passes - 2)
     loss = classifier(torch.cat(batch)).sum()
     optimizer.zero_grad()
     loss.backward()

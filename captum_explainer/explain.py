@@ -9,12 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import nn
 
 from captum_explainer.attr.utils import to_pixel_map
 from captum_explainer.checkpoint import atomic_write, check_output_folder
-from captum_explainer.data._transforms import image_to_tensor
+from captum_explainer.data._transforms import image_file_to_tensor
 from captum_explainer.data._types import Normalization
 from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
 from captum_explainer.scores import score_for_task
@@ -31,18 +30,7 @@ def load_images(
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"image {str(path)!r} does not exist")
-        try:
-            with Image.open(path) as image:
-                tensors.append(image_to_tensor(image, size, normalization, len(normalization.mean)))
-        except UnidentifiedImageError as error:
-            raise ValueError(f"image {str(path)!r} is not an image file PIL can read") from error
-        except Image.DecompressionBombError as error:
-            raise ValueError(
-                f"image {str(path)!r} has more pixels than PIL's limit "
-                f"({Image.MAX_IMAGE_PIXELS}); resize it first"
-            ) from error
-        except (OSError, ValueError) as error:  # truncated or corrupt data, unknown modes
-            raise ValueError(f"image {str(path)!r} could not be read: {error}") from error
+        tensors.append(image_file_to_tensor(path, size, normalization, len(normalization.mean))[0])
     return torch.stack(tensors)
 
 

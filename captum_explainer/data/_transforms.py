@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from captum_explainer.data._types import Normalization
+
+
+def read_image(path: str | os.PathLike) -> Image.Image:
+    """An image file, fully decoded, or a ``ValueError`` naming the file and what is wrong
+    (not an image, more pixels than PIL's limit, truncated or corrupt data)."""
+    try:
+        with Image.open(path) as image:
+            image.load()  # decoded now: the pixels outlive the closed file
+            return image
+    except UnidentifiedImageError as error:
+        name = os.path.basename(path)
+        raise ValueError(
+            f"cannot read image {str(path)!r}: '{name}' is not an image file PIL can read"
+        ) from error
+    except Image.DecompressionBombError as error:
+        raise ValueError(
+            f"image {str(path)!r} has more pixels than PIL's limit ({Image.MAX_IMAGE_PIXELS}); "
+            f"resize it first"
+        ) from error
+    except (OSError, ValueError) as error:  # truncated or corrupt data, unknown modes
+        raise ValueError(f"image {str(path)!r} could not be read: {error}") from error
 
 
 def image_to_tensor(
@@ -48,3 +71,15 @@ def check_image_size(image_size: int) -> int:
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
     return image_size
+
+
+def image_file_to_tensor(
+    path: str | os.PathLike, size: int, normalization: Normalization, channels: int = 3
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """:func:`read_image` then :func:`image_to_tensor`, every error naming the file; also
+    the image's original ``(width, height)``."""
+    image = read_image(path)
+    try:
+        return image_to_tensor(image, size, normalization, channels), image.size
+    except ValueError as error:  # e.g. a 32-bit mode without a known range
+        raise ValueError(f"image {str(path)!r} could not be read: {error}") from error

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from captum_explainer.data._transforms import (
     check_image_size,
-    image_to_tensor,
+    image_file_to_tensor,
+    read_image,
     segmentation_to_tensor,
 )
 from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization
@@ -79,28 +79,28 @@ class _ImageFiles(Dataset):
     def mask_path(self, index: int) -> Path | None:
         if self.masks is None:
             return None
-        relative = self.files[index].relative_to(self.root) if self._under_root(index) else None
-        name = relative.with_suffix(".png") if relative else Path(self.files[index].stem + ".png")
-        return self.masks / name
+        path = self.files[index]
+        # Mirrors the image's place under the root; an image outside it by its name alone.
+        relative = (
+            path.relative_to(self.root) if path.is_relative_to(self.root) else Path(path.name)
+        )
+        return self.masks / relative.with_suffix(".png")
 
     def has_segmentation(self, index: int) -> bool:
         path = self.mask_path(index)
         return path is not None and path.is_file()
 
-    def _under_root(self, index: int) -> bool:
-        return self.files[index].is_relative_to(self.root)
-
     def __getitem__(self, index: int) -> Item:
-        path = self.files[index]
-        image = _open(path)
-        tensor = image_to_tensor(image, self.image_size, self.normalization, self.channels)
+        tensor, size = image_file_to_tensor(
+            self.files[index], self.image_size, self.normalization, self.channels
+        )
         segmentation = None
         if self.has_segmentation(index):
-            segmentation = self._segmentation(self.mask_path(index), image.size)
+            segmentation = self._segmentation(self.mask_path(index), size)
         return tensor, self.labels(index), segmentation
 
     def _segmentation(self, path: Path, size: tuple[int, int]) -> torch.Tensor:
-        mask = _open(path)
+        mask = read_image(path)
         if mask.size != size:
             raise ValueError(
                 f"mask {str(path)!r} is {mask.size[0]} x {mask.size[1]} but its image is "
@@ -116,15 +116,6 @@ class _ImageFiles(Dataset):
                 f"1 ... {len(self.classes)} (class index + 1) and {BOUNDARY_LABEL} (void)"
             )
         return segmentation_to_tensor(values, self.image_size)
-
-
-def _open(path: Path) -> Image.Image:
-    try:
-        image = Image.open(path)
-        image.load()
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"cannot read image {str(path)!r}: {error}") from error
-    return image
 
 
 class ImageFolderData(_ImageFiles):
