@@ -7,6 +7,7 @@ from captum_explainer.attr import (
     FGVis,
     GradCAM,
     IntegratedGradients,
+    ScoreCAM,
     UndesirablePixels,
 )
 from captum_explainer.data import SyntheticScenes
@@ -18,6 +19,7 @@ __all__ = [
     "GradCAM",
     "IntegratedGradients",
     "RISE",
+    "ScoreCAM",
     "SyntheticScenes",
     "UndesirablePixels",
     "__version__",

@@ -1,14 +1,20 @@
 """``from captum_explainer.compare import MethodSpec, compare``: the comparison's public names
 at the import path the README teaches. The code lives in :mod:`captum_explainer.evaluation`
-(the catalogue in ``evaluation.methods``, the batch run in ``evaluation.run``)."""
+(the catalogue of methods in ``evaluation.catalogue``, the batch run in ``evaluation.run``)."""
 
-from captum_explainer.evaluation.methods import (
-    DEMO_SETTINGS,
-    METHOD_NAMES,
-    SPECIFICITY_METHODS,
+from typing import Any
+
+from captum_explainer.evaluation import catalogue
+from captum_explainer.evaluation.catalogue import (
+    MethodRecord,
     MethodSpec,
+    Models,
+    build_methods,
     default_methods,
-    select_methods,
+    method_keys,
+    method_record,
+    method_records,
+    register_method,
 )
 from captum_explainer.evaluation.run import (
     ComparisonResult,
@@ -18,14 +24,22 @@ from captum_explainer.evaluation.run import (
 )
 
 __all__ = [
-    "DEMO_SETTINGS",
-    "METHOD_NAMES",
-    "SPECIFICITY_METHODS",
     "ComparisonResult",
+    "MethodRecord",
     "MethodResult",
     "MethodSpec",
+    "Models",
     "all_class_maps",
+    "build_methods",
     "compare",
     "default_methods",
-    "select_methods",
+    "method_keys",
+    "method_record",
+    "method_records",
+    "register_method",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The deprecated tables of 0.3 (``METHOD_NAMES``, ...), derived from the records."""
+    return getattr(catalogue, name)

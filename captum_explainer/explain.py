@@ -15,7 +15,7 @@ from captum_explainer.attr.utils import to_pixel_map
 from captum_explainer.checkpoint import atomic_write, check_output_folder
 from captum_explainer.data._transforms import image_file_to_tensor
 from captum_explainer.data._types import Normalization
-from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
+from captum_explainer.evaluation.catalogue import Models, method_record
 from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import visualize_attribution
 
@@ -64,7 +64,7 @@ def explain_files(
         paths: image files.
         classifier: the model; meta: its checkpoint's metadata (classes, image size,
             normalisation); explainer: needed for ``method="explainer"``.
-        method: one of :data:`~captum_explainer.compare.METHOD_NAMES`.
+        method: a method's record key (:func:`~captum_explainer.evaluation.catalogue.method_keys`).
         target: class name or index; ``None`` explains each image's top-1 prediction.
 
     Returns:
@@ -80,8 +80,8 @@ def explain_files(
         logits = classifier(images)
     targets = resolve_class(target, classes, logits).to(device)
     score = score_for_task(meta.get("task", "multilabel"))
-    specs = default_methods(classifier, explainer, normalization, seed, score=score)
-    spec = select_methods(specs, [method])[0]
+    record = method_record(method)
+    spec = record.spec(Models(classifier, explainer, normalization, score), "demo", seed)
     maps = spec.attribution.attribute(images, target=targets, **spec.kwargs)
     maps = to_pixel_map(maps.detach(), spec.reduction)
     out = Path(out)
@@ -99,7 +99,7 @@ def explain_files(
             sign="absolute_value",
             cmap="jet",
             alpha_overlay=0.5,
-            title=f"{METHOD_NAMES[method]}: {classes[k]}",
+            title=f"{record.name}: {classes[k]}",
         )
         written.append(
             atomic_write(out / f"{stem}.png", lambda tmp, f=figure: f.savefig(tmp, format="png"))

@@ -15,13 +15,14 @@ import quantus
 import torch
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.quantus import QUANTUS_METHODS, quantus_explain_func
+from captum_explainer.evaluation.catalogue import method_keys, work_overrides
+from captum_explainer.evaluation.quantus import quantus_explain_func
 from captum_explainer.models import synthetic_classifier, synthetic_explainer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", choices=QUANTUS_METHODS, default="gradcam")
+    parser.add_argument("--method", choices=method_keys(), default="gradcam")
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--fast", action="store_true", help="fewer samples (tests)")
     args = parser.parse_args()
@@ -38,7 +39,7 @@ def main() -> None:
         args.method,
         SYNTHETIC_NORMALIZATION,
         explainer=synthetic_explainer() if args.method == "explainer" else None,
-        settings={"RISE": dict(n_masks=200), "Undesirable pixels": dict(n_masks=200)},
+        settings=work_overrides(n_masks=200).get(args.method),
     )
     samples = 3 if args.fast else 20
     metrics = {

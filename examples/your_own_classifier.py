@@ -29,7 +29,7 @@ from PIL import Image
 from captum_explainer import fit_explainer
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.files import ImageFolderData
-from captum_explainer.evaluation.methods import default_methods
+from captum_explainer.evaluation.catalogue import Models, build_methods
 from captum_explainer.evaluation.run import compare
 from captum_explainer.report import write_report
 from captum_explainer.visualization import comparison_grid
@@ -120,14 +120,10 @@ def main() -> None:
     with torch.no_grad():
         accuracy = (classifier(images).argmax(1) == labels.argmax(1)).float().mean()
     print(f"classifier accuracy on the {len(test)} test images: {accuracy:.2f}")
-    specs = [
-        s
-        for s in default_methods(classifier, explainer.explainer, NORMALIZATION, score="softmax")
-        if s.name in ("Explainer", "Grad-CAM", "RISE")
-    ]
-    for spec in specs:
-        if spec.name == "RISE":
-            spec.kwargs["n_masks"] = 500
+    models = Models(classifier, explainer.explainer, NORMALIZATION, score="softmax")
+    specs = build_methods(
+        models, ["explainer", "gradcam", "rise"], overrides={"rise": {"n_masks": 500}}
+    )
     result = compare(specs, images, labels, segmentation)
     print(result.to_markdown())
     figure = comparison_grid(result, NORMALIZATION, class_names=test.classes)

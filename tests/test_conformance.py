@@ -17,16 +17,10 @@ from captum.attr import NoiseTunnel
 from captum.metrics import infidelity, sensitivity_max
 from torch import nn
 
-from captum_explainer import (
-    RISE,
-    ExplainerAttribution,
-    FGVis,
-    GradCAM,
-    IntegratedGradients,
-    UndesirablePixels,
-)
+from captum_explainer import FGVis
 from captum_explainer.attr.utils import expand_to_input, to_pixel_map
 from captum_explainer.data import SYNTHETIC_NORMALIZATION
+from captum_explainer.evaluation.catalogue import MethodRecord, Models, method_records
 from captum_explainer.models import SmallCNN, SmallExplainer
 from captum_explainer.visualization import visualize_attribution
 
@@ -37,44 +31,28 @@ class Method:
     build: Callable[[nn.Module, nn.Module], Any]  # (model, gradcam layer) -> attribution
     kwargs: dict = field(default_factory=dict)
     per_pixel: bool = True  # (N, 1, H, W) output; otherwise the input's shape
-    # Captum's generated tests compare batched and per-example maps with a per-method
-    # `target_delta` (default 1e-4, mode "max"). FGVis needs more: its filter's indicator
-    # h(e) <= h(x) is exact, so the last-bit differences between a batched and a
-    # single-image convolution flip a few neurons, and the iterative optimisation carries
-    # the flips on (in float64 they agree to 1e-9: test_fgvis_batch_spread_is_rounding_only).
     batch_delta: float = 1e-4
+    model_dependent: bool = True
 
 
-METHODS = [
-    Method("gradcam", lambda model, layer: GradCAM(model, layer)),
-    Method(
-        "rise",
-        lambda model, layer: RISE(model, score="sigmoid"),
-        dict(n_masks=24, seed=0),  # the default perturbations_per_eval depends on N
-    ),
-    Method(
-        "integrated_gradients",
-        lambda model, layer: IntegratedGradients(model),
-        dict(n_steps=4),
-        per_pixel=False,
-    ),
-    Method(
-        "fgvis",
-        lambda model, layer: FGVis(model, normalization=SYNTHETIC_NORMALIZATION),
-        dict(n_iter=3),
-        per_pixel=False,
-        batch_delta=5e-3,
-    ),
-    Method(
-        "explainer",
-        lambda model, layer: ExplainerAttribution(_explainer(), model),
-    ),
-    Method(
-        "undesirable",
-        lambda model, layer: UndesirablePixels(model),
-        dict(n_masks=24, seed=0),
-    ),
-]
+def _from_record(record: MethodRecord) -> Method:
+    """A registered method with its ``quick`` preset, built on the model under test."""
+
+    def build(model: nn.Module, layer: nn.Module) -> Any:
+        return record.build(Models(model, _explainer(), SYNTHETIC_NORMALIZATION, "sigmoid", layer))
+
+    return Method(
+        record.key,
+        build,
+        record.settings("quick"),
+        per_pixel=record.map_kind == "pixel",
+        batch_delta=record.batch_tolerance,
+        model_dependent=record.model_dependent,
+    )
+
+
+#: Every registered method: a new one is checked here without touching this file.
+METHODS = [_from_record(r) for r in method_records()]
 
 MODELS = {
     "small_cnn": lambda: _seeded(lambda: SmallCNN(num_classes=8), 48),
@@ -187,7 +165,7 @@ def test_hooks_are_removed_when_a_module_raises(model_setup, method):
     parent = copy.get_submodule(parent_name) if parent_name else copy
     setattr(parent, child, _Raising())
     attribution = method.build(copy, getattr(parent, child))
-    if method.name == "explainer":
+    if not method.model_dependent:
         # The Explainer does not run the classifier when it explains: nothing raises.
         attribution.attribute(_inputs(size), target=1, **method.kwargs)
     else:
@@ -286,7 +264,7 @@ def test_models_that_do_not_return_logits_get_a_clear_error(model_setup, method,
     wrapped = _Wrapped(model, kind).eval()
     attribution = method.build(wrapped, layer)
     # The Explainer reads the classifier only to choose the predicted classes.
-    target = None if method.name == "explainer" else 1
+    target = None if not method.model_dependent else 1
     with pytest.raises(ValueError, match="forward_func must return .N, K. class scores"):
         attribution.attribute(_inputs(size, n=2), target=target, **method.kwargs)
     assert _hooks(model) == 0

@@ -5,6 +5,7 @@ from captum_explainer.attr.fgvis import FGVis
 from captum_explainer.attr.gradcam import GradCAM
 from captum_explainer.attr.integrated_gradients import IntegratedGradients
 from captum_explainer.attr.rise import RISE
+from captum_explainer.attr.scorecam import ScoreCAM
 from captum_explainer.attr.undesirable import UndesirablePixels
 from captum_explainer.attr.utils import expand_to_input, to_numpy_image, to_pixel_map
 
@@ -14,6 +15,7 @@ __all__ = [
     "GradCAM",
     "IntegratedGradients",
     "RISE",
+    "ScoreCAM",
     "UndesirablePixels",
     "expand_to_input",
     "to_numpy_image",

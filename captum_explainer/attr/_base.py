@@ -191,6 +191,18 @@ def check_logits(output: Any) -> torch.Tensor:
     )
 
 
+def check_finite_scores(scores: torch.Tensor, what: str) -> torch.Tensor:
+    """``scores`` if every value is finite; else a ``ValueError`` naming where they came from
+    (a model that returns NaN or infinite logits would otherwise give NaN maps silently)."""
+    if not torch.isfinite(scores).all():
+        bad = int((~torch.isfinite(scores)).sum())
+        raise ValueError(
+            f"the model returned {bad} non-finite (NaN or infinite) scores for {what}; check "
+            f"the model (its weights, or inputs outside what it was trained on)"
+        )
+    return scores
+
+
 class TargetChecked:
     """``forward_func`` wrapped so that an invalid target fails with ``AssertionError``
     naming it, checked against the real output width before Captum indexes with it."""

@@ -25,6 +25,8 @@ from captum_explainer.attr._base import (
     TargetChecked,
     format_inputs,
     format_output,
+    forward_logits,
+    removable_hooks,
 )
 
 
@@ -126,18 +128,50 @@ class GradCAM(LayerAttribution, GradientAttribution):
             additional_forward_args,
             device_ids=self.device_ids,
         )
-        tokens, gradients = evals[0], grads[0]
-        if tokens.dim() != 3:
-            raise ValueError(f"a token layer must give (N, T, D), got {tuple(tokens.shape)}")
-        t = tokens.shape[1]
-        side = math.isqrt(t)
-        if side * side != t:  # a class token first
-            tokens, gradients, side = tokens[:, 1:], gradients[:, 1:], math.isqrt(t - 1)
-            if side * side != t - 1:
-                raise ValueError(f"{t} tokens are neither a square grid nor one plus a square")
-        weights = gradients.mean(1, keepdim=True)  # (N, 1, D)
-        cam = (weights * tokens).sum(2).reshape(n, 1, side, side)
+        tokens, gradients = token_grid(evals[0]), token_grid(grads[0])  # (N, D, side, side)
+        weights = gradients.mean((2, 3), keepdim=True)  # one per feature: (N, D, 1, 1)
+        cam = (weights * tokens).sum(1, keepdim=True)
         return cam.clamp(min=0) if relu_attributions else cam
+
+
+def token_grid(tokens: torch.Tensor) -> torch.Tensor:
+    """Tokens ``(N, T, D)`` as a feature map ``(N, D, side, side)`` on their patch grid,
+    a leading class token dropped (``T = side**2`` or ``1 + side**2``)."""
+    if tokens.dim() != 3:
+        raise ValueError(f"a token layer must give (N, T, D), got {tuple(tokens.shape)}")
+    t = tokens.shape[1]
+    side = math.isqrt(t)
+    if side * side != t:  # a class token first
+        tokens, side = tokens[:, 1:], math.isqrt(t - 1)
+        if side * side != t - 1:
+            raise ValueError(f"{t} tokens are neither a square grid nor one plus a square")
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
+
+
+def layer_activations(
+    forward_func: Callable,
+    layer: nn.Module | TokenLayer,
+    inputs: tuple[torch.Tensor, ...],
+    additional_forward_args: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass: the layer's output as a feature map ``(N, C, h, w)`` (tokens on
+    their grid) and the model's logits ``(N, K)``; the hook is removed on any exit."""
+    module = layer.module if isinstance(layer, TokenLayer) else layer
+    captured: list[torch.Tensor] = []
+    with removable_hooks() as hooks:
+        hooks.append(module.register_forward_hook(lambda m, i, out: captured.append(out)))
+        logits = forward_logits(forward_func, inputs, additional_forward_args)
+    if not captured or not isinstance(captured[0], torch.Tensor):
+        raise ValueError(f"layer {type(module).__name__} gave no tensor output in the forward pass")
+    output = captured[0].detach()
+    if isinstance(layer, TokenLayer):
+        return token_grid(output), logits
+    if output.dim() != 4:
+        raise ValueError(
+            f"layer {type(module).__name__} gives shape {tuple(output.shape)}, not a feature map "
+            f"(N, C, H, W); give a convolutional layer, or TokenLayer(module) for tokens"
+        )
+    return output, logits
 
 
 class TokenLayer:

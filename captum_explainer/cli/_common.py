@@ -75,11 +75,13 @@ def add_training_options(parser: argparse.ArgumentParser, val_size: int, batch_s
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
     parser.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
     parser.add_argument(
-        "--image-size", type=int, help="image side (default 64 synthetic, 224 real)"
+        "--image-size",
+        type=int,
+        help="image side (default 64 synthetic, 128 real_objects, 224 VOC/COCO)",
     )
-    parser.add_argument("--train-size", type=int, default=20000, help="synthetic training images")
+    parser.add_argument("--train-size", type=int, default=20000, help="generated training images")
     parser.add_argument(
-        "--val-size", type=int, default=val_size, help="synthetic validation images"
+        "--val-size", type=int, default=val_size, help="generated validation images"
     )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=batch_size)

@@ -16,8 +16,8 @@ from captum_explainer.cli._common import (
     own_classifier,
 )
 from captum_explainer.data.factory import DATASETS
+from captum_explainer.evaluation.catalogue import method_keys
 from captum_explainer.evaluation.evaluate import run_evaluation
-from captum_explainer.evaluation.methods import METHOD_NAMES
 from captum_explainer.report import markdown_table
 
 EPILOG = """examples:
@@ -47,17 +47,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--methods",
         nargs="+",
-        default=list(METHOD_NAMES),
         metavar="NAME",
-        help=f"methods to run: {', '.join(METHOD_NAMES)} (default: all)",
+        help=f"methods to run: {', '.join(method_keys())} (default: all)",
     )
     evaluate.add_argument("--n-images", type=int, help="evaluate at most this many images")
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--image-size", type=int, help="image side (default: the classifier's)")
-    evaluate.add_argument(
-        "--rise-masks", type=int, default=4000, help="masks of RISE and undesirable pixels"
-    )
-    evaluate.add_argument("--fgvis-iterations", type=int, default=300)
+    evaluate.add_argument("--rise-masks", type=int, help="masks of the mask methods (default 4000)")
+    evaluate.add_argument("--fgvis-iterations", type=int, help="FGVis's iterations (default 300)")
     add_score(evaluate)
     add_canvas(evaluate)
     add_single_file(evaluate)

@@ -12,7 +12,7 @@ from captum_explainer.cli._common import (
     add_own_classifier,
     own_classifier,
 )
-from captum_explainer.evaluation.methods import METHOD_NAMES
+from captum_explainer.evaluation.catalogue import method_keys
 from captum_explainer.explain import explain_files
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.models.registry import load_explainer
@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     explain.add_argument(
         "--image-size", type=int, help="with --model: the side images are resized to"
     )
-    explain.add_argument("--method", choices=sorted(METHOD_NAMES), default="gradcam")
+    explain.add_argument("--method", choices=method_keys(), default="gradcam")
     explain.add_argument("--target", help="class name or index (default: the top-1 prediction)")
     explain.add_argument("--out", type=Path, default=Path("explanations"), help="output folder")
     add_common(explain)

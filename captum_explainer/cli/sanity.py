@@ -7,7 +7,7 @@ from pathlib import Path
 
 from captum_explainer.cli._common import add_command, add_common, add_score, add_single_file
 from captum_explainer.data.factory import DATASETS
-from captum_explainer.evaluation.sanity import MODEL_DEPENDENT, run_sanity
+from captum_explainer.evaluation.sanity import model_dependent_keys, run_sanity
 from captum_explainer.report import markdown_table
 
 EPILOG = """examples:
@@ -27,10 +27,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sanity.add_argument(
         "--methods",
         nargs="+",
-        choices=MODEL_DEPENDENT,
+        choices=model_dependent_keys(),
         default=["gradcam", "integrated-gradients", "rise"],
         metavar="NAME",
-        help=f"methods to check: {', '.join(MODEL_DEPENDENT)}",
+        help=f"methods to check: {', '.join(model_dependent_keys())}",
     )
     sanity.add_argument(
         "--classifier",
@@ -41,8 +41,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sanity.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
     sanity.add_argument("--n-images", type=int, default=8)
     sanity.add_argument("--mode", choices=("cascading", "independent"), default="cascading")
-    sanity.add_argument("--rise-masks", type=int, default=1000)
-    sanity.add_argument("--fgvis-iterations", type=int, default=100)
+    sanity.add_argument(
+        "--rise-masks", type=int, help="masks of the mask methods (default: sanity preset, 1000)"
+    )
+    sanity.add_argument(
+        "--fgvis-iterations", type=int, help="FGVis's iterations (default: sanity preset, 100)"
+    )
     sanity.add_argument(
         "--explainer-steps",
         type=int,

@@ -11,12 +11,27 @@ from captum_explainer.cli._common import (
     data_options,
     loop_options,
 )
-from captum_explainer.models.registry import CLASSIFIERS
-from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
+from captum_explainer.models.registry import CLASSIFIERS, TORCHVISION_PREFIX
+from captum_explainer.training.classifier import (
+    PRECISIONS,
+    ClassifierTrainingConfig,
+    fit_classifier,
+)
+
+
+def _architecture(value: str) -> str:
+    if value in CLASSIFIERS or value.startswith(TORCHVISION_PREFIX):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not one of {sorted(CLASSIFIERS)} nor torchvision:<name>"
+    )
+
 
 EPILOG = """example:
   captum-explainer train-classifier --out runs/cnn --epochs 20
   captum-explainer train-classifier --out runs/cnn --resume     # continue after an interruption
+  captum-explainer train-classifier --out runs/resnet18 --dataset real_objects \\
+      --model torchvision:resnet18 --precision bf16 --no-augment --train-size 400000
 """
 
 
@@ -28,7 +43,29 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         EPILOG,
     )
     train.add_argument("--out", type=Path, required=True, help="folder for checkpoints and log")
-    train.add_argument("--arch", choices=sorted(CLASSIFIERS), default="small_cnn")
+    train.add_argument(
+        "--arch",
+        "--model",
+        dest="arch",
+        metavar="ARCH",
+        type=_architecture,
+        default="small_cnn",
+        help=f"one of {sorted(CLASSIFIERS)}, or torchvision:<name> for any torchvision "
+        "classification model (e.g. torchvision:resnet18, torchvision:vit_b_16), trained from "
+        "scratch or from --weights",
+    )
+    train.add_argument("--weights", type=Path, help="a state_dict to start from (your weights)")
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="bf16: forward pass under bfloat16 autocast (much faster on CPUs with AVX-512 BF16)",
+    )
+    train.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="no random flips and turns (scenes drawn fresh every step need none)",
+    )
     train.add_argument(
         "--lr", type=float, default=2e-3, help="peak learning rate (warm-up, cosine)"
     )
@@ -38,7 +75,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = ClassifierTrainingConfig(
-        arch=args.arch, lr=args.lr, device=args.device, **loop_options(args)
+        arch=args.arch,
+        lr=args.lr,
+        device=args.device,
+        precision=args.precision,
+        augment=not args.no_augment,
+        init_weights=args.weights,
+        **loop_options(args),
     )
     history = fit_classifier(config, **data_options(args))
     last = history[-1] if history else {}

@@ -57,3 +57,24 @@ class Scene:
     image: np.ndarray
     owner: np.ndarray
     object_classes: list[int]
+
+
+def owner_segmentation(owner: np.ndarray, object_classes: list[int]) -> np.ndarray:
+    """VOC-style class map from the object owning each pixel (``-1`` background).
+
+    0 marks background, ``k + 1`` class ``k`` and 255 the one-pixel band just outside the
+    objects, as PASCAL VOC marks its object boundaries.
+    """
+    lookup = np.array([0] + [c + 1 for c in object_classes], dtype=np.int64)
+    segmentation = lookup[owner + 1]
+    foreground = owner >= 0
+    padded = np.pad(foreground, 1)
+    dilated = (
+        padded[1:-1, 1:-1]
+        | padded[:-2, 1:-1]
+        | padded[2:, 1:-1]
+        | padded[1:-1, :-2]
+        | padded[1:-1, 2:]
+    )
+    segmentation[dilated & ~foreground] = BOUNDARY_LABEL
+    return segmentation

@@ -9,10 +9,11 @@ from torch.utils.data import Dataset
 
 from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.data.coco import COCO2014
+from captum_explainer.data.real_objects import RealObjects
 from captum_explainer.data.synthetic import SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data.voc import VOC2007, VOC_CLASSES
 
-DATASETS = ("synthetic", "voc2007", "coco2014")
+DATASETS = ("synthetic", "real_objects", "voc2007", "coco2014")
 
 
 @dataclass
@@ -47,11 +48,13 @@ def make_datasets(
     """The train/validation pair of dataset ``name`` (one of :data:`DATASETS`).
 
     Args:
-        name: ``"synthetic"`` (generated, ``root`` unused), ``"voc2007"`` or ``"coco2014"``.
+        name: ``"synthetic"`` or ``"real_objects"`` (generated, ``root`` unused),
+            ``"voc2007"`` or ``"coco2014"``.
         root: folder of a real dataset (see :class:`VOC2007` and :class:`COCO2014`).
-        image_size: image side; default 64 for synthetic data, 224 for real data.
-        train_size, val_size: lengths of the synthetic splits.
-        seed: seed of the synthetic splits.
+        image_size: image side; default 64 for synthetic data, 128 for real objects, 224
+            for real data.
+        train_size, val_size: lengths of the generated splits.
+        seed: seed of the generated splits.
         classes: the class names a classifier was trained on (its checkpoint says): VOC
             labels follow them; a COCO annotation file must have exactly these categories.
         normalization: the classifier's input normalisation, if not the dataset's usual one.
@@ -63,6 +66,14 @@ def make_datasets(
             SyntheticScenes(val_size, image_size=size, seed=seed, split="val"),
             list(SyntheticScenes.ALL_CLASSES),
             SYNTHETIC_NORMALIZATION,
+        )
+    if name == "real_objects":
+        size = image_size or 128
+        return DatasetPair(
+            RealObjects(train_size, image_size=size, seed=seed, split="train"),
+            RealObjects(val_size, image_size=size, seed=seed, split="val"),
+            list(RealObjects.ALL_CLASSES),
+            RealObjects.NORMALIZATION,
         )
     norm = normalization or IMAGENET_NORMALIZATION
     if name not in DATASETS:

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from captum_explainer.data._shapes import SHAPES
-from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization, Scene
+from captum_explainer.data._types import Item, Normalization, Scene, owner_segmentation
 from captum_explainer.data.export import export_coco, export_voc
 
 #: Per-channel mean and standard deviation of the generator's images in [0, 1], measured
@@ -225,20 +225,7 @@ class SyntheticScenes(Dataset):
 
     def segmentation(self, scene: Scene) -> np.ndarray:
         """VOC-style class map of a scene: 0 background, ``k + 1`` class ``k``, 255 boundary."""
-        lookup = np.array([0] + [c + 1 for c in scene.object_classes], dtype=np.int64)
-        segmentation = lookup[scene.owner + 1]
-        foreground = scene.owner >= 0
-        # One-pixel band just outside the objects, marked 255 as VOC marks its boundaries.
-        padded = np.pad(foreground, 1)
-        dilated = (
-            padded[1:-1, 1:-1]
-            | padded[:-2, 1:-1]
-            | padded[2:, 1:-1]
-            | padded[1:-1, :-2]
-            | padded[1:-1, 2:]
-        )
-        segmentation[dilated & ~foreground] = BOUNDARY_LABEL
-        return segmentation
+        return owner_segmentation(scene.owner, scene.object_classes)
 
     # ------------------------------------------------------------------ helpers
     def measure_statistics(self, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:

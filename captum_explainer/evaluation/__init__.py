@@ -1,6 +1,6 @@
 """The one path from images to numbers (as TorchRay keeps its ``benchmark/``).
 
-- :mod:`.methods`: the single catalogue of methods and their settings;
+- :mod:`.catalogue`: one record per method (key, name, build, presets, traits);
 - :mod:`.run`: run methods on one batch, time them, score them (``compare``, the
   faithfulness games);
 - :mod:`.evaluate`: over a dataset, one process or ``torchrun``, merged exactly;
@@ -11,15 +11,18 @@ Tables, CSV and the HTML report are written by :mod:`captum_explainer.report`, f
 :mod:`captum_explainer.visualization`.
 """
 
-from captum_explainer.evaluation.evaluate import EvaluationResult, evaluate
-from captum_explainer.evaluation.methods import (
-    DEMO_SETTINGS,
-    METHOD_NAMES,
-    SPECIFICITY_METHODS,
+from captum_explainer.evaluation.catalogue import (
+    MethodRecord,
     MethodSpec,
+    Models,
+    build_methods,
     default_methods,
-    select_methods,
+    method_keys,
+    method_record,
+    method_records,
+    register_method,
 )
+from captum_explainer.evaluation.evaluate import EvaluationResult, evaluate
 from captum_explainer.evaluation.run import (
     BatchFaithfulness,
     ComparisonResult,
@@ -30,18 +33,21 @@ from captum_explainer.evaluation.run import (
 )
 
 __all__ = [
-    "DEMO_SETTINGS",
-    "METHOD_NAMES",
-    "SPECIFICITY_METHODS",
     "BatchFaithfulness",
     "ComparisonResult",
     "EvaluationResult",
+    "MethodRecord",
     "MethodResult",
     "MethodSpec",
+    "Models",
     "all_class_maps",
+    "build_methods",
     "compare",
     "default_methods",
     "evaluate",
+    "method_keys",
+    "method_record",
+    "method_records",
+    "register_method",
     "score_faithfulness",
-    "select_methods",
 ]

@@ -24,8 +24,17 @@ from captum_explainer.attr import GradCAM
 from captum_explainer.checkpoint import atomic_write, check_output_file
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data._types import Normalization
-from captum_explainer.evaluation.measure import measure_peak_memory, time_repeats
-from captum_explainer.evaluation.methods import MethodSpec, default_methods
+from captum_explainer.evaluation.catalogue import (
+    MethodSpec,
+    Models,
+    method_record,
+    method_records,
+)
+from captum_explainer.evaluation.measure import (
+    forward_backward_passes,
+    measure_peak_memory,
+    time_repeats,
+)
 from captum_explainer.models import (
     deeplabv3_explainer,
     resnet50_multilabel,
@@ -50,71 +59,6 @@ class BenchmarkRow:
     note: str = ""
 
 
-# ---------------------------------------------------------------- bare model passes
-def forward_passes(model: nn.Module, batch: torch.Tensor, count: int) -> Callable[[], None]:
-    """``count`` forward passes of ``batch`` without gradients."""
-
-    def run() -> None:
-        with torch.no_grad():
-            for _ in range(count):
-                model(batch)
-
-    return run
-
-
-def forward_chunks(
-    model: nn.Module, images: torch.Tensor, n_masks: int, per_pass: int
-) -> Callable[[], None]:
-    """The forward passes of a mask-sampling method: ``n_masks`` copies of each image in
-    passes of ``per_pass`` copies (the last pass holds the remainder), without gradients."""
-    full = images.repeat_interleave(per_pass, dim=0)
-    rest = n_masks % per_pass
-    partial = images.repeat_interleave(rest, dim=0) if rest else None
-
-    def run() -> None:
-        with torch.no_grad():
-            for _ in range(n_masks // per_pass):
-                model(full)
-            if partial is not None:
-                model(partial)
-
-    return run
-
-
-def forward_backward_passes(
-    model: nn.Module, batch: torch.Tensor, count: int, target: int, layer: nn.Module | None = None
-) -> Callable[[], None]:
-    """``count`` forward passes with a backward pass of the target score to the input (or
-    to ``layer``'s output, where a method needs gradients only that far)."""
-
-    captured: list[torch.Tensor] = []
-
-    def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        captured.append(output)
-
-    def one_pass() -> None:
-        with torch.enable_grad():
-            if layer is None:
-                x = batch.detach().requires_grad_(True)
-                torch.autograd.grad(model(x)[:, target].sum(), x)
-                return
-            captured.clear()
-            handle = layer.register_forward_hook(keep)
-            try:
-                # As Captum does: the input requires grad, so a frozen backbone still
-                # carries a graph to the layer.
-                score = model(batch.detach().requires_grad_(True))[:, target].sum()
-            finally:
-                handle.remove()
-            torch.autograd.grad(score, captured[0])
-
-    def run() -> None:
-        for _ in range(count):
-            one_pass()
-
-    return run
-
-
 # ---------------------------------------------------------------- the methods
 @dataclass
 class BenchmarkCase:
@@ -124,6 +68,12 @@ class BenchmarkCase:
     run: Callable[[], Any]
     baseline: Callable[[], None]
     note: str = ""
+    key: str = ""  # the method's record key ("" for peers and sanity runs)
+    work: int | None = None  # its work count, where it is run at several
+
+
+#: How a work count reads in a row's name.
+WORK_UNITS = {"n_masks": "masks", "n_steps": "steps", "n_iter": "iterations"}
 
 
 def default_cases(
@@ -132,69 +82,33 @@ def default_cases(
     normalization: Normalization,
     explainer: nn.Module | None = None,
     target: int = 0,
-    n_masks: int = 4000,
-    rise_batch: int = 64,
-    ig_steps: int = 50,
-    fgvis_iterations: int = 300,
-    extra_rise_masks: tuple[int, ...] = (1000, 8000),
+    preset: str = "benchmark",
+    scaling: Sequence[float] = (0.25, 2.0),
+    keys: Sequence[str] | None = None,
 ) -> list[BenchmarkCase]:
-    """The catalogue's methods (:func:`~captum_explainer.evaluation.methods.default_methods`)
-    with the given settings, RISE also at other mask counts, each beside its bare passes."""
-    layer = getattr(classifier, "target_layer", None)
-    if layer is None:
-        raise ValueError("the classifier needs a target_layer attribute for Grad-CAM")
-    masks = dict(n_masks=n_masks, perturbations_per_eval=rise_batch)
-    settings = {
-        "RISE": masks,
-        "Undesirable pixels": masks,
-        "Integrated Gradients": dict(n_steps=ig_steps),
-        # tol=0: no early stop, so the iteration count (and the baseline) is fixed.
-        "FGVis": dict(n_iter=fgvis_iterations, tol=0.0),
-    }
-    specs = []
-    for spec in default_methods(classifier, explainer, normalization, seed=0, settings=settings):
-        if spec.name != "RISE":
-            specs.append(spec)
-            continue
-        for count in (n_masks, *extra_rise_masks):
-            specs.append(
-                replace(
-                    spec, name=f"RISE ({count} masks)", kwargs={**spec.kwargs, "n_masks": count}
-                )
-            )
-    n = images.shape[0]
-    baselines: dict[str, tuple[Callable[[], None], str]] = {
-        "Grad-CAM": (
-            forward_backward_passes(classifier, images, 1, target, layer),
-            "baseline: 1 forward + backward to the layer",
-        ),
-        "Integrated Gradients": (
-            forward_backward_passes(classifier, images.repeat_interleave(ig_steps, 0), 1, target),
-            f"baseline: forward + backward of {n * ig_steps} images",
-        ),
-        "FGVis": (
-            _then(
-                forward_passes(classifier, images, 2),
-                forward_backward_passes(classifier, images, fgvis_iterations, target),
-            ),
-            f"baseline: 2 forwards (clean pass, last goal check) + {fgvis_iterations} "
-            f"forward/backward",
-        ),
-    }
-    if explainer is not None:
-        baselines["Explainer"] = (
-            forward_passes(explainer, images, 1),
-            "baseline: 1 Explainer forward",
-        )
+    """Every method of the catalogue (or ``keys``) with the ``preset``'s settings, each
+    beside its bare passes (:attr:`MethodRecord.passes`). Methods that declare
+    ``benchmark_scaling`` also run at ``scaling`` times their work count, so that
+    :func:`scaling_warnings` can check that their time grows with their work."""
+    models = Models(classifier, explainer, normalization, score="sigmoid")
+    records = [method_record(k) for k in keys] if keys is not None else list(method_records())
     cases = []
-    for spec in specs:
-        if spec.name in baselines:
-            baseline, note = baselines[spec.name]
-        else:  # RISE and undesirable pixels: the masked images' forward passes
-            count = spec.kwargs["n_masks"]
-            baseline = forward_chunks(classifier, images, count, rise_batch)
-            note = f"baseline: {count} x {n} image forwards, {rise_batch} x {n} per pass"
-        cases.append(BenchmarkCase(spec.name, _runner(spec, images, target), baseline, note))
+    for record in records:
+        if record.needs_explainer and explainer is None:
+            continue
+        spec = record.spec(models, preset)
+        counts = [None]
+        if record.benchmark_scaling and record.work_arg:
+            base = spec.kwargs[record.work_arg]
+            counts = [base, *(max(1, round(base * f)) for f in scaling)]
+        for count in counts:
+            kwargs = spec.kwargs if count is None else {**spec.kwargs, record.work_arg: count}
+            name = record.name
+            if count is not None:
+                name = f"{record.name} ({count} {WORK_UNITS.get(record.work_arg, record.work_arg)})"
+            passes = record.passes(classifier, explainer, images, target, kwargs, None)
+            run = _runner(replace(spec, name=name, kwargs=kwargs), images, target)
+            cases.append(BenchmarkCase(name, run, passes.run, passes.note, record.key, count))
     return cases
 
 
@@ -234,14 +148,6 @@ def peer_cases(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> 
 
     cases.append(BenchmarkCase("pytorch-grad-cam GradCAM", peer_gradcam, baseline, "peer"))
     return cases
-
-
-def _then(*runs: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        for r in runs:
-            r()
-
-    return run
 
 
 def run_benchmark(
@@ -284,31 +190,11 @@ def rows_as_dicts(rows: list[BenchmarkRow]) -> list[dict[str, Any]]:
 
 #: Settings per model: the small CNN with every default; ResNet-50 at 224 px on a CPU with
 #: fewer masks and iterations (per-pass overheads do not depend on their number).
+#: (The methods' settings are the records' presets: ``benchmark``, ``large``, ``quick``.)
 CONFIGS: dict[str, dict[str, Any]] = {
-    "small_cnn": dict(
-        n_images=2,
-        n_masks=4000,
-        rise_batch=64,
-        ig_steps=50,
-        fgvis_iterations=300,
-        extra_rise_masks=(1000, 8000),
-    ),
-    "resnet50": dict(
-        n_images=1,
-        n_masks=256,
-        rise_batch=32,
-        ig_steps=16,
-        fgvis_iterations=10,
-        extra_rise_masks=(),
-    ),
-    "tiny": dict(
-        n_images=1,
-        n_masks=32,
-        rise_batch=16,
-        ig_steps=2,
-        fgvis_iterations=2,
-        extra_rise_masks=(16, 64),
-    ),
+    "small_cnn": dict(n_images=2, preset="benchmark", scaling=(0.25, 2.0)),
+    "resnet50": dict(n_images=1, preset="large", scaling=()),
+    "tiny": dict(n_images=1, preset="quick", scaling=(0.5, 2.0)),
 }
 
 

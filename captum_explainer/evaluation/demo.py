@@ -18,9 +18,13 @@ from tqdm.auto import tqdm
 
 from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.methods import METHOD_NAMES, MethodSpec, default_methods
+from captum_explainer.evaluation.catalogue import (
+    MethodSpec,
+    default_methods,
+    method_records,
+    record_explain,
+)
 from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
-from captum_explainer.evaluation.sanity import catalogue_explain
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.metrics import (
@@ -108,21 +112,17 @@ def measure(
     )
 
 
-#: The methods the demo's sanity section randomises the classifier for (the cheap ones; the
-#: ``sanity`` command checks the others too).
-DEMO_SANITY_METHODS = ("gradcam", "integrated-gradients")
-
-
 def _sanity(
     classifier: nn.Module, result: ComparisonResult, score: str
 ) -> tuple[list[RandomisationResult], list[dict[str, Any]]]:
     """Model randomisation of the cheap model-dependent methods, and the leakage check of
     the Explainer's masks, on the demo's images (each for its first labelled class)."""
     first = result.labels.float().argmax(1)
-    settings = {"Integrated Gradients": dict(n_steps=16)}
+    # The cheap model-dependent methods (``in_demo_sanity``); ``sanity`` checks the others.
     explains = {
-        METHOD_NAMES[name]: catalogue_explain(name, SYNTHETIC_NORMALIZATION, settings, score)
-        for name in DEMO_SANITY_METHODS
+        r.name: record_explain(r, SYNTHETIC_NORMALIZATION, "sanity", score)
+        for r in method_records()
+        if r.in_demo_sanity
     }
     # One randomised model per step, explained by every method.
     results = model_randomisation_all(explains, classifier, result.images, first)
@@ -175,7 +175,7 @@ def run_demo(
         device: torch device.
         progress: show progress bars.
         classifier, explainer: default the shipped synthetic ones.
-        settings: per-method keyword arguments overriding :data:`DEMO_SETTINGS`.
+        settings: per record key, ``attribute`` arguments replacing the ``demo`` preset's.
         score: how the classifier's logits become the scores the methods explain and the
             faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).

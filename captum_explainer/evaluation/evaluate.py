@@ -25,11 +25,13 @@ from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.files import data_task, folder_classes, open_image_data
 from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.distributed import DistributedContext, distributed_context
-from captum_explainer.evaluation.methods import (
-    METHOD_NAMES,
+from captum_explainer.evaluation.catalogue import (
     MethodSpec,
-    default_methods,
-    select_methods,
+    Models,
+    build_methods,
+    method_keys,
+    method_record,
+    work_overrides,
 )
 from captum_explainer.evaluation.run import (
     ComparisonResult,
@@ -278,12 +280,12 @@ def run_evaluation(
     root: str | Path | None = None,
     classifier: str | Path | None = None,
     explainer: str | Path | None = None,
-    methods: Sequence[str] = tuple(METHOD_NAMES),
+    methods: Sequence[str] | None = None,
     n_images: int | None = None,
     batch_size: int = 16,
     image_size: int | None = None,
-    rise_masks: int = 4000,
-    fgvis_iterations: int = 300,
+    rise_masks: int | None = None,
+    fgvis_iterations: int | None = None,
     score: str | None = None,
     canvas: str = "blur",
     self_contained: bool = False,
@@ -302,12 +304,13 @@ def run_evaluation(
         out: the report folder.
         dataset, root: ``"synthetic"``, ``"voc2007"`` or ``"coco2014"`` and its folder.
         classifier, explainer: checkpoints (default: the shipped synthetic models).
-        methods: command-line names (:data:`METHOD_NAMES`).
+        methods: record keys (default: every registered method).
         n_images: at most this many images with a segmentation and a label (synthetic: 200
             are generated when not given).
         batch_size, image_size, seed, device, progress: as :func:`evaluate` and
             :func:`~captum_explainer.data.factory.make_datasets` take them.
-        rise_masks, fgvis_iterations: the costly methods' settings.
+        rise_masks, fgvis_iterations: the mask count and iterations of every method that
+            has them (default: the ``demo`` preset's, 4000 and 300).
         score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
         own, data, masks: a user's classifier (:class:`~captum_explainer.models.user.OwnClassifier`)
@@ -319,7 +322,8 @@ def run_evaluation(
         ``(rows, report path)`` on the main process, ``None`` on the others.
     """
     check_output_folder(out)
-    need_explainer = "explainer" in methods
+    methods = list(methods or method_keys())
+    need_explainer = any(method_record(key).needs_explainer for key in methods)
     if data is not None:
         model, learned, info, images = _own_setup(own, data, masks, explainer, need_explainer)
         dataset, classes, normalization = str(data), list(info.classes), info.normalization
@@ -342,15 +346,11 @@ def run_evaluation(
     model = model.to(device)
     learned = learned.to(device) if learned is not None else None
     indices = evaluable_indices(images, n_images)
-    masks = dict(n_masks=rise_masks)
-    settings = {
-        "RISE": masks,
-        "Undesirable pixels": masks,
-        "FGVis": dict(n_iter=fgvis_iterations),
-    }
     score = score or score_for_task(task)
-    specs = default_methods(model, learned, normalization, seed, settings, score=score)
-    chosen = select_methods(specs, methods)
+    overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
+    chosen = build_methods(
+        Models(model, learned, normalization, score), methods, "demo", seed, overrides
+    )
     with distributed_context(device) as context:
         result = evaluate(
             chosen,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 
 def timed(fn: Callable[[], Any], device: torch.device | str = "cpu") -> tuple[Any, float]:
@@ -86,3 +87,86 @@ def measure_peak_memory(
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# ---------------------------------------------------------------- bare model passes
+@dataclass(frozen=True)
+class BarePasses:
+    """The model passes a method cannot avoid (``run``), and what they are (``note``)."""
+
+    run: Callable[[], None]
+    note: str
+
+
+def forward_passes(model: nn.Module, batch: torch.Tensor, count: int) -> Callable[[], None]:
+    """``count`` forward passes of ``batch`` without gradients."""
+
+    def run() -> None:
+        with torch.no_grad():
+            for _ in range(count):
+                model(batch)
+
+    return run
+
+
+def forward_chunks(
+    model: nn.Module, images: torch.Tensor, n_masks: int, per_pass: int
+) -> Callable[[], None]:
+    """The forward passes of a mask-sampling method: ``n_masks`` copies of each image in
+    passes of ``per_pass`` copies (the last pass holds the remainder), without gradients."""
+    full = images.repeat_interleave(per_pass, dim=0)
+    rest = n_masks % per_pass
+    partial = images.repeat_interleave(rest, dim=0) if rest else None
+
+    def run() -> None:
+        with torch.no_grad():
+            for _ in range(n_masks // per_pass):
+                model(full)
+            if partial is not None:
+                model(partial)
+
+    return run
+
+
+def forward_backward_passes(
+    model: nn.Module, batch: torch.Tensor, count: int, target: int, layer: nn.Module | None = None
+) -> Callable[[], None]:
+    """``count`` forward passes with a backward pass of the target score to the input (or
+    to ``layer``'s output, where a method needs gradients only that far)."""
+
+    captured: list[torch.Tensor] = []
+
+    def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        captured.append(output)
+
+    def one_pass() -> None:
+        with torch.enable_grad():
+            if layer is None:
+                x = batch.detach().requires_grad_(True)
+                torch.autograd.grad(model(x)[:, target].sum(), x)
+                return
+            captured.clear()
+            handle = layer.register_forward_hook(keep)
+            try:
+                # As Captum does: the input requires grad, so a frozen backbone still
+                # carries a graph to the layer.
+                score = model(batch.detach().requires_grad_(True))[:, target].sum()
+            finally:
+                handle.remove()
+            torch.autograd.grad(score, captured[0])
+
+    def run() -> None:
+        for _ in range(count):
+            one_pass()
+
+    return run
+
+
+def in_sequence(*runs: Callable[[], None]) -> Callable[[], None]:
+    """One callable running ``runs`` one after the other."""
+
+    def run() -> None:
+        for r in runs:
+            r()
+
+    return run

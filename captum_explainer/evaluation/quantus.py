@@ -18,50 +18,43 @@ import numpy as np
 import torch
 from torch import nn
 
-from captum_explainer.attr import ExplainerAttribution
 from captum_explainer.data._types import Normalization
-from captum_explainer.evaluation.sanity import MODEL_DEPENDENT, catalogue_explain
-
-#: What the bridge accepts: the model-dependent methods, and the Explainer (given its network).
-QUANTUS_METHODS = (*MODEL_DEPENDENT, "explainer")
+from captum_explainer.evaluation.catalogue import method_record, record_explain
 
 
 def quantus_explain_func(
     method: str,
     normalization: Normalization,
     explainer: nn.Module | None = None,
-    settings: dict[str, dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
     score: str = "sigmoid",
     seed: int = 0,
     gradcam_layer: str | None = None,
+    preset: str = "demo",
 ) -> Callable[..., np.ndarray]:
     """``explain_func(model, inputs, targets, **kwargs) -> np.ndarray`` for Quantus.
 
     Args:
-        method: a command-line method name (:data:`QUANTUS_METHODS`).
+        method: a method's record key (:func:`~captum_explainer.evaluation.catalogue.method_keys`).
         normalization: the model's input normalisation (FGVis's black reference).
         explainer: the trained Explainer network, for ``method="explainer"``.
-        settings: per-method keyword arguments, as ``default_methods`` takes them.
+        settings: ``attribute`` keyword arguments replacing the preset's.
         score: the score the black-box and optimisation methods explain.
         seed: the random masks' seed.
-        gradcam_layer: Grad-CAM's layer by name (e.g. ``"layer4"`` for a torchvision ResNet),
-            found in whatever model Quantus hands over; default the model's ``target_layer``.
+        gradcam_layer: the CAM methods' layer by name (e.g. ``"layer4"`` for a torchvision
+            ResNet), found in whatever model Quantus hands over; default: found as Grad-CAM
+            finds it.
+        preset: the method's cost preset.
 
     Returns:
         The function; its maps are ``(N, 1, H, W)`` float32 numpy arrays.
     """
-    if method not in QUANTUS_METHODS:
-        raise ValueError(f"method must be one of {list(QUANTUS_METHODS)}, got {method!r}")
-    if method == "explainer":
-        if explainer is None:
-            raise ValueError("method 'explainer' needs explainer=, the trained Explainer network")
-        network = explainer
-
-        def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            return ExplainerAttribution(network, model).attribute(images, target=targets)
-
-    else:
-        explain = catalogue_explain(method, normalization, settings, score, seed, gradcam_layer)
+    record = method_record(method)
+    explain = record_explain(
+        record, normalization, preset, score, seed, gradcam_layer, settings, explainer
+    )
+    if record.needs_explainer and explainer is None:
+        raise ValueError(f"method {method!r} needs explainer=, the trained Explainer network")
 
     def explain_func(model: nn.Module, inputs: Any, targets: Any, **_: Any) -> np.ndarray:
         device = next(model.parameters()).device

@@ -2,7 +2,7 @@
 number. ``evaluate`` (a dataset), the demo and ``compare`` all go through here.
 
 Methods are ordinary Captum attribution objects with their keyword arguments
-(:class:`~captum_explainer.evaluation.methods.MethodSpec`), so a user's own Captum method
+(:class:`~captum_explainer.evaluation.catalogue.MethodSpec`), so a user's own Captum method
 (``captum.attr.Occlusion``, ...) is compared the same way.
 """
 
@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from captum_explainer.attr.utils import to_pixel_map
+from captum_explainer.evaluation.catalogue import MethodSpec
 from captum_explainer.evaluation.measure import measure_peak_memory, timed
-from captum_explainer.evaluation.methods import SPECIFICITY_METHODS, MethodSpec
 from captum_explainer.metrics import (
     CausalCurves,
     ClassSpecificity,
@@ -302,7 +302,7 @@ class BatchFaithfulness:
     ``curves``: deletion/insertion (:class:`~captum_explainer.metrics.CausalCurves`) of each
     (image, class) pair; ``per_pair``: their areas and the blank-image level; ``per_image``:
     the saliency metric; ``specificity`` and ``class_maps`` (every class's map, scaled): for
-    the methods of :data:`SPECIFICITY_METHODS` only.
+    the methods whose ``MethodSpec.specificity`` is set (or named in ``specificity_methods``).
     """
 
     curves: dict[str, CausalCurves] = field(default_factory=dict)
@@ -319,7 +319,7 @@ def score_faithfulness(
     result: ComparisonResult,
     score: str = "sigmoid",
     deletion_steps: int = 32,
-    specificity_methods: Sequence[str] = SPECIFICITY_METHODS,
+    specificity_methods: Sequence[str] | None = None,
     canvas: str = "blur",
 ) -> BatchFaithfulness:
     """Deletion and insertion, the saliency metric and class specificity of every method of
@@ -355,7 +355,7 @@ def score_faithfulness(
                 classifier, result.images, method.merged, result.labels
             )
         }
-        if spec.name in specificity_methods:
+        if spec.specificity if specificity_methods is None else spec.name in specificity_methods:
             maps = all_class_maps(spec, result.images, result.labels, method.class_maps)
             out.class_maps[spec.name] = maps
             out.specificity[spec.name] = class_specificity(

@@ -13,13 +13,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from captum_explainer.attr import GradCAM
-from captum_explainer.attr.utils import to_pixel_map
 from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import evaluable_indices
-from captum_explainer.evaluation.methods import METHOD_NAMES, default_methods, select_methods
+from captum_explainer.evaluation.catalogue import (
+    MethodRecord,
+    method_record,
+    method_records,
+    record_explain,
+    work_overrides,
+)
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, train_explainer
 from captum_explainer.metrics import mask_scores
@@ -28,7 +32,6 @@ from captum_explainer.models.registry import load_explainer
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.sanity import (
     PASS_THRESHOLD,
-    Explain,
     model_randomisation_all,
     parameterised_layers,
     random_logit,
@@ -38,43 +41,22 @@ from captum_explainer.sanity import (
 from captum_explainer.scores import score_for_task
 from captum_explainer.visualization import randomisation_figure
 
-#: Methods whose maps are computed from the classifier at run time. The Explainer's masks
-#: come from its own network, so randomising the classifier cannot change them: it needs
-#: another test (training against a randomised classifier), not run here.
-MODEL_DEPENDENT = ("gradcam", "rise", "integrated-gradients", "fgvis", "undesirable")
+
+def model_dependent_keys() -> tuple[str, ...]:
+    """The keys of the methods whose maps are computed from the classifier at run time."""
+    return tuple(r.key for r in method_records() if r.model_dependent)
 
 
-def catalogue_explain(
-    name: str,
-    normalization: Normalization,
-    settings: dict[str, dict[str, Any]] | None = None,
-    score: str = "sigmoid",
-    seed: int = 0,
-    gradcam_layer: str | None = None,
-) -> Explain:
-    """The catalogue's method ``name`` (a :data:`METHOD_NAMES` key) as ``(model, images,
-    targets) -> maps``, rebuilt for whatever model it is given (a randomised copy included).
-    Grad-CAM keeps the negative part of its maps here (a randomised model's ReLU'd maps are
-    often all zero, which no similarity can compare). ``gradcam_layer``: the name of
-    Grad-CAM's layer (``model.get_submodule(name)`` of whatever model is given); default the
-    model's ``target_layer``."""
-    if name not in MODEL_DEPENDENT:
+def model_dependent_record(key: str) -> MethodRecord:
+    """The record of ``key``, refused where randomising the classifier cannot change its maps."""
+    record = method_record(key)
+    if not record.model_dependent:
         raise ValueError(
-            f"method {name!r} cannot be checked by randomising the classifier; choose from "
-            f"{list(MODEL_DEPENDENT)}"
+            f"method {key!r} cannot be checked by randomising the classifier (its maps come "
+            f"from its own network); choose from {list(model_dependent_keys())}, and check the "
+            f"Explainer with --explainer-steps"
         )
-
-    def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if name == "gradcam":
-            layer = model.get_submodule(gradcam_layer) if gradcam_layer is not None else None
-            maps = GradCAM(model, layer).attribute(images, target=targets, relu_attributions=False)
-            return to_pixel_map(maps.detach(), "sum")
-        specs = default_methods(model, None, normalization, seed, settings, score=score)
-        spec = select_methods(specs, [name])[0]
-        maps = spec.attribution.attribute(images, target=targets, **spec.kwargs)
-        return to_pixel_map(maps.detach(), spec.reduction if name == "fgvis" else "sum")
-
-    return explain
+    return record
 
 
 def run_sanity(
@@ -85,8 +67,8 @@ def run_sanity(
     root: str | Path | None = None,
     n_images: int = 8,
     mode: str = "cascading",
-    rise_masks: int = 1000,
-    fgvis_iterations: int = 100,
+    rise_masks: int | None = None,
+    fgvis_iterations: int | None = None,
     score: str | None = None,
     seed: int = 0,
     device: str = "cpu",
@@ -118,11 +100,13 @@ def run_sanity(
     images, labels, segmentation = collate_items([data.val[i] for i in indices])
     images, targets = images.to(device), labels.float().argmax(1).to(device)
     score = score or score_for_task(meta.get("task", "multilabel"))
-    masks = dict(n_masks=rise_masks)
-    settings = {"RISE": masks, "Undesirable pixels": masks, "FGVis": dict(n_iter=fgvis_iterations)}
+    overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
+    records = [model_dependent_record(key) for key in methods]
     explains = {
-        METHOD_NAMES[name]: catalogue_explain(name, normalization, settings, score, seed)
-        for name in methods
+        r.name: record_explain(
+            r, normalization, "sanity", score, seed, overrides=overrides.get(r.key)
+        )
+        for r in records
     }
     # Each randomised model is made once and explained by every method.
     results = model_randomisation_all(explains, model, images, targets, mode, seed=seed)

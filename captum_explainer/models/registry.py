@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torchvision
 from torch import nn
 
 from captum_explainer.checkpoint import (
@@ -33,11 +34,47 @@ CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+#: ``arch`` names of the form ``torchvision:<name>`` build torchvision's architecture.
+TORCHVISION_PREFIX = "torchvision:"
+
+
 def build_classifier(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
-    """A fresh classifier of architecture ``arch`` (one of :data:`CLASSIFIERS`)."""
+    """A fresh classifier of architecture ``arch``: one of :data:`CLASSIFIERS`, or
+    ``torchvision:<name>`` for any torchvision classification model (random weights)."""
+    if arch.startswith(TORCHVISION_PREFIX):
+        name = arch[len(TORCHVISION_PREFIX) :]
+        if name not in torchvision.models.list_models(module=torchvision.models):
+            raise ValueError(
+                f"arch {arch!r}: torchvision has no classification model {name!r}; see "
+                f"torchvision.models.list_models()"
+            )
+        kwargs.pop("weights", None)
+        return torchvision.models.get_model(name, weights=None, num_classes=num_classes, **kwargs)
     if arch not in CLASSIFIERS:
-        raise ValueError(f"arch must be one of {sorted(CLASSIFIERS)}, got {arch!r}")
+        raise ValueError(
+            f"arch must be one of {sorted(CLASSIFIERS)} or torchvision:<name>, got {arch!r}"
+        )
     return CLASSIFIERS[arch](num_classes=num_classes, **kwargs)
+
+
+def load_weights(network: nn.Module, path: str | os.PathLike) -> None:
+    """Load a ``state_dict`` file (or a checkpoint dictionary holding one) into ``network``,
+    with ``weights_only=True``; a clear error names the file and what is wrong."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # torch raises many kinds for a file it cannot read
+        raise ValueError(
+            f"--weights {str(path)!r} is not a readable state_dict file ({error})"
+        ) from error
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]  # a checkpoint dictionary holding one
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"--weights {str(path)!r} holds a {type(state).__name__}, not a state_dict"
+        )
+    load_state_dict_checked(network, state, path)
 
 
 def load_classifier(
@@ -66,7 +103,9 @@ def load_classifier(
             f"checkpoint {str(path)!r}: its normalization must hold 'mean' and 'std', got {stats!r}"
         )
     arch = checkpoint.get("arch")
-    if arch not in CLASSIFIERS:
+    if not isinstance(arch, str) or not (
+        arch in CLASSIFIERS or arch.startswith(TORCHVISION_PREFIX)
+    ):
         raise CheckpointError(f"checkpoint {str(path)!r} names an unknown architecture {arch!r}")
     # Backbone weights come from the checkpoint itself, so the builder gets weights=None.
     kwargs = {} if arch == "small_cnn" else {"weights": None}

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-import torchvision
 from torch import nn
 
-from captum_explainer.checkpoint import load_state_dict_checked
 from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
-from captum_explainer.models.registry import load_classifier
+from captum_explainer.models.registry import (
+    TORCHVISION_PREFIX,
+    build_classifier,
+    load_classifier,
+    load_weights,
+)
 from captum_explainer.scores import TASK_SCORES
-
-TORCHVISION_PREFIX = "torchvision:"
 
 
 @dataclass(frozen=True)
@@ -96,20 +96,17 @@ def load_model(
         except for the package's own checkpoints (classes, image size, normalisation, task).
     """
     if model.startswith(TORCHVISION_PREFIX):
-        name = model[len(TORCHVISION_PREFIX) :]
-        if name not in torchvision.models.list_models(module=torchvision.models):
-            raise ValueError(
-                f"--model {model!r}: torchvision has no classification model {name!r}; see "
-                f"torchvision.models.list_models()"
-            )
         if num_classes is None:
             raise ValueError(f"--model {model!r} needs --num-classes (the size of its head)")
-        network = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+        try:
+            network = build_classifier(model, num_classes)
+        except ValueError as error:
+            raise ValueError(f"--model {error}") from None
         if weights is None:
             raise ValueError(
                 f"--model {model!r} needs --weights, the state_dict file of the trained model"
             )
-        _load_weights(network, weights)
+        load_weights(network, weights)
         return network.eval(), {}
     if ":" in model and not Path(model).exists():
         module_name, _, attribute = model.partition(":")
@@ -125,29 +122,11 @@ def load_model(
                 f"--model {model!r} returned a {type(network).__name__}, not an nn.Module"
             )
         if weights is not None:
-            _load_weights(network, weights)
+            load_weights(network, weights)
         return network.eval(), {}
     if weights is not None:
         raise ValueError("--weights goes with --model torchvision:<name> or <module>:<callable>")
     return load_classifier(model)
-
-
-def _load_weights(network: nn.Module, path: str | os.PathLike) -> None:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # torch raises many kinds for a file it cannot read
-        raise ValueError(
-            f"--weights {str(path)!r} is not a readable state_dict file ({error})"
-        ) from error
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]  # a checkpoint dictionary holding one
-    if not isinstance(state, dict):
-        raise ValueError(
-            f"--weights {str(path)!r} holds a {type(state).__name__}, not a state_dict"
-        )
-    load_state_dict_checked(network, state, path)
 
 
 @dataclass(frozen=True)
