@@ -12,11 +12,7 @@ from captum_explainer.cli._common import (
     loop_options,
 )
 from captum_explainer.models.registry import CLASSIFIERS, TORCHVISION_PREFIX
-from captum_explainer.training.classifier import (
-    PRECISIONS,
-    ClassifierTrainingConfig,
-    fit_classifier,
-)
+from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
 
 
 def _architecture(value: str) -> str:
@@ -56,12 +52,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--weights", type=Path, help="a state_dict to start from (your weights)")
     train.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="fp32",
-        help="bf16: forward pass under bfloat16 autocast (much faster on CPUs with AVX-512 BF16)",
-    )
-    train.add_argument(
         "--no-augment",
         action="store_true",
         help="no random flips and turns (scenes drawn fresh every step need none)",
@@ -78,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
         arch=args.arch,
         lr=args.lr,
         device=args.device,
-        precision=args.precision,
         augment=not args.no_augment,
         init_weights=args.weights,
         **loop_options(args),

@@ -266,10 +266,12 @@ class Trainer:
         self.scheduler = scheduler
         self.trainable = trainable if trainable is not None else model
         self.epoch = 0
+        self.steps = 0  # training steps taken, over every epoch (resumed runs included)
         self.best_val_loss = math.inf
         self.bad_epochs = 0
         self.history: list[dict[str, float]] = []
         self.out_dir = check_output_folder(config.out_dir)
+        self._run_bar: tqdm | None = None
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -292,6 +294,7 @@ class Trainer:
             scheduler=self.scheduler.state_dict() if self.scheduler else None,
             best_val_loss=self.best_val_loss,
             bad_epochs=self.bad_epochs,
+            steps=self.steps,
             history=self.history,
             rng_state=torch.get_rng_state(),
         )
@@ -331,6 +334,7 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.best_val_loss = float(state["best_val_loss"])
         self.bad_epochs = int(state["bad_epochs"])
+        self.steps = int(state.get("steps", 0))
         self.history = list(state["history"])
         torch.set_rng_state(state["rng_state"])
 
@@ -340,13 +344,18 @@ class Trainer:
         count = 0
         limit = self.config.max_steps_per_epoch if train else None
         desc = f"epoch {self.epoch + 1} {'train' if train else 'val'}"
-        total = len(batches) if hasattr(batches, "__len__") else None
-        if total is not None and limit is not None:
-            total = min(total, limit)
         show = self.config.progress and self.config.is_main_process
-        bar = tqdm(batches, desc=desc, total=total, disable=not show, leave=False)
+        # Training steps advance the run's bar (its time left is the whole run's);
+        # validation gets a bar of its own.
+        bar = (
+            self._run_bar
+            if train and self._run_bar is not None
+            else tqdm(
+                batches, desc=desc, total=_length(batches, limit), disable=not show, leave=False
+            )
+        )
         self.trainable.train(train)
-        for batch in bar:
+        for batch in batches:
             if limit is not None and count >= limit:
                 break
             with torch.set_grad_enabled(train):
@@ -358,18 +367,35 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
+                self.steps += 1
                 if self.scheduler is not None:
                     self.scheduler.step()
             for name, value in terms.items():
                 totals[name] = totals.get(name, 0.0) + float(value.detach())
             count += 1
-            bar.set_postfix({k: f"{v / count:.4f}" for k, v in totals.items()})
-        bar.close()
+            bar.update(1)
+            bar.set_postfix(
+                {"epoch": self.epoch + 1, **{k: f"{v / count:.4f}" for k, v in totals.items()}}
+            )
+        if bar is not self._run_bar:
+            bar.close()
         self.trainable.eval()
         if count == 0:
             raise ValueError(f"{desc}: no batches (is the dataset empty?)")
         means = {name: value / count for name, value in totals.items()}
         return self.config.reduce(means) if self.config.reduce else means
+
+    def _open_run_bar(self, batches: Iterable[Any]) -> tqdm:
+        """One bar over every training step left in the run: its rate and time left are
+        the run's (early stopping may end it sooner)."""
+        per_epoch = _length(batches, self.config.max_steps_per_epoch)
+        epochs_left = self.config.max_epochs - self.epoch
+        return tqdm(
+            desc=f"training ({self.kind})",
+            total=per_epoch * epochs_left if per_epoch is not None else None,
+            unit="step",
+            disable=not (self.config.progress and self.config.is_main_process),
+        )
 
     def fit(
         self,
@@ -400,8 +426,24 @@ class Trainer:
             remove_stale_temporaries(self.out_dir)
         if self.config.resume and self.last_path.exists():
             self._restore()
+        try:
+            return self._epochs(train_batches, val_batches, evaluate)
+        finally:
+            if self._run_bar is not None:
+                self._run_bar.close()
+                self._run_bar = None
+
+    def _epochs(
+        self,
+        train_batches: Callable[[int], Iterable[Any]],
+        val_batches: Callable[[], Iterable[Any]],
+        evaluate: Callable[[], Mapping[str, float]] | None,
+    ) -> list[dict[str, float]]:
         while self.epoch < self.config.max_epochs and self.bad_epochs < self.config.patience:
-            train_terms = self._run_epoch(train_batches(self.epoch), train=True)
+            batches = train_batches(self.epoch)
+            if self._run_bar is None:
+                self._run_bar = self._open_run_bar(batches)
+            train_terms = self._run_epoch(batches, train=True)
             val_terms = self._run_epoch(val_batches(), train=False)
             self.epoch += 1
             improved = val_terms["loss"] < self.best_val_loss
@@ -420,3 +462,11 @@ class Trainer:
                 tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
             self._save(improved)
         return self.history
+
+
+def _length(batches: Iterable[Any], limit: int | None) -> int | None:
+    """Steps an epoch over ``batches`` takes (``None`` where the loader has no length)."""
+    total = len(batches) if hasattr(batches, "__len__") else None
+    if total is not None and limit is not None:
+        total = min(total, limit)
+    return total
