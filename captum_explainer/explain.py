@@ -11,13 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from captum_explainer.attr.utils import to_pixel_map
-from captum_explainer.checkpoint import atomic_write, check_output_folder
 from captum_explainer.data._transforms import image_file_to_tensor
-from captum_explainer.data._types import Normalization
+from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.catalogue import Models, method_record
+from captum_explainer.files import atomic_write, check_output_folder
+from captum_explainer.maps import to_pixel_map
+from captum_explainer.report.figures import visualize_attribution
 from captum_explainer.scores import score_for_task
-from captum_explainer.visualization import visualize_attribution
 
 
 def load_images(

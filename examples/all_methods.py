@@ -18,7 +18,7 @@ from captum_explainer import (
 from captum_explainer.compare import MethodSpec, compare
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.models import synthetic_classifier, synthetic_explainer
-from captum_explainer.visualization import comparison_grid
+from captum_explainer.report.figures import comparison_grid
 
 
 def main() -> None:

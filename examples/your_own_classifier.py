@@ -32,7 +32,7 @@ from captum_explainer.data.files import ImageFolderData
 from captum_explainer.evaluation.catalogue import Models, build_methods
 from captum_explainer.evaluation.run import compare
 from captum_explainer.report import write_report
-from captum_explainer.visualization import comparison_grid
+from captum_explainer.report.figures import comparison_grid
 
 SIZE = 48
 NORMALIZATION = Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))

@@ -72,3 +72,51 @@ def test_no_import_cycles():
 def test_cli_modules_are_short():
     for path in (PACKAGE / "cli").glob("*.py"):
         assert len(path.read_text().splitlines()) < 350, path.name
+
+
+#: The layers of docs/architecture.md, bottom first: a module may import its own layer and the
+#: ones below, never one above. The entries name top-level modules and subpackages.
+LAYERS = [
+    {"_version", "scores", "maps", "files", "checkpoint", "distributed"},
+    {"data"},
+    {"models"},
+    {"attr"},
+    {"metrics"},
+    {"training", "explainer"},
+    {"report"},
+    {"evaluation"},
+    {"explain", "compare", "sanity", "visualization"},  # thin users; the last two deprecated
+    {"cli", "__main__", "captum_explainer"},
+]
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else parts[0]
+    for index, members in enumerate(LAYERS):
+        if top in members:
+            return index
+    raise AssertionError(f"{module} is in no layer of docs/architecture.md")
+
+
+def test_imports_point_down_the_documented_layers():
+    graph, _ = _imports()
+    upward = [
+        f"{module} ({_layer(module)}) -> {target} ({_layer(target)})"
+        for module, targets in graph.items()
+        for target in targets
+        if _layer(target) > _layer(module)
+    ]
+    assert upward == []
+
+
+def test_the_documented_layers_are_the_ones_tested():
+    """The layer block of docs/architecture.md lists these layers, top line first."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    block = text.split("## The layers", 1)[1].split("##", 1)[0]
+    documented = []
+    for line in block.splitlines():
+        if line.startswith("    ") and not line.startswith("     "):
+            first = line.strip().split("  ", 1)[0]
+            documented.append({name.strip() for name in first.split(",")})
+    assert documented[::-1] == LAYERS

@@ -4,11 +4,11 @@ from torch import nn
 
 from captum_explainer.checkpoint import (
     CheckpointError,
-    atomic_write,
     load_checkpoint,
     load_state_dict_checked,
     save_checkpoint,
 )
+from captum_explainer.files import atomic_write
 from captum_explainer.models import SmallCNN, load_classifier
 
 

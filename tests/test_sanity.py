@@ -9,16 +9,16 @@ from captum.attr import Attribution
 from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients, sanity
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.sanity import explainer_randomisation
-from captum_explainer.models import synthetic_classifier, synthetic_explainer
-from captum_explainer.sanity import (
+from captum_explainer.evaluation.sanity import explainer_randomization
+from captum_explainer.metrics.randomization import (
     leakage,
-    model_randomisation,
-    parameterised_layers,
+    model_randomization,
+    parameterized_layers,
     random_logit,
     spearman,
     ssim,
 )
+from captum_explainer.models import synthetic_classifier, synthetic_explainer
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def test_measures_by_hand():
 def test_methods_that_read_the_model_pass(setup, method):
     model, images, targets = setup
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = model_randomisation(method, model, images, targets, method=method.__name__)
-    assert result.layers == parameterised_layers(model) and result.layers[0] == "head"
+    result = model_randomization(method, model, images, targets, method=method.__name__)
+    assert result.layers == parameterized_layers(model) and result.layers[0] == "head"
     assert result.passed and result.mean("spearman_abs")[-1] < 0.5
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
     assert len(result.rows()) == len(result.layers)
@@ -78,7 +78,7 @@ def test_methods_that_read_the_model_pass(setup, method):
 def test_a_method_that_ignores_the_model_fails(setup):
     model, images, targets = setup
     for mode in ("cascading", "independent"):
-        result = model_randomisation(edges, model, images, targets, mode=mode)
+        result = model_randomization(edges, model, images, targets, mode=mode)
         assert not result.passed
         assert min(result.mean("spearman_abs")) > 0.99 and min(result.mean("ssim_abs")) > 0.99
     assert random_logit(edges, model, images, targets, 8)["spearman"].mean() > 0.99
@@ -89,7 +89,7 @@ def test_a_method_that_ignores_the_model_fails(setup):
 def test_bad_mode_is_named(setup):
     model, images, targets = setup
     with pytest.raises(ValueError, match="mode must be 'cascading' or 'independent'"):
-        model_randomisation(edges, model, images, targets, mode="random")
+        model_randomization(edges, model, images, targets, mode="random")
 
 
 def test_sanity_command_writes_verdicts_and_the_figure(tmp_path, capsys):
@@ -98,7 +98,7 @@ def test_sanity_command_writes_verdicts_and_the_figure(tmp_path, capsys):
     assert main([*argv, "--no-progress"]) == 0
     assert "| Grad-CAM | cascading |" in capsys.readouterr().out
     html = (out / "report.html").read_text()
-    assert (out / "model_randomisation.png").is_file() and "pass" in html
+    assert (out / "model_randomization.png").is_file() and "pass" in html
     with pytest.raises(SystemExit) as error:  # the Explainer's masks ignore the classifier
         main(["sanity", "--methods", "explainer", "--out", str(tmp_path / "x")])
     assert error.value.code == 2
@@ -144,7 +144,7 @@ def test_explainer_randomisation_trains_two_explainers_and_compares_them(setup):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     train = SyntheticScenes(16, image_size=64, split="train", seed=9)
     val = SyntheticScenes(8, image_size=64, split="val", seed=9)
-    result = explainer_randomisation(
+    result = explainer_randomization(
         model, train, val, images, targets, train.classes, SYNTHETIC_NORMALIZATION,
         steps=2, batch_size=8,
     )  # fmt: skip
@@ -156,15 +156,15 @@ def test_explainer_randomisation_trains_two_explainers_and_compares_them(setup):
 def test_several_methods_share_each_randomised_model(setup, monkeypatch):
     model, images, targets = setup
     randomised = []
-    real_randomise = sanity.randomise_
+    real_randomise = sanity.randomize_
     monkeypatch.setattr(
-        sanity, "randomise_", lambda module, g: randomised.append(1) or real_randomise(module, g)
+        sanity, "randomize_", lambda module, g: randomised.append(1) or real_randomise(module, g)
     )
-    together = sanity.model_randomisation_all(
+    together = sanity.model_randomization_all(
         {"gradcam": gradcam, "edges": edges}, model, images, targets
     )
     # One randomisation per layer, shared by both methods.
-    assert len(randomised) == len(sanity.parameterised_layers(model))
-    alone = model_randomisation(gradcam, model, images, targets, method="gradcam")
+    assert len(randomised) == len(sanity.parameterized_layers(model))
+    alone = model_randomization(gradcam, model, images, targets, method="gradcam")
     assert torch.allclose(together[0].per_step["spearman_abs"], alone.per_step["spearman_abs"])
     assert together[0].passed and not together[1].passed

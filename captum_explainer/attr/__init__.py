@@ -7,7 +7,7 @@ from captum_explainer.attr.integrated_gradients import IntegratedGradients
 from captum_explainer.attr.rise import RISE
 from captum_explainer.attr.scorecam import ScoreCAM
 from captum_explainer.attr.undesirable import UndesirablePixels
-from captum_explainer.attr.utils import expand_to_input, to_numpy_image, to_pixel_map
+from captum_explainer.maps import expand_to_input, to_numpy_image, to_pixel_map
 
 __all__ = [
     "ExplainerAttribution",

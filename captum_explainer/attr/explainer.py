@@ -11,7 +11,6 @@ from captum.attr import Attribution
 from captum.log import log_usage
 from torch import nn
 
-from captum_explainer._class_maps import max_over_classes
 from captum_explainer.attr._base import (
     format_inputs,
     format_output,
@@ -19,6 +18,7 @@ from captum_explainer.attr._base import (
     preserved_model_state,
     resolve_targets,
 )
+from captum_explainer.maps import max_over_classes
 from captum_explainer.models.explainer_nets import check_explainer_output
 from captum_explainer.scores import TASK_SCORES
 

@@ -21,7 +21,7 @@ from captum_explainer.attr._base import (
 )
 from captum_explainer.attr._gradient_filter import GradientFilter
 from captum_explainer.attr._masks import format_baselines
-from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.data.types import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.scores import ScoreType, check_score, class_scores
 
 GAMES = ("preservation", "deletion")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from captum_explainer.data._types import Normalization
+from captum_explainer.data.types import Normalization
 
 
 def read_image(path: str | os.PathLike) -> Image.Image:

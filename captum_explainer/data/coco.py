@@ -16,7 +16,7 @@ from captum_explainer.data._transforms import (
     image_to_tensor,
     segmentation_to_tensor,
 )
-from captum_explainer.data._types import IMAGENET_NORMALIZATION, Item, Normalization
+from captum_explainer.data.types import IMAGENET_NORMALIZATION, Item, Normalization
 
 
 def _coco_detection(images: Path, annotations: Path):

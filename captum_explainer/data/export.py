@@ -15,8 +15,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from captum_explainer.checkpoint import atomic_write
-from captum_explainer.data._types import Scene
+from captum_explainer.data.types import Scene
+from captum_explainer.files import atomic_write
 
 
 class SceneSource(Protocol):

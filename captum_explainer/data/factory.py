@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from torch.utils.data import Dataset
 
-from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.data.coco import COCO2014
 from captum_explainer.data.real_objects import RealObjects
 from captum_explainer.data.synthetic import SYNTHETIC_NORMALIZATION, SyntheticScenes
+from captum_explainer.data.types import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.data.voc import VOC2007, VOC_CLASSES
 
 DATASETS = ("synthetic", "real_objects", "voc2007", "coco2014")

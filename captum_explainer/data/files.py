@@ -30,7 +30,7 @@ from captum_explainer.data._transforms import (
     read_image,
     segmentation_to_tensor,
 )
-from captum_explainer.data._types import BOUNDARY_LABEL, Item, Normalization
+from captum_explainer.data.types import BOUNDARY_LABEL, Item, Normalization
 
 #: Image file endings read from folders (torchvision's ``ImageFolder`` list).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

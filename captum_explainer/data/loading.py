@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
-from captum_explainer.data._types import Item
+from captum_explainer.data.types import Item
 
 
 def collate_items(items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, object]:

@@ -17,7 +17,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from captum_explainer.data._object_sources import ObjectSources, load_sources
-from captum_explainer.data._types import IMAGENET_NORMALIZATION, Item, Scene, owner_segmentation
+from captum_explainer.data.types import IMAGENET_NORMALIZATION, Item, Scene, owner_segmentation
 
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 

@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import Dataset
 
 from captum_explainer.data._shapes import SHAPES
-from captum_explainer.data._types import Item, Normalization, Scene, owner_segmentation
 from captum_explainer.data.export import export_coco, export_voc
+from captum_explainer.data.types import Item, Normalization, Scene, owner_segmentation
 
 #: Per-channel mean and standard deviation of the generator's images in [0, 1], measured
 #: on 2,000 training images (``SyntheticScenes.measure_statistics``). Normalising with

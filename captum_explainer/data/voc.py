@@ -18,7 +18,7 @@ from captum_explainer.data._transforms import (
     image_to_tensor,
     segmentation_to_tensor,
 )
-from captum_explainer.data._types import IMAGENET_NORMALIZATION, Item, Normalization
+from captum_explainer.data.types import IMAGENET_NORMALIZATION, Item, Normalization
 
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

@@ -8,7 +8,7 @@
 - :mod:`.measure`: timing and memory, shared by the comparison and the benchmark.
 
 Tables, CSV and the HTML report are written by :mod:`captum_explainer.report`, figures by
-:mod:`captum_explainer.visualization`.
+:mod:`captum_explainer.report.figures`.
 """
 
 from captum_explainer.evaluation.catalogue import (

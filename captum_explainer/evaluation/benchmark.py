@@ -21,9 +21,8 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 from captum_explainer.attr import GradCAM
-from captum_explainer.checkpoint import atomic_write, check_output_file
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
-from captum_explainer.data._types import Normalization
+from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.catalogue import (
     MethodSpec,
     Models,
@@ -35,6 +34,8 @@ from captum_explainer.evaluation.measure import (
     measure_peak_memory,
     time_repeats,
 )
+from captum_explainer.files import atomic_write, check_output_file
+from captum_explainer.metrics.randomization import model_randomization, parameterized_layers
 from captum_explainer.models import (
     deeplabv3_explainer,
     resnet50_multilabel,
@@ -42,7 +43,6 @@ from captum_explainer.models import (
     synthetic_explainer,
 )
 from captum_explainer.report import markdown_table
-from captum_explainer.sanity import model_randomisation, parameterised_layers
 
 
 @dataclass
@@ -244,7 +244,7 @@ def benchmark_model(
 def sanity_case(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> BenchmarkCase:
     """A full cascading model-randomisation run for Grad-CAM, against the explanations it
     recomputes (one per randomisation step and the original: Grad-CAM calls alone)."""
-    layer_count = len(parameterised_layers(classifier))
+    layer_count = len(parameterized_layers(classifier))
     targets = torch.full((images.shape[0],), target, dtype=torch.long, device=images.device)
 
     def gradcam(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -256,7 +256,7 @@ def sanity_case(classifier: nn.Module, images: torch.Tensor, target: int = 0) ->
 
     return BenchmarkCase(
         "Sanity: Grad-CAM, cascading randomisation",
-        lambda: model_randomisation(gradcam, classifier, images, targets),
+        lambda: model_randomization(gradcam, classifier, images, targets),
         explanations,
         f"baseline: the {layer_count + 1} Grad-CAM explanations it recomputes",
     )

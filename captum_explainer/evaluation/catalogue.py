@@ -38,8 +38,7 @@ from captum_explainer.attr.gradcam import (
     last_spatial_layer,
     layer_activations,
 )
-from captum_explainer.attr.utils import to_pixel_map
-from captum_explainer.data._types import Normalization
+from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.measure import (
     BarePasses,
     forward_backward_passes,
@@ -47,6 +46,7 @@ from captum_explainer.evaluation.measure import (
     forward_passes,
     in_sequence,
 )
+from captum_explainer.maps import to_pixel_map
 
 #: The cost presets every record defines: ``demo`` (the demo, ``evaluate``, ``compare``),
 #: ``quick`` (tests, CI), ``sanity`` (the randomisation checks, which explain each image

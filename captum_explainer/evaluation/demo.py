@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 from torch import nn
 from tqdm.auto import tqdm
 
-from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
 from captum_explainer.evaluation.catalogue import (
     MethodSpec,
@@ -27,27 +26,28 @@ from captum_explainer.evaluation.catalogue import (
 from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
+from captum_explainer.files import check_output_folder
 from captum_explainer.metrics import (
     random_maps,
     scale_class_maps,
     undesirable_recovery,
 )
+from captum_explainer.metrics.randomization import (
+    LEAKAGE_THRESHOLD,
+    RandomizationResult,
+    leakage,
+    model_randomization_all,
+)
 from captum_explainer.models import pretrained
 from captum_explainer.report import FigureText, write_report
-from captum_explainer.sanity import (
-    LEAKAGE_THRESHOLD,
-    RandomisationResult,
-    leakage,
-    model_randomisation_all,
-)
-from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
-from captum_explainer.visualization import (
+from captum_explainer.report.figures import (
     causal_curves_figure,
     class_view,
     comparison_grid,
-    randomisation_figure,
+    randomization_figure,
     specificity_heatmap,
 )
+from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
 
 
 @dataclass
@@ -61,7 +61,7 @@ class DemoMeasurements:
     specificity: dict[str, Any]
     recovery: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
-    randomisation: list[RandomisationResult] = field(default_factory=list)
+    randomisation: list[RandomizationResult] = field(default_factory=list)
     sanity: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -114,7 +114,7 @@ def measure(
 
 def _sanity(
     classifier: nn.Module, result: ComparisonResult, score: str
-) -> tuple[list[RandomisationResult], list[dict[str, Any]]]:
+) -> tuple[list[RandomizationResult], list[dict[str, Any]]]:
     """Model randomisation of the cheap model-dependent methods, and the leakage check of
     the Explainer's masks, on the demo's images (each for its first labelled class)."""
     first = result.labels.float().argmax(1)
@@ -125,7 +125,7 @@ def _sanity(
         if r.in_demo_sanity
     }
     # One randomised model per step, explained by every method.
-    results = model_randomisation_all(explains, classifier, result.images, first)
+    results = model_randomization_all(explains, classifier, result.images, first)
     rows = [
         {
             "method": check.method,
@@ -250,8 +250,8 @@ def _write(
         ),
     }
     if measured.randomisation:
-        figures["model_randomisation"] = randomisation_figure(measured.randomisation)
-        captions["model_randomisation"] = FigureText(
+        figures["model_randomization"] = randomization_figure(measured.randomisation)
+        captions["model_randomization"] = FigureText(
             "Sanity check: the maps while the classifier is randomised",
             "Mean Spearman rank correlation and SSIM of the absolute maps against the original "
             "ones after each randomisation step, from the output layer down; a method that "

@@ -19,7 +19,6 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.files import data_task, folder_classes, open_image_data
@@ -39,12 +38,13 @@ from captum_explainer.evaluation.run import (
     score_faithfulness,
     summarize,
 )
+from captum_explainer.files import check_output_folder
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.models.user import ClassifierInfo, OwnClassifier
 from captum_explainer.report import FigureText, uniform_rows, write_report
+from captum_explainer.report.figures import comparison_grid
 from captum_explainer.scores import score_for_task
-from captum_explainer.visualization import comparison_grid
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from captum_explainer.data._types import Normalization
+from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.catalogue import method_record, record_explain
 
 

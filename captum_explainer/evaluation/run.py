@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from captum_explainer.attr.utils import to_pixel_map
 from captum_explainer.evaluation.catalogue import MethodSpec
 from captum_explainer.evaluation.measure import measure_peak_memory, timed
+from captum_explainer.maps import to_pixel_map
 from captum_explainer.metrics import (
     CausalCurves,
     ClassSpecificity,

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import evaluable_indices
@@ -26,20 +25,21 @@ from captum_explainer.evaluation.catalogue import (
 )
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, train_explainer
+from captum_explainer.files import check_output_folder
 from captum_explainer.metrics import mask_scores
+from captum_explainer.metrics.randomization import (
+    PASS_THRESHOLD,
+    model_randomization_all,
+    parameterized_layers,
+    random_logit,
+    randomize_,
+    similarities,
+)
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.report import FigureText, write_report
-from captum_explainer.sanity import (
-    PASS_THRESHOLD,
-    model_randomisation_all,
-    parameterised_layers,
-    random_logit,
-    randomise_,
-    similarities,
-)
+from captum_explainer.report.figures import randomization_figure
 from captum_explainer.scores import score_for_task
-from captum_explainer.visualization import randomisation_figure
 
 
 def model_dependent_keys() -> tuple[str, ...]:
@@ -77,7 +77,7 @@ def run_sanity(
 ) -> tuple[list[dict[str, Any]], Path]:
     """Model randomisation and the random-logit check for each method on ``n_images``
     images (their first labelled class), written as a report into ``out``; with
-    ``explainer_steps > 0`` also :func:`explainer_randomisation` with that budget.
+    ``explainer_steps > 0`` also :func:`explainer_randomization` with that budget.
 
     Returns:
         ``(verdict rows, report path)``.
@@ -109,7 +109,7 @@ def run_sanity(
         for r in records
     }
     # Each randomised model is made once and explained by every method.
-    results = model_randomisation_all(explains, model, images, targets, mode, seed=seed)
+    results = model_randomization_all(explains, model, images, targets, mode, seed=seed)
     verdicts = []
     for result, explain in zip(results, explains.values()):
         logit = random_logit(explain, model, images, targets, len(meta["classes"]), seed)
@@ -125,7 +125,7 @@ def run_sanity(
             }
         )
     if explainer_steps > 0:
-        check = explainer_randomisation(
+        check = explainer_randomization(
             model,
             data.require_train(),
             data.val,
@@ -164,16 +164,16 @@ def run_sanity(
         f"the classifier at run time, so it is checked by training instead.",
         explainer_note,
     ]
-    figure = randomisation_figure(results)
+    figure = randomization_figure(results)
     report = write_report(
         out,
         verdicts,
-        {"model_randomisation": figure},
+        {"model_randomization": figure},
         title="captum-explainer sanity checks",
         notes=notes,
         extra_tables={"Similarity after each step": [r for x in results for r in x.rows()]},
         captions={
-            "model_randomisation": FigureText(
+            "model_randomization": FigureText(
                 "Similarity to the original maps while the classifier is randomised",
                 "Per method, the mean Spearman rank correlation and SSIM of the absolute maps "
                 "against the original ones after each randomisation step (left: the output "
@@ -186,7 +186,7 @@ def run_sanity(
 
 
 @dataclass
-class ExplainerRandomisationResult:
+class ExplainerRandomizationResult:
     """Two Explainers trained alike, one for the classifier and one for a randomised copy:
     ``similarity`` of their masks (measure -> mean over images, :data:`MEASURES`), each one's
     continuous IoU against the ground truth where it was given, and the verdict: the masks
@@ -204,7 +204,7 @@ class ExplainerRandomisationResult:
         return self.similarity["spearman_abs"] < self.threshold
 
 
-def explainer_randomisation(
+def explainer_randomization(
     classifier: nn.Module,
     train_set: Any,
     val_set: Any,
@@ -218,7 +218,7 @@ def explainer_randomisation(
     lr: float = 1e-3,
     seed: int = 0,
     work_dir: str | Path | None = None,
-) -> ExplainerRandomisationResult:
+) -> ExplainerRandomizationResult:
     """The learned Explainer's own randomisation test: model randomisation cannot change its
     masks, which come from its own network, so train two small Explainers with the same seed,
     initialisation (random, not from the classifier, so that both start alike), budget
@@ -230,8 +230,8 @@ def explainer_randomisation(
     """
     randomised = copy.deepcopy(classifier).eval()
     generator = torch.Generator().manual_seed(seed)
-    for layer in parameterised_layers(randomised):
-        randomise_(randomised.get_submodule(layer), generator)
+    for layer in parameterized_layers(randomised):
+        randomize_(randomised.get_submodule(layer), generator)
     masks = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(work_dir) if work_dir is not None else Path(scratch)
@@ -255,7 +255,7 @@ def explainer_randomisation(
     similarity = {
         k: float(v.mean()) for k, v in similarities(masks["real"], masks["randomised"]).items()
     }
-    result = ExplainerRandomisationResult(steps, similarity)
+    result = ExplainerRandomizationResult(steps, similarity)
     if segmentation is not None:
         own = segmentation == targets[:, None, None] + 1
         scores = {

@@ -20,12 +20,12 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from captum_explainer.attr import ExplainerAttribution
-from captum_explainer.checkpoint import check_output_folder
-from captum_explainer.data._types import Item, Normalization
 from captum_explainer.data.files import open_image_data
+from captum_explainer.data.types import Item, Normalization
 from captum_explainer.distributed import distributed_context
 from captum_explainer.explainer.loss import LossWeights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, train_explainer
+from captum_explainer.files import check_output_folder
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.models.user import default_normalization
 

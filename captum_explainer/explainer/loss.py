@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from captum_explainer._class_maps import max_over_classes
+from captum_explainer.maps import max_over_classes
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from captum_explainer.attr._base import preserved_model_state
-from captum_explainer.checkpoint import check_output_folder
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
@@ -31,6 +30,7 @@ from captum_explainer.explainer.loss import (
     merged_masks,
     separation_classes,
 )
+from captum_explainer.files import check_output_folder
 from captum_explainer.metrics.per_class import class_mask_scores
 from captum_explainer.models.explainer_nets import (
     build_explainer,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from captum_explainer._class_maps import max_over_classes
-from captum_explainer.data._types import BOUNDARY_LABEL
+from captum_explainer.data.types import BOUNDARY_LABEL
+from captum_explainer.maps import max_over_classes
 
 F1_THRESHOLDS = (0.25, 0.5, 0.75)
 IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from captum_explainer.data._types import BOUNDARY_LABEL
+from captum_explainer.data.types import BOUNDARY_LABEL
 from captum_explainer.metrics.localization import F1_THRESHOLDS, class_pairs, scale_maps
 
 #: What :func:`class_mask_scores` returns per (image, present class) pair and per image.

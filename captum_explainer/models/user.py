@@ -23,7 +23,7 @@ from typing import Any
 
 from torch import nn
 
-from captum_explainer.data._types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.data.types import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.models.registry import (
     TORCHVISION_PREFIX,
     build_classifier,

@@ -1,4 +1,8 @@
-"""Shape helpers that let every attribution go through Captum's metrics and plots."""
+"""Tensor helpers for maps, below every method, metric and figure: one value per pixel
+(:func:`to_pixel_map`), a per-pixel map back to the input's shape for Captum's metrics
+(:func:`expand_to_input`), an image for plotting (:func:`to_numpy_image`), and the max over
+chosen classes (:func:`max_over_classes`) that the Explainer's loss, its attribution and the
+metrics share."""
 
 from __future__ import annotations
 
@@ -58,3 +62,22 @@ def to_numpy_image(tensor: torch.Tensor) -> np.ndarray:
     if tensor.dim() != 3:
         raise ValueError(f"expected one (C, H, W) tensor, got shape {tuple(tensor.shape)}")
     return tensor.detach().cpu().permute(1, 2, 0).numpy()
+
+
+def max_over_classes(values: torch.Tensor, chosen: torch.Tensor, empty: float) -> torch.Tensor:
+    """Per image, the max of ``values`` over its chosen classes.
+
+    Args:
+        values: ``(N, K, H, W)`` per-class maps or logits.
+        chosen: ``(N, K)`` multi-hot (any dtype): the classes taken per image.
+        empty: the value of an image with no chosen class (e.g. ``-inf`` for logits whose
+            sigmoid must be 0, ``0`` for maps).
+
+    Returns:
+        ``(N, 1, H, W)``. Gradients reach ``values`` only at each pixel's maximum.
+    """
+    chosen = chosen.bool().to(values.device)
+    lowest = torch.finfo(values.dtype).min  # finite, so no inf enters the graph
+    merged = values.masked_fill(~chosen[:, :, None, None], lowest).amax(1, keepdim=True)
+    none = ~chosen.any(1)[:, None, None, None]
+    return torch.where(none, torch.full_like(merged, empty), merged)

@@ -1,0 +1,91 @@
+"""The catalogue: one record per method, and everything the applications read from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from captum_explainer.data import SYNTHETIC_NORMALIZATION
+from captum_explainer.evaluation import catalogue
+from captum_explainer.evaluation.catalogue import (
+    PRESETS,
+    Models,
+    build_methods,
+    method_record,
+    method_records,
+    register_method,
+    work_overrides,
+)
+from captum_explainer.evaluation.sanity import model_dependent_keys, model_dependent_record
+from captum_explainer.models import SmallCNN, SmallExplainer
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.mark.parametrize("record", method_records(), ids=lambda r: r.key)
+def test_every_record_is_complete_and_documented(record):
+    assert re.fullmatch(r"[a-z][a-z-]*", record.key)
+    assert set(PRESETS) <= set(record.presets)
+    assert (DOCS / "methods" / f"{record.key}.md").exists()
+    assert record.map_kind in ("pixel", "input") and record.doc
+    if record.work_arg is not None:
+        assert all(record.work_arg in record.presets[p] for p in ("demo", "quick", "sanity"))
+
+
+def test_keys_and_names_are_unique_and_a_second_registration_is_refused():
+    records = method_records()
+    assert len({r.key for r in records}) == len({r.name for r in records}) == len(records)
+    with pytest.raises(ValueError, match="key 'rise' is already registered"):
+        register_method(method_record("rise"))
+    with pytest.raises(ValueError, match="named 'RISE' is already registered"):
+        register_method(replace(method_record("rise"), key="rise-again"))
+
+
+def test_unknown_key_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown method 'occlusion'; choose from"):
+        method_record("occlusion")
+    with pytest.raises(ValueError, match="overrides name unknown methods"):
+        build_methods(Models(SmallCNN(8)), overrides={"occlusion": {}})
+
+
+def test_build_methods_follows_the_records():
+    torch.manual_seed(0)
+    model, explainer = SmallCNN(8).eval(), SmallExplainer(8).eval()
+    with_explainer = build_methods(Models(model, explainer, SYNTHETIC_NORMALIZATION), seed=5)
+    assert [s.name for s in with_explainer] == [r.name for r in method_records()]
+    without = build_methods(Models(model, None, SYNTHETIC_NORMALIZATION))
+    assert "Explainer" not in [s.name for s in without]
+    with pytest.raises(ValueError, match="needs a trained Explainer"):
+        build_methods(Models(model, None, SYNTHETIC_NORMALIZATION), ["explainer"])
+    rise = next(s for s in with_explainer if s.name == "RISE")
+    assert rise.kwargs == {"n_masks": 4000, "seed": 5} and rise.specificity
+    quick = build_methods(Models(model), ["rise"], "quick", overrides={"rise": {"n_masks": 7}})[0]
+    assert quick.kwargs["n_masks"] == 7
+
+
+def test_work_overrides_set_each_methods_own_count():
+    overrides = work_overrides(n_masks=100, n_iter=None, n_steps=3)
+    assert overrides["rise"] == {"n_masks": 100} and overrides["undesirable"] == {"n_masks": 100}
+    assert overrides["integrated-gradients"] == {"n_steps": 3} and "fgvis" not in overrides
+
+
+def test_sanity_checks_take_the_model_dependent_records():
+    assert "explainer" not in model_dependent_keys() and "scorecam" in model_dependent_keys()
+    with pytest.raises(ValueError, match="cannot be checked by randomising the classifier"):
+        model_dependent_record("explainer")
+
+
+def test_the_tables_of_0_3_are_derived_and_deprecated():
+    with pytest.warns(DeprecationWarning, match="METHOD_NAMES is deprecated"):
+        names = catalogue.METHOD_NAMES
+    assert names["integrated-gradients"] == "Integrated Gradients"
+    with pytest.warns(DeprecationWarning):
+        assert "Score-CAM" in catalogue.SPECIFICITY_METHODS
+    with pytest.warns(DeprecationWarning, match="model_randomisation is deprecated"):
+        from captum_explainer import sanity
+
+        assert sanity.model_randomisation.__name__ == "model_randomization"
