@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from captum_explainer.evaluation.evaluate import run_evaluation
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.report import markdown_table
+from captum_explainer.tasks.evaluate import run_evaluation
 
 #: (name, loss weights, class head channels), cumulative: each adds one change.
 VARIANTS = (

@@ -85,7 +85,8 @@ LAYERS = [
     {"training", "explainer"},
     {"report"},
     {"evaluation"},
-    {"explain", "compare", "sanity", "visualization"},  # thin users; the last two deprecated
+    {"tasks"},
+    {"compare", "sanity", "visualization"},  # thin re-exports; the last two deprecated
     {"cli", "__main__", "captum_explainer"},
 ]
 

@@ -17,10 +17,11 @@ from captum_explainer.evaluation.catalogue import (
     build_methods,
     method_record,
     method_records,
+    model_dependent_keys,
+    model_dependent_record,
     register_method,
     work_overrides,
 )
-from captum_explainer.evaluation.sanity import model_dependent_keys, model_dependent_record
 from captum_explainer.models import SmallCNN, SmallExplainer
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -10,8 +10,8 @@ import torch
 import torchvision
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.quantus import quantus_explain_func
 from captum_explainer.models import synthetic_classifier, synthetic_explainer
+from captum_explainer.tasks.quantus import quantus_explain_func
 
 quantus = pytest.importorskip("quantus")
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quantus_metrics.py"

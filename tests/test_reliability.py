@@ -16,8 +16,8 @@ from PIL import Image
 from captum_explainer.checkpoint import load_checkpoint, save_checkpoint
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes
-from captum_explainer.explain import load_images
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
+from captum_explainer.tasks.explain import load_images
 from captum_explainer.training import loop
 from captum_explainer.training.loop import RunLock
 

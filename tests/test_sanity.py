@@ -9,7 +9,6 @@ from captum.attr import Attribution
 from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients, sanity
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.sanity import explainer_randomization
 from captum_explainer.metrics.randomization import (
     leakage,
     model_randomization,
@@ -19,6 +18,7 @@ from captum_explainer.metrics.randomization import (
     ssim,
 )
 from captum_explainer.models import synthetic_classifier, synthetic_explainer
+from captum_explainer.tasks.sanity import explainer_randomization
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,7 @@ from pathlib import Path
 import torch
 
 from captum_explainer.cli._common import add_command, add_common
-from captum_explainer.evaluation.benchmark import (
-    CONFIGS,
-    format_table,
-    run_benchmarks,
-    summary,
-)
+from captum_explainer.tasks.benchmark import CONFIGS, format_table, run_benchmarks, summary
 
 EPILOG = """examples:
   captum-explainer benchmark --models small_cnn resnet50 --out benchmark.json

@@ -12,8 +12,8 @@ from captum_explainer.cli._common import (
     add_score,
     add_single_file,
 )
-from captum_explainer.evaluation.demo import retrain_shipped_models, run_demo
 from captum_explainer.scores import score_for_task
+from captum_explainer.tasks.demo import retrain_shipped_models, run_demo
 
 EPILOG = """examples:
   captum-explainer demo --out demo-output

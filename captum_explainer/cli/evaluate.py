@@ -17,8 +17,8 @@ from captum_explainer.cli._common import (
 )
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.evaluation.catalogue import method_keys
-from captum_explainer.evaluation.evaluate import run_evaluation
 from captum_explainer.report import markdown_table
+from captum_explainer.tasks.evaluate import run_evaluation
 
 EPILOG = """examples:
   captum-explainer evaluate --dataset synthetic --n-images 200 --out eval-synthetic

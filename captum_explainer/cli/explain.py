@@ -13,9 +13,9 @@ from captum_explainer.cli._common import (
     own_classifier,
 )
 from captum_explainer.evaluation.catalogue import method_keys
-from captum_explainer.explain import explain_files
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.models.registry import load_explainer
+from captum_explainer.tasks.explain import explain_files
 
 EPILOG = """examples:
   captum-explainer explain photo.jpg --classifier runs/vgg16/best.pt --method gradcam --target dog

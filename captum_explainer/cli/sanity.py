@@ -7,8 +7,9 @@ from pathlib import Path
 
 from captum_explainer.cli._common import add_command, add_common, add_score, add_single_file
 from captum_explainer.data.factory import DATASETS
-from captum_explainer.evaluation.sanity import model_dependent_keys, run_sanity
+from captum_explainer.evaluation.catalogue import model_dependent_keys
 from captum_explainer.report import markdown_table
+from captum_explainer.tasks.sanity import run_sanity
 
 EPILOG = """examples:
   captum-explainer sanity --methods gradcam integrated-gradients rise --out sanity-output

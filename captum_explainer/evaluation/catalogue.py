@@ -303,6 +303,23 @@ def default_methods(
     return build_methods(models, None, preset, seed, settings)
 
 
+def model_dependent_keys() -> tuple[str, ...]:
+    """The keys of the methods whose maps are computed from the classifier at run time."""
+    return tuple(r.key for r in method_records() if r.model_dependent)
+
+
+def model_dependent_record(key: str) -> MethodRecord:
+    """The record of ``key``, refused where randomising the classifier cannot change its maps."""
+    record = method_record(key)
+    if not record.model_dependent:
+        raise ValueError(
+            f"method {key!r} cannot be checked by randomising the classifier (its maps come "
+            f"from its own network); choose from {list(model_dependent_keys())}, and check the "
+            f"Explainer with --explainer-steps"
+        )
+    return record
+
+
 def work_overrides(**work: int | None) -> dict[str, dict[str, int]]:
     """Per-key overrides that set every method's work count named by its ``work_arg``:
     ``work_overrides(n_masks=1000, n_iter=100)`` sets RISE's, Score-CAM's... masks and

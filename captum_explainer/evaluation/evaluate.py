@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,18 +18,10 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from captum_explainer.data import Normalization, collate_items
-from captum_explainer.data.factory import make_datasets
-from captum_explainer.data.files import data_task, folder_classes, open_image_data
-from captum_explainer.data.loading import evaluable_indices
-from captum_explainer.distributed import DistributedContext, distributed_context
+from captum_explainer.data import collate_items
+from captum_explainer.distributed import DistributedContext
 from captum_explainer.evaluation.catalogue import (
     MethodSpec,
-    Models,
-    build_methods,
-    method_keys,
-    method_record,
-    work_overrides,
 )
 from captum_explainer.evaluation.run import (
     ComparisonResult,
@@ -38,13 +29,7 @@ from captum_explainer.evaluation.run import (
     score_faithfulness,
     summarize,
 )
-from captum_explainer.files import check_output_folder
-from captum_explainer.models.pretrained import load_models
-from captum_explainer.models.registry import load_explainer
-from captum_explainer.models.user import ClassifierInfo, OwnClassifier
-from captum_explainer.report import FigureText, uniform_rows, write_report
-from captum_explainer.report.figures import comparison_grid
-from captum_explainer.scores import score_for_task
+from captum_explainer.report import uniform_rows
 
 
 @dataclass
@@ -272,150 +257,3 @@ def _drop_empty_specificity(totals: dict[str, MethodTotals]) -> dict[str, Method
         if t.specificity_count is not None and t.specificity_count.sum() == 0:
             t.specificity_sum = None
     return totals
-
-
-def run_evaluation(
-    out: str | Path,
-    dataset: str = "synthetic",
-    root: str | Path | None = None,
-    classifier: str | Path | None = None,
-    explainer: str | Path | None = None,
-    methods: Sequence[str] | None = None,
-    n_images: int | None = None,
-    batch_size: int = 16,
-    image_size: int | None = None,
-    rise_masks: int | None = None,
-    fgvis_iterations: int | None = None,
-    score: str | None = None,
-    canvas: str = "blur",
-    self_contained: bool = False,
-    seed: int = 0,
-    device: str = "cpu",
-    progress: bool = True,
-    own: OwnClassifier | None = None,
-    data: str | Path | None = None,
-    masks: str | Path | None = None,
-) -> tuple[list[dict[str, Any]], Path] | None:
-    """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
-    named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
-    report into ``out``.
-
-    Args:
-        out: the report folder.
-        dataset, root: ``"synthetic"``, ``"voc2007"`` or ``"coco2014"`` and its folder.
-        classifier, explainer: checkpoints (default: the shipped synthetic models).
-        methods: record keys (default: every registered method).
-        n_images: at most this many images with a segmentation and a label (synthetic: 200
-            are generated when not given).
-        batch_size, image_size, seed, device, progress: as :func:`evaluate` and
-            :func:`~captum_explainer.data.factory.make_datasets` take them.
-        rise_masks, fgvis_iterations: the mask count and iterations of every method that
-            has them (default: the ``demo`` preset's, 4000 and 300).
-        score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
-        canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
-        own, data, masks: a user's classifier (:class:`~captum_explainer.models.user.OwnClassifier`)
-            and images with ground-truth masks (:func:`~captum_explainer.data.files.open_image_data`),
-            instead of ``classifier`` and ``dataset``; ``explainer`` is then the Explainer
-            trained for it.
-
-    Returns:
-        ``(rows, report path)`` on the main process, ``None`` on the others.
-    """
-    check_output_folder(out)
-    methods = list(methods or method_keys())
-    need_explainer = any(method_record(key).needs_explainer for key in methods)
-    if data is not None:
-        model, learned, info, images = _own_setup(own, data, masks, explainer, need_explainer)
-        dataset, classes, normalization = str(data), list(info.classes), info.normalization
-        task = info.task
-    else:
-        model, learned, meta = load_models(classifier, explainer, need_explainer, device)
-        stats = meta["normalization"]
-        pair = make_datasets(
-            dataset,
-            root,
-            image_size or int(meta["image_size"][0]),
-            train_size=1,
-            val_size=n_images or 200,
-            seed=seed,
-            classes=list(meta["classes"]),
-            normalization=Normalization(tuple(stats["mean"]), tuple(stats["std"])),
-        )
-        images, classes, normalization = pair.val, pair.classes, pair.normalization
-        task = meta.get("task", "multilabel")
-    model = model.to(device)
-    learned = learned.to(device) if learned is not None else None
-    indices = evaluable_indices(images, n_images)
-    score = score or score_for_task(task)
-    overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
-    chosen = build_methods(
-        Models(model, learned, normalization, score), methods, "demo", seed, overrides
-    )
-    with distributed_context(device) as context:
-        result = evaluate(
-            chosen,
-            model,
-            images,
-            indices,
-            batch_size,
-            context,
-            progress,
-            score=score,
-            canvas=canvas,
-        )
-    if result is None:  # not the main process
-        return None
-    figures = {}
-    if result.first_batch is not None:
-        figures["comparison_grid"] = comparison_grid(
-            result.first_batch, normalization, class_names=classes
-        )
-    rows = result.rows()
-    notes = [
-        f"{dataset}: {len(indices)} images with a segmentation and a label; classifier "
-        f"{own.model if own else classifier or 'shipped'}; methods {', '.join(methods)}; faithfulness read with the "
-        f"{score} score; insertion starts from the {canvas!r} canvas.",
-        *(f"Warning: {w}." for w in result.warnings),
-    ]
-    captions = {
-        "comparison_grid": FigureText(
-            "Every method's map on the first batch",
-            "One row per image, the ground truth, then each method's map (per image the "
-            "maximum over its labelled classes' maps, scaled as the table scores them).",
-        )
-    }
-    report = write_report(
-        out,
-        rows,
-        figures,
-        title=f"captum-explainer evaluation ({dataset})",
-        notes=notes,
-        captions=captions,
-        self_contained=self_contained,
-    )
-    return rows, report
-
-
-def _own_setup(
-    own: OwnClassifier | None,
-    data: str | Path,
-    masks: str | Path | None,
-    explainer: str | Path | None,
-    need_explainer: bool,
-) -> tuple[nn.Module, nn.Module | None, ClassifierInfo, Dataset]:
-    """A user's classifier, its Explainer and images with masks (``evaluate --data``)."""
-    if own is None:
-        raise ValueError("--data needs --model (or --classifier): the classifier to explain")
-    if masks is None:
-        raise ValueError("--data needs --masks: the ground truth the maps are scored against")
-    if need_explainer and explainer is None:
-        raise ValueError(
-            "method 'explainer' with --data needs --explainer, the Explainer trained for --model "
-            "(captum-explainer train-explainer --model ... --data ...)"
-        )
-    model, info = own.load(folder_classes(data), data_task(data))
-    learned = load_explainer(explainer)[0] if need_explainer else None
-    images = open_image_data(
-        data, info.image_size, info.normalization, info.channels, list(info.classes), masks
-    )
-    return model, learned, info, images

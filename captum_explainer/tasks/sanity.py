@@ -14,12 +14,9 @@ import torch
 from torch import nn
 
 from captum_explainer.data import Normalization, collate_items
-from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.evaluation.catalogue import (
-    MethodRecord,
-    method_record,
-    method_records,
+    model_dependent_record,
     record_explain,
     work_overrides,
 )
@@ -35,28 +32,10 @@ from captum_explainer.metrics.randomization import (
     randomize_,
     similarities,
 )
-from captum_explainer.models.pretrained import load_models
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import randomization_figure
-from captum_explainer.scores import score_for_task
-
-
-def model_dependent_keys() -> tuple[str, ...]:
-    """The keys of the methods whose maps are computed from the classifier at run time."""
-    return tuple(r.key for r in method_records() if r.model_dependent)
-
-
-def model_dependent_record(key: str) -> MethodRecord:
-    """The record of ``key``, refused where randomising the classifier cannot change its maps."""
-    record = method_record(key)
-    if not record.model_dependent:
-        raise ValueError(
-            f"method {key!r} cannot be checked by randomising the classifier (its maps come "
-            f"from its own network); choose from {list(model_dependent_keys())}, and check the "
-            f"Explainer with --explainer-steps"
-        )
-    return record
+from captum_explainer.tasks.setup import set_up
 
 
 def run_sanity(
@@ -83,23 +62,14 @@ def run_sanity(
         ``(verdict rows, report path)``.
     """
     check_output_folder(out)
-    model, _, meta = load_models(classifier, None, False, device)
-    stats = meta["normalization"]
-    normalization = Normalization(tuple(stats["mean"]), tuple(stats["std"]))
-    data = make_datasets(
-        dataset,
-        root,
-        int(meta["image_size"][0]),
-        train_size=max(1, explainer_steps * 16),
-        val_size=n_images,
-        seed=seed,
-        classes=list(meta["classes"]),
-        normalization=normalization,
+    setup = set_up(classifier, device=device, score=score)
+    model, normalization, score = setup.classifier, setup.normalization, setup.score
+    data = setup.datasets(
+        dataset, root, train_size=max(1, explainer_steps * 16), val_size=n_images, seed=seed
     )
     indices = evaluable_indices(data.val, n_images)
     images, labels, segmentation = collate_items([data.val[i] for i in indices])
     images, targets = images.to(device), labels.float().argmax(1).to(device)
-    score = score or score_for_task(meta.get("task", "multilabel"))
     overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
     records = [model_dependent_record(key) for key in methods]
     explains = {
@@ -112,7 +82,7 @@ def run_sanity(
     results = model_randomization_all(explains, model, images, targets, mode, seed=seed)
     verdicts = []
     for result, explain in zip(results, explains.values()):
-        logit = random_logit(explain, model, images, targets, len(meta["classes"]), seed)
+        logit = random_logit(explain, model, images, targets, len(setup.classes), seed)
         final = result.mean("spearman_abs")
         verdicts.append(
             {

@@ -1,0 +1,168 @@
+"""``captum-explainer evaluate``: load the models and the dataset, evaluate the named methods
+(:func:`~captum_explainer.evaluation.evaluate.evaluate`, one process or ``torchrun``) and write
+the report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from torch.utils.data import Dataset
+
+from captum_explainer.data.files import data_task, folder_classes, open_image_data
+from captum_explainer.data.loading import evaluable_indices
+from captum_explainer.distributed import distributed_context
+from captum_explainer.evaluation.catalogue import (
+    Models,
+    build_methods,
+    method_keys,
+    method_record,
+    work_overrides,
+)
+from captum_explainer.evaluation.evaluate import evaluate
+from captum_explainer.files import check_output_folder
+from captum_explainer.models.registry import load_explainer
+from captum_explainer.models.user import ClassifierInfo, OwnClassifier
+from captum_explainer.report import FigureText, write_report
+from captum_explainer.report.figures import comparison_grid
+from captum_explainer.scores import score_for_task
+from captum_explainer.tasks.setup import set_up
+
+
+def run_evaluation(
+    out: str | Path,
+    dataset: str = "synthetic",
+    root: str | Path | None = None,
+    classifier: str | Path | None = None,
+    explainer: str | Path | None = None,
+    methods: Sequence[str] | None = None,
+    n_images: int | None = None,
+    batch_size: int = 16,
+    image_size: int | None = None,
+    rise_masks: int | None = None,
+    fgvis_iterations: int | None = None,
+    score: str | None = None,
+    canvas: str = "blur",
+    self_contained: bool = False,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+    own: OwnClassifier | None = None,
+    data: str | Path | None = None,
+    masks: str | Path | None = None,
+) -> tuple[list[dict[str, Any]], Path] | None:
+    """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
+    named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
+    report into ``out``.
+
+    Args:
+        out: the report folder.
+        dataset, root: ``"synthetic"``, ``"voc2007"`` or ``"coco2014"`` and its folder.
+        classifier, explainer: checkpoints (default: the shipped synthetic models).
+        methods: record keys (default: every registered method).
+        n_images: at most this many images with a segmentation and a label (synthetic: 200
+            are generated when not given).
+        batch_size, image_size, seed, device, progress: as :func:`evaluate` and
+            :func:`~captum_explainer.data.factory.make_datasets` take them.
+        rise_masks, fgvis_iterations: the mask count and iterations of every method that
+            has them (default: the ``demo`` preset's, 4000 and 300).
+        score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
+        canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
+        own, data, masks: a user's classifier (:class:`~captum_explainer.models.user.OwnClassifier`)
+            and images with ground-truth masks (:func:`~captum_explainer.data.files.open_image_data`),
+            instead of ``classifier`` and ``dataset``; ``explainer`` is then the Explainer
+            trained for it.
+
+    Returns:
+        ``(rows, report path)`` on the main process, ``None`` on the others.
+    """
+    check_output_folder(out)
+    methods = list(methods or method_keys())
+    need_explainer = any(method_record(key).needs_explainer for key in methods)
+    if data is not None:
+        model, learned, info, images = _own_setup(own, data, masks, explainer, need_explainer)
+        dataset, classes, normalization = str(data), list(info.classes), info.normalization
+        task = info.task
+    else:
+        setup = set_up(classifier, explainer, need_explainer, device)
+        model, learned, task = setup.classifier, setup.explainer, setup.task
+        pair = setup.datasets(dataset, root, image_size, val_size=n_images or 200, seed=seed)
+        images, classes, normalization = pair.val, pair.classes, pair.normalization
+    model = model.to(device)
+    learned = learned.to(device) if learned is not None else None
+    indices = evaluable_indices(images, n_images)
+    score = score or score_for_task(task)
+    overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
+    chosen = build_methods(
+        Models(model, learned, normalization, score), methods, "demo", seed, overrides
+    )
+    with distributed_context(device) as context:
+        result = evaluate(
+            chosen,
+            model,
+            images,
+            indices,
+            batch_size,
+            context,
+            progress,
+            score=score,
+            canvas=canvas,
+        )
+    if result is None:  # not the main process
+        return None
+    figures = {}
+    if result.first_batch is not None:
+        figures["comparison_grid"] = comparison_grid(
+            result.first_batch, normalization, class_names=classes
+        )
+    rows = result.rows()
+    notes = [
+        f"{dataset}: {len(indices)} images with a segmentation and a label; classifier "
+        f"{own.model if own else classifier or 'shipped'}; methods {', '.join(methods)}; faithfulness read with the "
+        f"{score} score; insertion starts from the {canvas!r} canvas.",
+        *(f"Warning: {w}." for w in result.warnings),
+    ]
+    captions = {
+        "comparison_grid": FigureText(
+            "Every method's map on the first batch",
+            "One row per image, the ground truth, then each method's map (per image the "
+            "maximum over its labelled classes' maps, scaled as the table scores them).",
+        )
+    }
+    report = write_report(
+        out,
+        rows,
+        figures,
+        title=f"captum-explainer evaluation ({dataset})",
+        notes=notes,
+        captions=captions,
+        self_contained=self_contained,
+    )
+    return rows, report
+
+
+def _own_setup(
+    own: OwnClassifier | None,
+    data: str | Path,
+    masks: str | Path | None,
+    explainer: str | Path | None,
+    need_explainer: bool,
+) -> tuple[nn.Module, nn.Module | None, ClassifierInfo, Dataset]:
+    """A user's classifier, its Explainer and images with masks (``evaluate --data``)."""
+    if own is None:
+        raise ValueError("--data needs --model (or --classifier): the classifier to explain")
+    if masks is None:
+        raise ValueError("--data needs --masks: the ground truth the maps are scored against")
+    if need_explainer and explainer is None:
+        raise ValueError(
+            "method 'explainer' with --data needs --explainer, the Explainer trained for --model "
+            "(captum-explainer train-explainer --model ... --data ...)"
+        )
+    model, info = own.load(folder_classes(data), data_task(data))
+    learned = load_explainer(explainer)[0] if need_explainer else None
+    images = open_image_data(
+        data, info.image_size, info.normalization, info.channels, list(info.classes), masks
+    )
+    return model, learned, info, images
