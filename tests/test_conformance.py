@@ -308,3 +308,25 @@ def test_visualisation_including_all_zero_maps(model_setup, method):
     for shown in (attr[0], torch.zeros_like(attr[0])):
         figure, axis = visualize_attribution(shown, x[0], normalization=SYNTHETIC_NORMALIZATION)
         assert figure is not None and axis is not None
+
+
+class _NaNLogits(nn.Module):
+    """A model whose logits are NaN (a diverged or corrupted classifier)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x) * float("nan")
+
+
+def test_non_finite_scores_from_the_model_are_named(model_setup, method):
+    """Fault injection: no method may turn a NaN classifier into NaN maps without a word."""
+    model, layer, size = model_setup
+    attribution = method.build(_NaNLogits(model).eval(), layer)
+    # The Explainer reads the classifier only to choose the predicted classes.
+    target = 1 if method.model_dependent else None
+    with pytest.raises(ValueError, match=r"non-finite \(NaN or infinite\) scores"):
+        attribution.attribute(_inputs(size, n=2), target=target, **method.kwargs)
+    assert _hooks(model) == 0

@@ -175,10 +175,10 @@ def forward_logits(
 
 
 def check_logits(output: Any) -> torch.Tensor:
-    """``output`` if it is an ``(N, K)`` tensor; else a ``ValueError`` saying what came back
-    and how to get the logits out of it."""
+    """``output`` if it is an ``(N, K)`` tensor of finite values; else a ``ValueError`` saying
+    what came back and how to get the logits out of it, or naming the non-finite scores."""
     if isinstance(output, torch.Tensor) and output.dim() == 2:
-        return output
+        return check_finite_scores(output, "the images it was given")
     if isinstance(output, torch.Tensor):
         what = f"a tensor of shape {tuple(output.shape)}"
     elif hasattr(output, "logits"):
@@ -194,7 +194,9 @@ def check_logits(output: Any) -> torch.Tensor:
 def check_finite_scores(scores: torch.Tensor, what: str) -> torch.Tensor:
     """``scores`` if every value is finite; else a ``ValueError`` naming where they came from
     (a model that returns NaN or infinite logits would otherwise give NaN maps silently)."""
-    if not torch.isfinite(scores).all():
+    # One reduction first (NaN and inf propagate through a sum); the element-wise check only
+    # runs to confirm, so finite scores whose sum overflows are not refused.
+    if not torch.isfinite(scores.detach().sum()) and not torch.isfinite(scores).all():
         bad = int((~torch.isfinite(scores)).sum())
         raise ValueError(
             f"the model returned {bad} non-finite (NaN or infinite) scores for {what}; check "

@@ -12,6 +12,7 @@ from captum.log import log_usage
 from torch import nn
 
 from captum_explainer.attr._base import (
+    check_finite_scores,
     format_inputs,
     format_output,
     forward_logits,
@@ -55,7 +56,7 @@ class ExplainerAttribution(Attribution):
         with torch.no_grad(), preserved_model_state(self.explainer):
             logits = self.explainer(*inputs)
         check_explainer_output(logits, inputs[0])
-        return logits
+        return check_finite_scores(logits, "the Explainer's masks")
 
     @log_usage()
     def attribute(

@@ -13,7 +13,6 @@ from captum.log import log_usage
 from torch import nn
 
 from captum_explainer.attr._base import (
-    check_finite_scores,
     format_inputs,
     format_output,
     forward_logits,
@@ -157,8 +156,7 @@ class ScoreCAM(LayerAttribution):
         mask = masks[image, channel][:, None]
         masked = tuple(mask * x[image] + (1 - mask) * baselines for x in inputs)
         extra = _repeat_args(additional_forward_args, image, n)
-        scores = class_scores(forward_logits(self.forward_func, masked, extra), self.score)
-        return check_finite_scores(scores, "Score-CAM's masked images")
+        return class_scores(forward_logits(self.forward_func, masked, extra), self.score)
 
 
 def _channel_masks(activations: torch.Tensor, size: torch.Size) -> torch.Tensor:

@@ -15,7 +15,12 @@ from captum_explainer.cli._common import (
 )
 from captum_explainer.data.files import data_task, folder_classes
 from captum_explainer.explainer.fit import fit_explainer
-from captum_explainer.explainer.loss import PRESETS, LossWeights, loss_weights
+from captum_explainer.explainer.loss import (
+    CLASS_SPECIFIC_WEIGHTS,
+    PRESETS,
+    LossWeights,
+    loss_weights,
+)
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.models.explainer_nets import EXPLAINERS
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
@@ -66,6 +71,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             dest=name,
             help=f"loss weight {name} (default: the preset's, else {getattr(defaults, name)})",
         )
+    train.add_argument(
+        "--paper-loss",
+        action="store_true",
+        help="with --data: the paper's loss alone (default there: the class-specific recipe, "
+        "--a-max 0.15 --l-absent 1 --l-sep 1)",
+    )
     train.add_argument(
         "--class-head-channels",
         type=int,
@@ -121,9 +132,11 @@ def _run_own(args: argparse.Namespace) -> int:
     settings = loop_options(args)
     out = settings.pop("out_dir")
     settings["extra_meta"] = {"classifier": own.model, "classifier_weights": str(args.weights)}
+    # fit_explainer's recipe: class-specific terms on, unless --paper-loss or a preset.
+    base = LossWeights() if args.paper_loss else CLASS_SPECIFIC_WEIGHTS
     lr, weights = (
         args.lr or 1e-3,
-        loss_weights(args.preset, **{k: getattr(args, k) for k in LOSS_WEIGHTS}),
+        loss_weights(args.preset, base, **{k: getattr(args, k) for k in LOSS_WEIGHTS}),
     )
     fit_explainer(
         model,

@@ -21,10 +21,15 @@ from torch.utils.data import Dataset, Subset
 
 from captum_explainer.attr import ExplainerAttribution
 from captum_explainer.data.files import open_image_data
+from captum_explainer.data.loading import check_not_empty
 from captum_explainer.data.types import Item, Normalization
 from captum_explainer.distributed import distributed_context
-from captum_explainer.explainer.loss import LossWeights
-from captum_explainer.explainer.train import ExplainerTrainingConfig, train_explainer
+from captum_explainer.explainer.loss import CLASS_SPECIFIC_WEIGHTS, LossWeights
+from captum_explainer.explainer.train import (
+    ExplainerTrainingConfig,
+    check_channels,
+    train_explainer,
+)
 from captum_explainer.files import check_output_folder
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.models.user import default_normalization
@@ -112,8 +117,10 @@ def fit_explainer(
         normalization: the classifier's input normalisation (read images are normalised
             with it; stored in the checkpoint). Default: ImageNet's for 3 channels.
         image_size: the side read images are resized to (files only).
-        arch, lr, weights, epochs, batch_size: the Explainer and its training (the paper's
-            loss weights by default; :class:`~captum_explainer.explainer.loss.LossWeights`).
+        arch, lr, weights, epochs, batch_size: the Explainer and its training. ``weights``
+            default to :data:`~captum_explainer.explainer.loss.CLASS_SPECIFIC_WEIGHTS` (the
+            paper's loss plus the terms that make the masks class-specific); the paper's loss
+            alone is ``weights=LossWeights()``.
         device: ``"cpu"`` or ``"cuda"`` (under ``torchrun``: each process its own GPU).
         settings: any other :class:`ExplainerTrainingConfig` field (``patience``, ``seed``,
             ``resume``, ``max_steps_per_epoch``, ``arch_kwargs``, ``progress``, ...).
@@ -129,6 +136,8 @@ def fit_explainer(
     normalization = normalization or default_normalization(channels)
     names = list(classes) if classes is not None else None
     train = _as_dataset(train_data, image_size, normalization, names)
+    check_not_empty(train, "train_data")
+    check_channels(classifier, train[0][0], "the training data")
     names = names or list(getattr(train, "classes", None) or _class_names(classifier, train))
     task = task or getattr(train, "task", None) or _task_of(train_data)
     seed = int(settings.get("seed", 0))
@@ -141,7 +150,7 @@ def fit_explainer(
         out_dir=out_dir,
         arch=arch,
         lr=lr,
-        weights=weights or LossWeights(),
+        weights=weights or CLASS_SPECIFIC_WEIGHTS,
         epochs=epochs,
         batch_size=batch_size,
         task=task,

@@ -79,12 +79,22 @@ PRESETS: dict[str, tuple[float, LossWeights]] = {
 }
 
 
-def loss_weights(preset: str | None = None, **overrides: float | None) -> LossWeights:
-    """A preset's loss weights (or the defaults) with the given ones replaced (``None``
-    leaves a weight as it is)."""
+#: What :func:`~captum_explainer.fit_explainer` trains with unless told otherwise: the paper's
+#: weights with a tighter area bound and the two terms beyond the paper that make the masks
+#: class-specific (the shipped synthetic Explainer's recipe). With the paper's loss alone an
+#: Explainer learns one objectness mask for every class, present or absent (docs/explainer/
+#: training.md); ``LossWeights()`` is the paper's loss.
+CLASS_SPECIFIC_WEIGHTS = LossWeights(a_max=0.15, l_absent=1.0, l_sep=1.0)
+
+
+def loss_weights(
+    preset: str | None = None, base: LossWeights | None = None, **overrides: float | None
+) -> LossWeights:
+    """A preset's loss weights (or ``base``, default the paper's) with the given ones
+    replaced (``None`` leaves a weight as it is)."""
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    base = PRESETS[preset][1] if preset else LossWeights()
+    base = PRESETS[preset][1] if preset else (base or LossWeights())
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -92,8 +92,22 @@ class ExplainerTrainingConfig:
         return (self.lr if self.lr is not None else preset_lr), (self.weights or preset_weights)
 
 
+def check_channels(classifier: nn.Module, image: torch.Tensor, data: str = "the data") -> None:
+    """One image through the classifier before any training: images with the wrong number of
+    channels get one line naming the data, the channels found and the channels it takes."""
+    first = next((m for m in classifier.modules() if isinstance(m, nn.Conv2d)), None)
+    expected = first.in_channels if first is not None else None
+    if expected is not None and image.shape[0] != expected:
+        raise ValueError(
+            f"{data} has {image.shape[0]}-channel images but the classifier takes {expected} "
+            f"channels (its first convolution); give images with {expected} channels "
+            f"(e.g. channels={expected} when reading files, or a matching normalisation)"
+        )
+
+
 def check_compatible(classifier: nn.Module, explainer: nn.Module, image: torch.Tensor) -> int:
     """The number of classes both networks agree on; a clear error if they do not."""
+    check_channels(classifier, image, "the training data")
     with torch.no_grad():
         logits = classifier(image[None])
         masks = explainer(image[None])
@@ -143,6 +157,7 @@ def train_explainer(
     torch.manual_seed(config.seed)
     classifier = classifier.to(device)
     image = train_set[0][0].to(device)
+    check_channels(classifier, image, "the training data")
     if explainer is None:
         explainer = build_explainer(
             config.arch, num_classes=len(classes), **_arch_kwargs(config, image.shape[0])

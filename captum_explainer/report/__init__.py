@@ -7,20 +7,32 @@
 
 from captum_explainer.report.figures import (
     causal_curves_figure,
+    class_specific_view,
     class_view,
     comparison_grid,
+    dataset_samples_figure,
     randomization_figure,
     specificity_heatmap,
     visualize_attribution,
 )
-from captum_explainer.report.html import FigureText, with_relative_time, write_report
+from captum_explainer.report.html import (
+    COLUMNS,
+    Column,
+    FigureText,
+    with_relative_time,
+    write_report,
+)
 from captum_explainer.report.tables import csv_table, format_value, markdown_table, uniform_rows
 
 __all__ = [
+    "COLUMNS",
+    "Column",
     "FigureText",
     "causal_curves_figure",
+    "class_specific_view",
     "class_view",
     "comparison_grid",
+    "dataset_samples_figure",
     "csv_table",
     "format_value",
     "markdown_table",

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from captum_explainer.data.types import Normalization
 from captum_explainer.maps import to_numpy_image
 from captum_explainer.metrics.faithfulness import CausalCurves, ClassSpecificity
+from captum_explainer.metrics.per_class import scale_class_maps
 
 
 class ComparedMethod(Protocol):
@@ -252,3 +253,77 @@ def randomization_figure(results: Sequence[Any]) -> Figure:
         axis.set_title(f"{result.method} ({result.mode}): {verdict}", fontsize=9)
         axis.legend(fontsize=7)
     return figure
+
+
+def dataset_samples_figure(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    segmentation: torch.Tensor,
+    class_names: Sequence[str],
+    normalization: Normalization | None = None,
+) -> Figure:
+    """Images ``(N, C, H, W)`` over their ground truth ``(N, H, W)`` (one colour per class,
+    white for void), each titled with its classes: what a dataset looks like."""
+    n = images.shape[0]
+    figure = Figure(figsize=(2.0 * n, 4.3))
+    axes = figure.subplots(2, n, squeeze=False)
+    k = len(class_names)
+    palette = np.concatenate(
+        [[[0.1, 0.1, 0.1]], figure_colours(k), np.ones((256 - k - 1, 3))], axis=0
+    )
+    for i in range(n):
+        axes[0, i].imshow(image_to_numpy(images[i], normalization))
+        names = [class_names[c] for c in labels[i].nonzero().flatten().tolist()]
+        axes[0, i].set_title(", ".join(names), fontsize=8)
+        axes[1, i].imshow(palette[segmentation[i].cpu().numpy()], interpolation="nearest")
+        for axis in axes[:, i]:
+            _blank_axes(axis)
+    figure.tight_layout()
+    return figure
+
+
+def figure_colours(n: int) -> np.ndarray:
+    """``n`` distinct RGB colours (matplotlib's tab20 cycle)."""
+    from_tab = (
+        np.array(
+            [
+                [31, 119, 180],
+                [255, 127, 14],
+                [44, 160, 44],
+                [214, 39, 40],
+                [148, 103, 189],
+                [140, 86, 75],
+                [227, 119, 194],
+                [127, 127, 127],
+                [188, 189, 34],
+                [23, 190, 207],
+                [174, 199, 232],
+                [255, 187, 120],
+                [152, 223, 138],
+                [255, 152, 150],
+                [197, 176, 213],
+            ],
+            dtype=np.float64,
+        )
+        / 255.0
+    )
+    return from_tab[np.arange(n) % len(from_tab)]
+
+
+def class_specific_view(
+    result: Compared, classes: Sequence[str], normalization: Normalization | None = None
+) -> Figure:
+    """:func:`class_view` of the first image of a comparison that holds two or more classes
+    (else the first): each method's maps of its present classes and of two absent ones, on
+    one scale per image (methods without every-class maps are left out)."""
+    counts = result.labels.sum(1)
+    several = torch.nonzero(counts >= 2)
+    index = int(several[0]) if len(several) else 0
+    present = torch.nonzero(result.labels[index]).flatten().tolist()
+    absent = [k for k in range(len(classes)) if k not in present][:2]
+    maps = {
+        m.name: scale_class_maps(m.class_maps[index : index + 1], m.scale)[0]
+        for m in result.methods
+        if getattr(m, "class_maps", None) is not None
+    }
+    return class_view(result.images[index], maps, classes, normalization, present, present + absent)

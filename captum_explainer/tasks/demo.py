@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -29,7 +28,6 @@ from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explai
 from captum_explainer.files import check_output_folder
 from captum_explainer.metrics import (
     random_maps,
-    scale_class_maps,
     undesirable_recovery,
 )
 from captum_explainer.metrics.randomization import (
@@ -42,7 +40,7 @@ from captum_explainer.models import pretrained
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import (
     causal_curves_figure,
-    class_view,
+    class_specific_view,
     comparison_grid,
     randomization_figure,
     specificity_heatmap,
@@ -225,7 +223,7 @@ def _write(
     result = measured.result
     figures = {
         "comparison_grid": comparison_grid(result, SYNTHETIC_NORMALIZATION, class_names=classes),
-        "class_specific_view": _class_specific_view(result, classes),
+        "class_specific_view": class_specific_view(result, classes, SYNTHETIC_NORMALIZATION),
         "deletion_insertion": causal_curves_figure(measured.curves),
     }
     captions = {
@@ -289,23 +287,6 @@ def _write(
         },
         captions=captions,
         self_contained=self_contained,
-    )
-
-
-def _class_specific_view(result: ComparisonResult, classes: list[str]) -> Figure:
-    """The class view of the first image holding two or more classes (else the first)."""
-    counts = result.labels.sum(1)
-    several = torch.nonzero(counts >= 2)
-    index = int(several[0]) if len(several) else 0
-    present = torch.nonzero(result.labels[index]).flatten().tolist()
-    absent = [k for k in range(len(classes)) if k not in present][:2]
-    maps = {
-        m.name: scale_class_maps(m.class_maps[index : index + 1], m.scale)[0]
-        for m in result.methods
-        if m.class_maps is not None
-    }
-    return class_view(
-        result.images[index], maps, classes, SYNTHETIC_NORMALIZATION, present, present + absent
     )
 
 

@@ -11,6 +11,7 @@ an optional extra: ``pip install 'captum-explainer[quantus]'``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,16 @@ from torch import nn
 
 from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.catalogue import method_record, record_explain
+
+#: What the bridge says when a method whose maps do not come from the classifier is handed a
+#: second model, as Quantus's model-randomisation metrics (MPRT, ...) do.
+RANDOMIZATION_WARNING = (
+    "{name}'s maps come from its own trained network, not from the classifier at run time: "
+    "Quantus's model-randomisation metrics hand over a randomised classifier, which cannot "
+    "change them, so they will score it as failing. Its randomisation check is retraining "
+    "against a randomised classifier: captum-explainer sanity --explainer-steps N "
+    "(captum_explainer.tasks.sanity.explainer_randomization); see docs/evaluation.md"
+)
 
 
 def quantus_explain_func(
@@ -56,7 +67,13 @@ def quantus_explain_func(
     if record.needs_explainer and explainer is None:
         raise ValueError(f"method {method!r} needs explainer=, the trained Explainer network")
 
+    models_seen: list[int] = []
+
     def explain_func(model: nn.Module, inputs: Any, targets: Any, **_: Any) -> np.ndarray:
+        if not record.model_dependent and id(model) not in models_seen:
+            models_seen.append(id(model))
+            if len(models_seen) == 2:
+                warnings.warn(RANDOMIZATION_WARNING.format(name=record.name), stacklevel=2)
         device = next(model.parameters()).device
         images = torch.as_tensor(np.asarray(inputs), dtype=torch.float32, device=device)
         classes = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=device).reshape(-1)

@@ -357,7 +357,7 @@ class Trainer:
                 terms = self.step(batch, train)
             loss = terms["loss"]
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: the loss became {loss.item()} at step {count}")
+                raise FloatingPointError(self._non_finite_message(desc, count, terms))
             if train:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -379,6 +379,20 @@ class Trainer:
             raise ValueError(f"{desc}: no batches (is the dataset empty?)")
         means = {name: value / count for name, value in totals.items()}
         return self.config.reduce(means) if self.config.reduce else means
+
+    def _non_finite_message(self, desc: str, step: int, terms: Mapping[str, torch.Tensor]) -> str:
+        """Which terms went bad at which step, and what is left to resume from."""
+        bad = [name for name, value in terms.items() if not torch.isfinite(value).all()]
+        kept = (
+            f"the last good checkpoint is {str(self.last_path)!r} (after epoch {self.epoch})"
+            if self.last_path.exists()
+            else "no checkpoint was written yet"
+        )
+        return (
+            f"{desc}: the loss became {terms['loss'].item()} at step {step} (of this epoch; "
+            f"{self.steps} steps in all); non-finite terms: {', '.join(bad)}; {kept}. Lower the "
+            f"learning rate, or check the classifier and the data"
+        )
 
     def _open_run_bar(self, batches: Iterable[Any]) -> tqdm:
         """One bar over every training step left in the run: its rate and time left are

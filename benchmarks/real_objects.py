@@ -1,0 +1,188 @@
+"""The Explainer at real scale, on the real-objects world: the figures and tables of
+docs/real-objects.md.
+
+    python benchmarks/real_objects.py samples --out docs/images/real_objects_samples.png
+    python benchmarks/real_objects.py curve --run runs/explainer-r18 --out docs/images/real_objects_learning_curve.png
+    python benchmarks/real_objects.py compare --classifier runs/resnet18/best.pt \\
+        --explainer runs/explainer-r18/best.pt --n-images 64 --seed 2026 --out runs/real-eval
+    python benchmarks/real_objects.py speed --classifier runs/resnet18/best.pt \\
+        --explainer runs/explainer-r18/best.pt
+
+``compare`` scores every method on held-out scenes (the ``test`` split: Fashion-MNIST's test
+file, a seed no run trained or was tuned on) through the package's one evaluation path, with
+Grad-CAM on ``layer4`` and on ``layer3``. P-TAME (``ptame``) is not run: see docs/real-objects.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+from captum_explainer.attr import GradCAM, ScoreCAM
+from captum_explainer.data import RealObjects, collate_items
+from captum_explainer.data.loading import evaluable_indices
+from captum_explainer.evaluation.catalogue import Models, build_methods, work_overrides
+from captum_explainer.evaluation.evaluate import evaluate
+from captum_explainer.models.pretrained import load_models
+from captum_explainer.report import (
+    class_specific_view,
+    comparison_grid,
+    dataset_samples_figure,
+    markdown_table,
+    write_report,
+)
+
+#: The methods compared (record keys); Grad-CAM also runs on layer3 beside its layer4 default.
+KEYS = ["explainer", "gradcam", "scorecam", "rise", "integrated-gradients", "fgvis"]
+COLUMNS = [
+    "method",
+    "class_iou",
+    "own_object_share",
+    "absent_class_mass",
+    "continuous_iou",
+    "mean_f1",
+    "pointing_game",
+    "deletion_auc",
+    "insertion_auc",
+    "seconds_per_image",
+]
+
+
+def samples(args: argparse.Namespace) -> None:
+    data = RealObjects(args.n, image_size=args.image_size, seed=args.seed, split="test")
+    images, labels, segmentation = collate_items([data[i] for i in range(args.n)])
+    figure = dataset_samples_figure(images, labels, segmentation, data.classes, data.NORMALIZATION)
+    figure.savefig(args.out, dpi=80)
+    print(f"wrote {args.out}")
+
+
+def curve(args: argparse.Namespace) -> None:
+    with open(Path(args.run) / "log.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    seen = [float(r["images_seen"]) / 1000 for r in rows]
+    figure = Figure(figsize=(6, 3.4))
+    axis = figure.subplots()
+    for key, label in (
+        ("val_class_iou", "per-class IoU"),
+        ("val_own_object_share", "own-object share"),
+        ("val_absent_class_mass", "absent-class mass"),
+    ):
+        axis.plot(seen, [float(r[key]) for r in rows], marker="o", label=label)
+    axis.set_xlabel("training images seen (thousands)")
+    axis.set_ylim(0, 1.05)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(args.out, dpi=90)
+    for r, s in zip(rows, seen):
+        print(
+            f"{s:7.1f}k images: class IoU {float(r['val_class_iou']):.3f}, share "
+            f"{float(r['val_own_object_share']):.3f}, absent {float(r['val_absent_class_mass']):.3f}"
+        )
+    print(f"wrote {args.out}")
+
+
+def compare(args: argparse.Namespace) -> None:
+    classifier, explainer, meta = load_models(args.classifier, args.explainer, True)
+    classifier, explainer = classifier.eval(), explainer.eval()
+    data = RealObjects(
+        args.n_images, image_size=int(meta["image_size"][0]), seed=args.seed, split="test"
+    )
+    models = Models(classifier, explainer, data.NORMALIZATION, "sigmoid")
+    overrides = work_overrides(n_masks=args.rise_masks, n_iter=args.fgvis_iterations)
+    specs = build_methods(models, KEYS, "demo", args.seed, overrides)
+    gradcam = next(s for s in specs if s.name == "Grad-CAM")
+    specs.insert(
+        specs.index(gradcam) + 1,
+        replace(
+            gradcam, name="Grad-CAM (layer3)", attribution=GradCAM(classifier, classifier.layer3)
+        ),
+    )
+    scorecam = next(s for s in specs if s.name == "Score-CAM")
+    scorecam.attribution = ScoreCAM(classifier, classifier.layer4, score="sigmoid")
+    indices = evaluable_indices(data, args.n_images)
+    start = time.perf_counter()
+    result = evaluate(specs, classifier, data, indices, args.batch_size, score="sigmoid")
+    rows = result.rows()
+    print(markdown_table([{k: r.get(k) for k in COLUMNS} for r in rows]))
+    out = Path(args.out)
+    figures = {}
+    if result.first_batch is not None:
+        figures["comparison_grid"] = comparison_grid(
+            result.first_batch, data.NORMALIZATION, class_names=data.classes
+        )
+        figures["class_specific_view"] = class_specific_view(
+            result.first_batch, data.classes, data.NORMALIZATION
+        )
+    notes = [
+        f"{len(indices)} held-out RealObjects scenes (split 'test', seed {args.seed}), classifier "
+        f"{args.classifier}, Explainer {args.explainer}; RISE {args.rise_masks} masks, FGVis "
+        f"{args.fgvis_iterations} iterations; sigmoid scores; {time.perf_counter() - start:.0f} s.",
+    ]
+    write_report(out, rows, figures, title="The Explainer at real scale", notes=notes)
+    (out / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
+    print(f"wrote {out / 'report.html'}")
+
+
+def speed(args: argparse.Namespace) -> None:
+    _, explainer, meta = load_models(args.classifier, args.explainer, True)
+    explainer = explainer.eval()
+    size = int(meta["image_size"][0])
+    batch = torch.randn(args.batch_size, 3, size, size)
+    with torch.no_grad():
+        for _ in range(3):
+            explainer(batch)
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            explainer(batch)
+            times.append(time.perf_counter() - start)
+    median = sorted(times)[len(times) // 2]
+    print(
+        f"Explainer inference at {size} px, batch {args.batch_size}, {torch.get_num_threads()} "
+        f"threads: {args.batch_size / median:.0f} images/s (median of {args.repeats})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    s = commands.add_parser("samples")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--n", type=int, default=8)
+    s.add_argument("--image-size", type=int, default=128)
+    s.add_argument("--seed", type=int, default=5)
+    s.set_defaults(run=samples)
+    c = commands.add_parser("curve")
+    c.add_argument("--run", type=Path, required=True)
+    c.add_argument("--out", type=Path, required=True)
+    c.set_defaults(run=curve)
+    e = commands.add_parser("compare")
+    e.add_argument("--classifier", type=Path, required=True)
+    e.add_argument("--explainer", type=Path, required=True)
+    e.add_argument("--n-images", type=int, default=64)
+    e.add_argument("--seed", type=int, default=2026)
+    e.add_argument("--batch-size", type=int, default=16)
+    e.add_argument("--rise-masks", type=int, default=1000)
+    e.add_argument("--fgvis-iterations", type=int, default=100)
+    e.add_argument("--out", type=Path, required=True)
+    e.set_defaults(run=compare)
+    p = commands.add_parser("speed")
+    p.add_argument("--classifier", type=Path, required=True)
+    p.add_argument("--explainer", type=Path, required=True)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=20)
+    p.set_defaults(run=speed)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
