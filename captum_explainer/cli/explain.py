@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from captum_explainer.cli._common import (
@@ -20,6 +21,7 @@ from captum_explainer.tasks.explain import explain_files
 EPILOG = """examples:
   captum-explainer explain photo.jpg --classifier runs/vgg16/best.pt --method gradcam --target dog
   captum-explainer explain a.png b.png --method explainer --target star   # shipped synthetic models
+  captum-explainer explain photos/ --recursive --out maps   # a folder: maps mirror its layout
   captum-explainer explain x.png --model torchvision:resnet18 --weights my.pt --num-classes 5 \
       --classes a b c d e --method explainer --explainer runs/mine/best.pt
 """
@@ -29,10 +31,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     explain = add_command(
         commands,
         "explain",
-        "explain image files: save each map (.npy) and its overlay (.png)",
+        "explain image files or folders: save each map (.npy) and its overlay (.png)",
         EPILOG,
     )
-    explain.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    explain.add_argument(
+        "images", nargs="+", type=Path, metavar="IMAGE", help="image files and/or folders"
+    )
+    explain.add_argument(
+        "--recursive", action="store_true", help="walk subfolders of the folders given too"
+    )
+    explain.add_argument("--batch-size", type=int, default=16, help="images explained together")
     add_models(explain)
     add_own_classifier(explain, data=False)
     explain.add_argument(
@@ -69,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         seed=args.seed,
         device=args.device,
+        recursive=args.recursive,
+        batch_size=args.batch_size,
+        skipped=lambda line: print(line, file=sys.stderr),
     )
     for path in written:
         print(path)

@@ -222,7 +222,7 @@ def learning_curve_point(
         for batch in val_batches:
             if sum(len(m) for m in masks) >= limit:
                 break
-            segmentation = batch[2]
+            segmentation = batch[2] if len(batch) > 2 else None
             if not isinstance(segmentation, torch.Tensor):
                 continue  # images without a (same-size) segmentation
             masks.append(torch.sigmoid(explainer(batch[0].to(device)).float()).cpu())
@@ -381,7 +381,8 @@ def _loaders(
 ) -> tuple[Callable[[int], DataLoader], Callable[[], DataLoader]]:
     collate = None
     if isinstance(train_set, SyntheticScenes):
-        train_set, val_set = materialize(train_set), materialize(val_set)
+        # The validation masks stay: the learning curve scores the masks against them.
+        train_set, val_set = materialize(train_set), materialize(val_set, keep_segmentation=True)
     else:
         collate = collate_items
     common = dict(batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,77 @@ from captum_explainer.maps import to_pixel_map
 from captum_explainer.report.figures import visualize_attribution
 from captum_explainer.scores import score_for_task
 
+#: File suffixes a folder walk treats as images (other files are skipped with one line each).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
 
 def load_images(
     paths: Sequence[str | os.PathLike], size: int, normalization: Normalization
 ) -> torch.Tensor:
     """Read, resize and normalise image files into ``(N, C, size, size)`` (``C`` the
     normalisation's channels: 1 reads grayscale); every file is checked before any work starts."""
-    tensors = []
     for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"image {str(path)!r} does not exist")
-        tensors.append(image_file_to_tensor(path, size, normalization, len(normalization.mean))[0])
-    return torch.stack(tensors)
+        _check_file(Path(path))
+    return torch.stack(
+        [
+            image_file_to_tensor(Path(p), size, normalization, len(normalization.mean))[0]
+            for p in paths
+        ]
+    )
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise ValueError(
+            f"image {str(path)!r} is a folder; explain_files and `captum-explainer explain` "
+            f"walk folders (recursive=True / --recursive for subfolders)"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"image {str(path)!r} does not exist")
+
+
+def list_images(
+    paths: Sequence[str | os.PathLike],
+    recursive: bool = False,
+    skipped: Callable[[str], None] | None = None,
+) -> list[tuple[Path, Path]]:
+    """The image files named or found in folders, each with the path its outputs take under
+    the output folder (without suffix): a named file its stem; a folder's images their path
+    inside the folder, so the outputs mirror the folder's layout.
+
+    Folders are listed in sorted order (``recursive``: subfolders too); files whose suffix is
+    not one of :data:`IMAGE_SUFFIXES` are skipped, each reported by ``skipped(line)``. A named
+    path that does not exist is an error naming it, before any work.
+    """
+    found: list[tuple[Path, Path]] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            _check_file(given)
+            found.append((given, Path(given.stem)))
+            continue
+        files = sorted(
+            p for p in (given.rglob("*") if recursive else given.iterdir()) if p.is_file()
+        )
+        for path in files:
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                found.append((path, path.relative_to(given).with_suffix("")))
+            elif skipped is not None:
+                skipped(f"skipping {str(path)!r}: not an image ({path.suffix or 'no suffix'})")
+    return _unique(found)
+
+
+def _unique(found: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Outputs that would share a path become ``NAME-1``, ``NAME-2``, ... in the order given."""
+    names = [str(out) for _, out in found]
+    seen: dict[str, int] = {}
+    unique = []
+    for (path, out), name in zip(found, names):
+        if names.count(name) == 1:
+            unique.append((path, out))
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        unique.append((path, out.with_name(f"{out.name}-{seen[name]}")))
+    return unique
 
 
 def resolve_class(target: str | None, classes: Sequence[str], logits: torch.Tensor) -> torch.Tensor:
@@ -55,71 +113,85 @@ def explain_files(
     out: str | os.PathLike,
     seed: int = 0,
     device: str = "cpu",
+    recursive: bool = False,
+    batch_size: int = 16,
+    skipped: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Explain each image for ``target`` with ``method``; write ``STEM_METHOD_CLASS.npy``
-    (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out`` (files that share a stem
-    become ``STEM-1``, ``STEM-2``, ... in the order given).
+    """Explain each image for ``target`` with ``method``; write ``NAME_METHOD_CLASS.npy``
+    (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out``.
 
     Args:
-        paths: image files.
+        paths: image files and folders (see :func:`list_images`: a folder's outputs mirror
+            its layout; files that are not images are skipped, each reported by ``skipped``).
         classifier: the model; meta: its checkpoint's metadata (classes, image size,
             normalisation); explainer: needed for ``method="explainer"``.
         method: a method's record key (:func:`~captum_explainer.evaluation.catalogue.method_keys`).
         target: class name or index; ``None`` explains each image's top-1 prediction.
+        recursive: walk subfolders too.
+        batch_size: images explained together (every image is resized to the classifier's
+            side, so any images batch together).
 
     Returns:
-        The files written. All maps are computed before the first file is written.
+        The files written. Named files that do not exist and an unknown ``target`` are
+        refused before anything is written.
     """
     check_output_folder(out)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     normalization = Normalization(
         tuple(meta["normalization"]["mean"]), tuple(meta["normalization"]["std"])
     )
     classes = list(meta["classes"])
-    images = load_images(paths, int(meta["image_size"][0]), normalization).to(device)
-    with torch.no_grad():
-        logits = classifier(images)
-    targets = resolve_class(target, classes, logits).to(device)
+    if target is not None:
+        resolve_class(target, classes, torch.zeros(1, len(classes)))
+    items = list_images(paths, recursive, skipped)
     score = score_for_task(meta.get("task", "multilabel"))
     record = method_record(method)
     spec = record.spec(Models(classifier, explainer, normalization, score), "demo", seed)
-    maps = spec.attribution.attribute(images, target=targets, **spec.kwargs)
-    maps = to_pixel_map(maps.detach(), spec.reduction)
-    out = Path(out)
-    written = []
-    names = _unique_stems(paths)
-    for name, image, pixel_map, k in zip(names, images, maps, targets.tolist()):
-        stem = f"{name}_{method}_{classes[k]}"
-        array = pixel_map[0].cpu().numpy()
-        written.append(atomic_write(out / f"{stem}.npy", lambda tmp, a=array: _save_npy(tmp, a)))
-        figure, axis = visualize_attribution(
-            pixel_map,
-            image,
-            normalization,
-            method="blended_heat_map",
-            sign="absolute_value",
-            cmap="jet",
-            alpha_overlay=0.5,
-            title=f"{record.name}: {classes[k]}",
-        )
-        written.append(
-            atomic_write(out / f"{stem}.png", lambda tmp, f=figure: f.savefig(tmp, format="png"))
-        )
+    written: list[Path] = []
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        images = load_images([p for p, _ in batch], int(meta["image_size"][0]), normalization)
+        images = images.to(device)
+        with torch.no_grad():
+            logits = classifier(images)
+        targets = resolve_class(target, classes, logits).to(device)
+        maps = spec.attribution.attribute(images, target=targets, **spec.kwargs)
+        maps = to_pixel_map(maps.detach(), spec.reduction)
+        for (_, name), image, pixel_map, k in zip(batch, images, maps, targets.tolist()):
+            written += _write_map(
+                Path(out), name, method, record.name, classes[k], image, pixel_map, normalization
+            )
     return written
 
 
-def _unique_stems(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Each file's stem; where several files share one, ``stem-1``, ``stem-2``, ... in the
-    order given, so that no output overwrites another."""
-    stems = [Path(p).stem for p in paths]
-    seen: dict[str, int] = {}
-    names = []
-    for stem in stems:
-        if stems.count(stem) == 1:
-            names.append(stem)
-            continue
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(f"{stem}-{seen[stem]}")
-    return names
+def _write_map(
+    out: Path,
+    name: Path,
+    method: str,
+    display: str,
+    label: str,
+    image: torch.Tensor,
+    pixel_map: torch.Tensor,
+    normalization: Normalization,
+) -> list[Path]:
+    stem = out / name.parent / f"{name.name}_{method}_{label}"
+    array = pixel_map[0].cpu().numpy()
+    npy = atomic_write(stem.with_name(stem.name + ".npy"), lambda tmp: _save_npy(tmp, array))
+    figure, _ = visualize_attribution(
+        pixel_map,
+        image,
+        normalization,
+        method="blended_heat_map",
+        sign="absolute_value",
+        cmap="jet",
+        alpha_overlay=0.5,
+        title=f"{display}: {label}",
+    )
+    png = atomic_write(
+        stem.with_name(stem.name + ".png"), lambda tmp: figure.savefig(tmp, format="png")
+    )
+    return [npy, png]
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:

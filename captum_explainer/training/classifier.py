@@ -69,10 +69,13 @@ class ClassifierTrainingConfig:
             )
 
 
-def materialize(dataset: Dataset) -> TensorDataset:
-    """Render a (synthetic) dataset once into memory: epochs then cost only the model."""
+def materialize(dataset: Dataset, keep_segmentation: bool = False) -> TensorDataset:
+    """Render a (synthetic) dataset once into memory: epochs then cost only the model.
+    Items are ``(image, labels)``, with ``keep_segmentation`` also the segmentation."""
     check_not_empty(dataset)
-    images, labels, _ = collate_items([dataset[i] for i in range(len(dataset))])
+    images, labels, segmentation = collate_items([dataset[i] for i in range(len(dataset))])
+    if keep_segmentation and isinstance(segmentation, torch.Tensor):
+        return TensorDataset(images, labels, segmentation)
     return TensorDataset(images, labels)
 
 
