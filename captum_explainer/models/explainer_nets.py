@@ -106,6 +106,14 @@ class SmallExplainer(nn.Module):
         theirs = features.state_dict() if isinstance(features, nn.Module) else {}
         what = "a SmallCNN of this width and channel count: its features"
         _copy_encoder(self.encoder, theirs, f"{type(classifier).__name__}) is not {what}")
+        head = getattr(classifier, "fc", None)
+        if (
+            self.presence is not None
+            and isinstance(head, nn.Linear)
+            and head.weight.shape == self.presence.weight.shape
+        ):
+            # The presence logits start as the classifier's own logits.
+            self.presence.load_state_dict(head.state_dict())
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,6 +166,12 @@ class ResNetExplainer(nn.Module):
             :meth:`init_from_classifier`).
         in_channels: image channels (the first convolution is rebuilt for 1-channel images).
         decoder_channels: the decoder's width.
+        presence: add to every pixel's logit of class ``k`` a presence logit of ``k`` read from
+            the encoder's globally pooled last stage (a linear layer, started from the
+            classifier's own head by :meth:`init_from_classifier`). The spatial logits say
+            where, the presence logit whether: an absent class's mask can be pushed down as a
+            whole, as the classifier's own decision separates the classes. Checkpoints of 0.3
+            (without it) load with ``presence=False``.
 
     Shapes: ``(N, in_channels, H, W)``, any ``H, W >= 1``; output ``(N, K, H, W)``.
     """
@@ -170,13 +184,17 @@ class ResNetExplainer(nn.Module):
         backbone: str = "resnet18",
         in_channels: int = 3,
         decoder_channels: int = 64,
+        presence: bool = True,
     ) -> None:
         super().__init__()
         if backbone not in self.BACKBONES:
             raise ValueError(f"backbone must be one of {list(self.BACKBONES)}, got {backbone!r}")
         self.num_classes, self.in_channels, self.backbone = num_classes, in_channels, backbone
         self.builder_kwargs = dict(
-            backbone=backbone, in_channels=in_channels, decoder_channels=decoder_channels
+            backbone=backbone,
+            in_channels=in_channels,
+            decoder_channels=decoder_channels,
+            presence=presence,
         )
         self.encoder = torchvision.models.get_model(backbone, weights=None)
         if in_channels != 3:
@@ -190,6 +208,7 @@ class ResNetExplainer(nn.Module):
             nn.ReLU(),
             nn.Conv2d(decoder_channels, num_classes, 1),
         )
+        self.presence = nn.Linear(widths[-1], num_classes) if presence else None
 
     def _stages(self) -> list[nn.Sequential]:
         e = self.encoder
@@ -207,6 +226,14 @@ class ResNetExplainer(nn.Module):
         theirs = {k: v for k, v in classifier.state_dict().items() if k in own}
         what = f"a torchvision {self.backbone} with {self.in_channels} input channels: its backbone"
         _copy_encoder(self.encoder, theirs, f"{type(classifier).__name__}) is not {what}")
+        head = getattr(classifier, "fc", None)
+        if (
+            self.presence is not None
+            and isinstance(head, nn.Linear)
+            and head.weight.shape == self.presence.weight.shape
+        ):
+            # The presence logits start as the classifier's own logits.
+            self.presence.load_state_dict(head.state_dict())
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -224,7 +251,10 @@ class ResNetExplainer(nn.Module):
         merged = self.lateral[3](outputs[3])
         for level in (2, 1, 0):
             merged = _up(merged, outputs[level]) + self.lateral[level](outputs[level])
-        return _up(self.head(merged), x)
+        logits = self.head(merged)
+        if self.presence is not None:
+            logits = logits + self.presence(outputs[3].mean((2, 3)))[:, :, None, None]
+        return _up(logits, x)
 
 
 def resnet18_explainer(num_classes: int, **kwargs: Any) -> ResNetExplainer:
