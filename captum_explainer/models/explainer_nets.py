@@ -106,14 +106,6 @@ class SmallExplainer(nn.Module):
         theirs = features.state_dict() if isinstance(features, nn.Module) else {}
         what = "a SmallCNN of this width and channel count: its features"
         _copy_encoder(self.encoder, theirs, f"{type(classifier).__name__}) is not {what}")
-        head = getattr(classifier, "fc", None)
-        if (
-            self.presence is not None
-            and isinstance(head, nn.Linear)
-            and head.weight.shape == self.presence.weight.shape
-        ):
-            # The presence logits start as the classifier's own logits.
-            self.presence.load_state_dict(head.state_dict())
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
