@@ -5,6 +5,7 @@ docs/real-objects.md.
     python benchmarks/real_objects.py curve --run runs/explainer-r18 --out docs/images/real_objects_learning_curve.png
     python benchmarks/real_objects.py compare --classifier runs/resnet18/best.pt \\
         --explainer runs/explainer-r18/best.pt --n-images 64 --seed 2026 --out runs/real-eval
+    python benchmarks/real_objects.py classifier --classifier runs/resnet18/best.pt
     python benchmarks/real_objects.py speed --classifier runs/resnet18/best.pt \\
         --explainer runs/explainer-r18/best.pt
 
@@ -30,6 +31,7 @@ from captum_explainer.data import RealObjects, collate_items
 from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.evaluation.catalogue import Models, build_methods, work_overrides
 from captum_explainer.evaluation.evaluate import evaluate
+from captum_explainer.metrics import average_precision, mean_average_precision
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.report import (
     class_specific_view,
@@ -131,6 +133,30 @@ def compare(args: argparse.Namespace) -> None:
     print(f"wrote {out / 'report.html'}")
 
 
+def classifier_map(args: argparse.Namespace) -> None:
+    classifier, _, meta = load_models(args.classifier)
+    classifier = classifier.eval()
+    data = RealObjects(
+        args.n_images, image_size=int(meta["image_size"][0]), seed=args.seed, split="test"
+    )
+    scores, labels = [], []
+    with torch.no_grad():
+        for start in range(0, len(data), 64):
+            images, batch_labels, _ = collate_items(
+                [data[i] for i in range(start, min(start + 64, len(data)))]
+            )
+            scores.append(classifier(images))
+            labels.append(batch_labels)
+    scores, labels = torch.cat(scores), torch.cat(labels)
+    per_class = average_precision(scores, labels).tolist()
+    print(
+        f"test mAP on {len(data)} held-out scenes (split 'test', seed {args.seed}): "
+        f"{mean_average_precision(scores, labels):.3f}"
+    )
+    for name, ap in zip(data.classes, per_class):
+        print(f"  {name:>10}: AP {ap:.3f}")
+
+
 def speed(args: argparse.Namespace) -> None:
     _, explainer, meta = load_models(args.classifier, args.explainer, True)
     explainer = explainer.eval()
@@ -174,6 +200,11 @@ def main() -> None:
     e.add_argument("--fgvis-iterations", type=int, default=100)
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(run=compare)
+    m = commands.add_parser("classifier")
+    m.add_argument("--classifier", type=Path, required=True)
+    m.add_argument("--n-images", type=int, default=1000)
+    m.add_argument("--seed", type=int, default=2026)
+    m.set_defaults(run=classifier_map)
     p = commands.add_parser("speed")
     p.add_argument("--classifier", type=Path, required=True)
     p.add_argument("--explainer", type=Path, required=True)

@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from captum.attr import Attribution
 
-from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients, sanity
+from captum_explainer import ExplainerAttribution, GradCAM, IntegratedGradients
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
+from captum_explainer.metrics import randomization
 from captum_explainer.metrics.randomization import (
     leakage,
     model_randomization,
@@ -156,15 +157,17 @@ def test_explainer_randomisation_trains_two_explainers_and_compares_them(setup):
 def test_several_methods_share_each_randomised_model(setup, monkeypatch):
     model, images, targets = setup
     randomised = []
-    real_randomise = sanity.randomize_
+    real_randomise = randomization.randomize_
     monkeypatch.setattr(
-        sanity, "randomize_", lambda module, g: randomised.append(1) or real_randomise(module, g)
+        randomization,
+        "randomize_",
+        lambda module, g: randomised.append(1) or real_randomise(module, g),
     )
-    together = sanity.model_randomization_all(
+    together = randomization.model_randomization_all(
         {"gradcam": gradcam, "edges": edges}, model, images, targets
     )
     # One randomisation per layer, shared by both methods.
-    assert len(randomised) == len(sanity.parameterized_layers(model))
+    assert len(randomised) == len(randomization.parameterized_layers(model))
     alone = model_randomization(gradcam, model, images, targets, method="gradcam")
     assert torch.allclose(together[0].per_step["spearman_abs"], alone.per_step["spearman_abs"])
     assert together[0].passed and not together[1].passed
