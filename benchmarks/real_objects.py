@@ -177,6 +177,15 @@ def speed(args: argparse.Namespace) -> None:
     )
 
 
+def _with_models(
+    parser: argparse.ArgumentParser, explainer: bool = True
+) -> argparse.ArgumentParser:
+    parser.add_argument("--classifier", type=Path, required=True)
+    if explainer:
+        parser.add_argument("--explainer", type=Path, required=True)
+    return parser
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -190,9 +199,7 @@ def main() -> None:
     c.add_argument("--run", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(run=curve)
-    e = commands.add_parser("compare")
-    e.add_argument("--classifier", type=Path, required=True)
-    e.add_argument("--explainer", type=Path, required=True)
+    e = _with_models(commands.add_parser("compare"))
     e.add_argument("--n-images", type=int, default=64)
     e.add_argument("--seed", type=int, default=2026)
     e.add_argument("--batch-size", type=int, default=16)
@@ -200,14 +207,11 @@ def main() -> None:
     e.add_argument("--fgvis-iterations", type=int, default=100)
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(run=compare)
-    m = commands.add_parser("classifier")
-    m.add_argument("--classifier", type=Path, required=True)
+    m = _with_models(commands.add_parser("classifier"), explainer=False)
     m.add_argument("--n-images", type=int, default=1000)
     m.add_argument("--seed", type=int, default=2026)
     m.set_defaults(run=classifier_map)
-    p = commands.add_parser("speed")
-    p.add_argument("--classifier", type=Path, required=True)
-    p.add_argument("--explainer", type=Path, required=True)
+    p = _with_models(commands.add_parser("speed"))
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--repeats", type=int, default=20)
     p.set_defaults(run=speed)

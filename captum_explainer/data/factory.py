@@ -15,6 +15,12 @@ from captum_explainer.data.voc import VOC2007, VOC_CLASSES
 
 DATASETS = ("synthetic", "real_objects", "voc2007", "coco2014")
 
+#: The worlds drawn on the fly: their class, default side and normalisation.
+GENERATED = {
+    "synthetic": (SyntheticScenes, 64, SYNTHETIC_NORMALIZATION),
+    "real_objects": (RealObjects, 128, RealObjects.NORMALIZATION),
+}
+
 
 @dataclass
 class DatasetPair:
@@ -59,21 +65,14 @@ def make_datasets(
             labels follow them; a COCO annotation file must have exactly these categories.
         normalization: the classifier's input normalisation, if not the dataset's usual one.
     """
-    if name == "synthetic":
-        size = image_size or 64
+    if name in GENERATED:
+        world, default_size, world_normalization = GENERATED[name]
+        size = image_size or default_size
         return DatasetPair(
-            SyntheticScenes(train_size, image_size=size, seed=seed, split="train"),
-            SyntheticScenes(val_size, image_size=size, seed=seed, split="val"),
-            list(SyntheticScenes.ALL_CLASSES),
-            SYNTHETIC_NORMALIZATION,
-        )
-    if name == "real_objects":
-        size = image_size or 128
-        return DatasetPair(
-            RealObjects(train_size, image_size=size, seed=seed, split="train"),
-            RealObjects(val_size, image_size=size, seed=seed, split="val"),
-            list(RealObjects.ALL_CLASSES),
-            RealObjects.NORMALIZATION,
+            world(train_size, image_size=size, seed=seed, split="train"),
+            world(val_size, image_size=size, seed=seed, split="val"),
+            list(world.ALL_CLASSES),
+            world_normalization,
         )
     norm = normalization or IMAGENET_NORMALIZATION
     if name not in DATASETS:

@@ -17,9 +17,13 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from captum_explainer.data._object_sources import ObjectSources, load_sources
+from captum_explainer.data._scenes import (
+    SPLIT_IDS,
+    check_index,
+    check_scene_arguments,
+    contrasting_colour,
+)
 from captum_explainer.data.types import IMAGENET_NORMALIZATION, Item, Scene, owner_segmentation
-
-_SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
 #: The classes: ``(name, source, label in the source)``. Fashion-MNIST's four upper-body
 #: garments (pullover, coat, shirt and the T-shirt's look-alikes) are left out but one: at
@@ -92,12 +96,7 @@ class RealObjects(Dataset):
         sources: ObjectSources | None = None,
         config: ObjectSceneConfig | None = None,
     ) -> None:
-        if not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be a positive integer, got {length!r}")
-        if not isinstance(image_size, int) or image_size < 32:
-            raise ValueError(f"image_size must be an integer >= 32, got {image_size!r}")
-        if split not in _SPLIT_IDS:
-            raise ValueError(f"split must be one of {sorted(_SPLIT_IDS)}, got {split!r}")
+        check_scene_arguments(length, image_size, 32, split)
         self.sources = sources or load_sources(REAL_OBJECT_CLASSES, split)
         if len(self.sources.sprites) != len(self.ALL_CLASSES):
             raise ValueError(
@@ -117,9 +116,7 @@ class RealObjects(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> Item:
-        if not -self.length <= index < self.length:
-            raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
-        scene = self.scene(index % self.length)
+        scene = self.scene(check_index(index, self.length))
         labels = torch.zeros(self.num_classes)
         labels[scene.object_classes] = 1.0
         image = torch.from_numpy(scene.image).permute(2, 0, 1)
@@ -131,7 +128,7 @@ class RealObjects(Dataset):
     # ------------------------------------------------------------------ drawing
     def scene(self, index: int) -> Scene:
         """Draw item ``index`` with the object that owns each pixel."""
-        rng = np.random.default_rng([self.seed, _SPLIT_IDS[self.split], index, 7])
+        rng = np.random.default_rng([self.seed, SPLIT_IDS[self.split], index, 7])
         cfg = self.config
         size = self.image_size
         image = self._background(rng)
@@ -195,7 +192,9 @@ class RealObjects(Dataset):
             if any(hidden[i] > cfg.max_occluded_fraction * areas[i] for i in range(len(areas))):
                 continue
             region = image[window]
-            colour = self._contrasting_colour(rng, region[mask].mean(axis=0))
+            colour = contrasting_colour(
+                rng, region[mask].mean(axis=0), cfg.min_colour_contrast
+            ).astype(np.float32)
             # Shade by the object's own gray values, so its texture (folds, laces) stays.
             shade = (0.45 + 0.55 * alpha[mask])[:, None]
             region[mask] = np.clip(colour * shade + 0.08 * (1 - shade), 0.0, 1.0)
@@ -203,11 +202,3 @@ class RealObjects(Dataset):
             areas.append(int(mask.sum()))
             classes.append(cls)
             return
-
-    def _contrasting_colour(self, rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
-        colour = rng.uniform(0, 1, size=3).astype(np.float32)
-        for _ in range(20):
-            if np.linalg.norm(colour - background) >= self.config.min_colour_contrast:
-                break
-            colour = rng.uniform(0, 1, size=3).astype(np.float32)
-        return colour

@@ -10,6 +10,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from captum_explainer.data._scenes import (
+    SPLIT_IDS,
+    check_index,
+    check_scene_arguments,
+    contrasting_colour,
+)
 from captum_explainer.data._shapes import SHAPES
 from captum_explainer.data.export import export_coco, export_voc
 from captum_explainer.data.types import Item, Normalization, Scene, owner_segmentation
@@ -18,8 +24,6 @@ from captum_explainer.data.types import Item, Normalization, Scene, owner_segmen
 #: on 2,000 training images (``SyntheticScenes.measure_statistics``). Normalising with
 #: them makes "zeros in normalised space" the dataset's mean colour, the default baseline.
 SYNTHETIC_NORMALIZATION = Normalization(mean=(0.492, 0.507, 0.503), std=(0.201, 0.203, 0.201))
-
-_SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
 
 @dataclass(frozen=True)
@@ -73,16 +77,11 @@ class SyntheticScenes(Dataset):
         normalize: bool = True,
         config: SceneConfig | None = None,
     ) -> None:
-        if not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be a positive integer, got {length!r}")
-        if not isinstance(image_size, int) or image_size < 16:
-            raise ValueError(f"image_size must be an integer >= 16, got {image_size!r}")
+        check_scene_arguments(length, image_size, 16, split)
         if not 1 <= num_classes <= len(self.ALL_CLASSES):
             raise ValueError(
                 f"num_classes must be between 1 and {len(self.ALL_CLASSES)}, got {num_classes!r}"
             )
-        if split not in _SPLIT_IDS:
-            raise ValueError(f"split must be one of {sorted(_SPLIT_IDS)}, got {split!r}")
         self.length = length
         self.image_size = image_size
         self.num_classes = num_classes
@@ -100,9 +99,8 @@ class SyntheticScenes(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> Item:
-        if not -self.length <= index < self.length:
-            raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
-        image, labels, segmentation = self.render(index % self.length)
+        index = check_index(index, self.length)
+        image, labels, segmentation = self.render(index)
         tensor = torch.from_numpy(image).permute(2, 0, 1).float()
         if self.normalize:
             tensor = SYNTHETIC_NORMALIZATION.normalize(tensor)
@@ -126,7 +124,7 @@ class SyntheticScenes(Dataset):
 
     def scene(self, index: int) -> Scene:
         """Draw item ``index`` with its instances (what the VOC and COCO exporters need)."""
-        rng = np.random.default_rng([self.seed, _SPLIT_IDS[self.split], index])
+        rng = np.random.default_rng([self.seed, SPLIT_IDS[self.split], index])
         cfg = self.config
         image = self._background(rng)
         owner = np.full((self.image_size, self.image_size), -1, dtype=np.int64)
@@ -207,21 +205,13 @@ class SyntheticScenes(Dataset):
                 remaining[i] < (1 - cfg.max_occluded_fraction) * areas[i] for i in range(len(areas))
             ):
                 continue
-            colour = self._contrasting_colour(rng, image[mask].mean(axis=0))
+            colour = contrasting_colour(rng, image[mask].mean(axis=0), cfg.min_colour_contrast)
             image[mask] = colour
             owner[mask] = len(areas)
             areas.append(int(mask.sum()))
             object_classes.append(cls)
             return True
         return False
-
-    def _contrasting_colour(self, rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
-        colour = rng.uniform(0, 1, size=3)
-        for _ in range(20):
-            if np.linalg.norm(colour - background) >= self.config.min_colour_contrast:
-                break
-            colour = rng.uniform(0, 1, size=3)
-        return colour
 
     def segmentation(self, scene: Scene) -> np.ndarray:
         """VOC-style class map of a scene: 0 background, ``k + 1`` class ``k``, 255 boundary."""

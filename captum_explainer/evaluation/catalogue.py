@@ -422,7 +422,14 @@ def _scorecam_passes(classifier, explainer, images, target, kwargs, layer) -> Ba
     )
 
 
-_MASKS = dict(demo=dict(n_masks=4000), quick=dict(n_masks=24), sanity=dict(n_masks=1000))
+#: The presets of the mask-sampling methods (RISE, undesirable pixels).
+_MASK_PRESETS = dict(
+    demo=dict(n_masks=4000),
+    quick=dict(n_masks=24),
+    sanity=dict(n_masks=1000),
+    benchmark=dict(n_masks=4000, perturbations_per_eval=64),
+    large=dict(n_masks=256, perturbations_per_eval=32),
+)
 
 register_method(
     MethodRecord(
@@ -456,11 +463,7 @@ register_method(
         key="rise",
         name="RISE",
         build=lambda m: RISE(m.classifier, score=m.score),
-        presets=dict(
-            **_MASKS,
-            benchmark=dict(n_masks=4000, perturbations_per_eval=64),
-            large=dict(n_masks=256, perturbations_per_eval=32),
-        ),
+        presets=_MASK_PRESETS,
         passes=_mask_passes,
         seeded=True,
         work_arg="n_masks",
@@ -519,11 +522,7 @@ register_method(
         key="undesirable",
         name="Undesirable pixels",
         build=lambda m: UndesirablePixels(m.classifier, score=m.score),
-        presets=dict(
-            **_MASKS,
-            benchmark=dict(n_masks=4000, perturbations_per_eval=64),
-            large=dict(n_masks=256, perturbations_per_eval=32),
-        ),
+        presets=_MASK_PRESETS,
         passes=_mask_passes,
         seeded=True,
         work_arg="n_masks",
