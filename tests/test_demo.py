@@ -63,3 +63,11 @@ def test_manifest_retrain_settings_are_its_command(weights):
             ), name
     for name, value in retrain.get("loss_weights", {}).items():
         assert getattr(args, name) == value and hasattr(LossWeights(), name)
+
+
+def test_another_world_needs_its_own_models(tmp_path, capsys):
+    assert main(["demo", "--world", "real_objects", "--out", str(tmp_path / "d")]) == 2
+    assert "world 'real_objects' needs its classifier and Explainer" in capsys.readouterr().err
+    assert main(["demo", "--classifier", "c.pt", "--out", str(tmp_path / "d")]) == 2
+    assert "--classifier and --explainer go together" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

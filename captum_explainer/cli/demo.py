@@ -9,15 +9,20 @@ from captum_explainer.cli._common import (
     add_canvas,
     add_command,
     add_common,
+    add_models,
     add_score,
     add_single_file,
 )
+from captum_explainer.data.factory import GENERATED
 from captum_explainer.scores import score_for_task
 from captum_explainer.tasks.demo import retrain_shipped_models, run_demo
+from captum_explainer.tasks.setup import set_up
 
 EPILOG = """examples:
   captum-explainer demo --out demo-output
   captum-explainer demo --retrain        # train the classifier and the Explainer first (long)
+  captum-explainer demo --world real_objects --classifier runs/resnet18/best.pt \
+      --explainer runs/explainer-r18/best.pt --out demo-real   # docs/real-objects.md
 """
 
 
@@ -35,6 +40,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="train the classifier and the Explainer from scratch first (into OUT-models)",
     )
+    demo.add_argument(
+        "--world",
+        choices=sorted(GENERATED),
+        default="synthetic",
+        help="the generated world the images come from (real_objects needs --classifier and "
+        "--explainer trained on it)",
+    )
+    add_models(demo)
     add_score(demo)
     add_canvas(demo)
     add_single_file(demo)
@@ -44,6 +57,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     classifier = explainer = None
+    task = "multilabel"  # the synthetic world's classifiers
+    if (args.classifier is None) != (args.explainer is None):
+        raise ValueError("--classifier and --explainer go together (the Explainer trained for it)")
+    if args.classifier is not None:
+        setup = set_up(args.classifier, args.explainer, True, args.device)
+        classifier, explainer, task = setup.classifier, setup.explainer, setup.task
     if args.retrain:
         classifier, explainer = retrain_shipped_models(
             args.out.parent / f"{args.out.name}-models", args.device, not args.no_progress
@@ -56,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         classifier=classifier,
         explainer=explainer,
-        score=args.score or score_for_task("multilabel"),  # the synthetic world's classifiers
+        score=args.score or score_for_task(task),
         canvas=args.canvas,
         self_contained=args.single_file,
+        world=args.world,
     )
     print(f"wrote {report}")
     return 0

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
+from captum_explainer.data import SYNTHETIC_NORMALIZATION, Normalization, collate_items
+from captum_explainer.data.factory import GENERATED
 from captum_explainer.evaluation.catalogue import (
     MethodSpec,
     default_methods,
@@ -72,6 +73,7 @@ def measure(
     progress: bool = True,
     score: str = "sigmoid",
     canvas: str = "blur",
+    normalization: Normalization = SYNTHETIC_NORMALIZATION,
 ) -> DemoMeasurements:
     """Run every method, then the faithfulness games, class specificity and recovery, all
     read with the classifier's ``score`` (``"sigmoid"`` or ``"softmax"``)."""
@@ -95,7 +97,7 @@ def measure(
     announce("undesirable-pixel recovery")
     recovery = _recovery_rows(classifier, result, score)
     announce("sanity checks")
-    randomisation, sanity = _sanity(classifier, result, score)
+    randomisation, sanity = _sanity(classifier, result, score, normalization)
     bar.close()
     return DemoMeasurements(
         result,
@@ -111,14 +113,14 @@ def measure(
 
 
 def _sanity(
-    classifier: nn.Module, result: ComparisonResult, score: str
+    classifier: nn.Module, result: ComparisonResult, score: str, normalization: Normalization
 ) -> tuple[list[RandomizationResult], list[dict[str, Any]]]:
     """Model randomisation of the cheap model-dependent methods, and the leakage check of
     the Explainer's masks, on the demo's images (each for its first labelled class)."""
     first = result.labels.float().argmax(1)
     # The cheap model-dependent methods (``in_demo_sanity``); ``sanity`` checks the others.
     explains = {
-        r.name: record_explain(r, SYNTHETIC_NORMALIZATION, "sanity", score)
+        r.name: record_explain(r, normalization, "sanity", score)
         for r in method_records()
         if r.in_demo_sanity
     }
@@ -162,8 +164,11 @@ def run_demo(
     score: str = "sigmoid",
     canvas: str = "blur",
     self_contained: bool = False,
+    world: str = "synthetic",
+    image_size: int | None = None,
 ) -> Path:
-    """Explain ``n_images`` fresh synthetic images with every method and write the report.
+    """Explain ``n_images`` fresh images of a generated world with every method and write the
+    report.
 
     Args:
         out: the output folder (``report.html``, figures, ``results.csv``/``.json``).
@@ -172,34 +177,47 @@ def run_demo(
             random masks of RISE and undesirable pixels.
         device: torch device.
         progress: show progress bars.
-        classifier, explainer: default the shipped synthetic ones.
+        classifier, explainer: default the shipped synthetic ones (give both for another
+            world, e.g. the ResNet-18 and its Explainer of docs/real-objects.md).
         settings: per record key, ``attribute`` arguments replacing the ``demo`` preset's.
         score: how the classifier's logits become the scores the methods explain and the
             faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
         self_contained: one ``report.html`` with the figures embedded (to share as a file).
+        world: ``"synthetic"`` or ``"real_objects"``
+            (:data:`~captum_explainer.data.factory.GENERATED`).
+        image_size: the images' side (default: the world's, 64 or 128).
 
     Returns:
         The path of ``report.html``.
     """
+    if world not in GENERATED:
+        raise ValueError(f"world must be one of {sorted(GENERATED)}, got {world!r}")
     check_output_folder(out)
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
     device = torch.device(device)
+    if world != "synthetic" and (classifier is None or explainer is None):
+        raise ValueError(
+            f"world {world!r} needs its classifier and Explainer (--classifier, --explainer)"
+        )
     classifier = (classifier or pretrained.synthetic_classifier()).to(device).eval()
     explainer = (explainer or pretrained.synthetic_explainer()).to(device).eval()
-    data = SyntheticScenes(n_images, seed=10_000 + seed, split="test")
+    kind, default_size, normalization = GENERATED[world]
+    size = image_size or default_size
+    data = kind(n_images, image_size=size, seed=10_000 + seed, split="test")
     images, labels, segmentation = (
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
     )
-    methods = default_methods(
-        classifier, explainer, SYNTHETIC_NORMALIZATION, seed, settings, score=score
+    methods = default_methods(classifier, explainer, normalization, seed, settings, score=score)
+    measured = measure(
+        classifier, methods, images, labels, segmentation, progress, score, canvas, normalization
     )
-    measured = measure(classifier, methods, images, labels, segmentation, progress, score, canvas)
     print(measured.result.to_markdown())
     notes = [
-        f"{n_images} fresh SyntheticScenes images (seed {10_000 + seed}, split 'test'), the shipped "
-        f"classifier and Explainer. Each image's map is the max over its labelled classes' maps.",
+        f"{n_images} fresh {kind.__name__} images (seed {10_000 + seed}, split 'test'), "
+        f"{'the shipped' if world == 'synthetic' else 'the given'} classifier and Explainer. "
+        f"Each image's map is the max over its labelled classes' maps.",
         "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps "
         "are scaled min-max (each map to [0, 1]), masks (Explainer, FGVis) are used as they are. "
         "Undesirable pixels show what hinders a class, so low overlap with the objects is "
@@ -210,7 +228,7 @@ def run_demo(
         f"every insertion curve starts.",
         *(f"Warning: {w}." for w in measured.warnings),
     ]
-    return _write(out, measured, list(data.classes), notes, self_contained)
+    return _write(out, measured, list(data.classes), notes, normalization, self_contained)
 
 
 def _write(
@@ -218,12 +236,13 @@ def _write(
     measured: DemoMeasurements,
     classes: list[str],
     notes: list[str],
+    normalization: Normalization,
     self_contained: bool = False,
 ) -> Path:
     result = measured.result
     figures = {
-        "comparison_grid": comparison_grid(result, SYNTHETIC_NORMALIZATION, class_names=classes),
-        "class_specific_view": class_specific_view(result, classes, SYNTHETIC_NORMALIZATION),
+        "comparison_grid": comparison_grid(result, normalization, class_names=classes),
+        "class_specific_view": class_specific_view(result, classes, normalization),
         "deletion_insertion": causal_curves_figure(measured.curves),
     }
     captions = {
