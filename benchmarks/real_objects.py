@@ -2,7 +2,7 @@
 docs/real-objects.md.
 
     python benchmarks/real_objects.py samples --out docs/images/real_objects_samples.png
-    python benchmarks/real_objects.py curve --run runs/explainer-r18 --out docs/images/real_objects_learning_curve.png
+    python benchmarks/real_objects.py curve --run-dir runs/explainer-r18 --out docs/images/real_objects_learning_curve.png
     python benchmarks/real_objects.py compare --classifier runs/resnet18/best.pt \\
         --explainer runs/explainer-r18/best.pt --n-images 64 --seed 2026 --out runs/real-eval
     python benchmarks/real_objects.py classifier --classifier runs/resnet18/best.pt
@@ -66,21 +66,25 @@ def samples(args: argparse.Namespace) -> None:
 
 
 def curve(args: argparse.Namespace) -> None:
-    with open(Path(args.run) / "log.csv") as stream:
+    with open(args.run_dir / "log.csv") as stream:
         rows = list(csv.DictReader(stream))
     seen = [float(r["images_seen"]) / 1000 for r in rows]
-    figure = Figure(figsize=(6, 3.4))
+    figure = Figure(figsize=(6.5, 3.4))
     axis = figure.subplots()
     for key, label in (
         ("val_class_iou", "per-class IoU"),
         ("val_own_object_share", "own-object share"),
-        ("val_absent_class_mass", "absent-class mass"),
     ):
         axis.plot(seen, [float(r[key]) for r in rows], marker="o", label=label)
     axis.set_xlabel("training images seen (thousands)")
-    axis.set_ylim(0, 1.05)
+    axis.set_ylim(0, 1.0)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    # The absent-class mass is a ratio per image: images whose present masks are empty make
+    # its mean explode, so it gets a log axis of its own.
+    ratio = figure.axes[0].twinx()
+    ratio.semilogy(seen, [float(r["val_absent_class_mass"]) for r in rows], "k--", marker="x")
+    ratio.set_ylabel("absent-class mass (mean ratio, log)", fontsize=8)
+    axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     figure.savefig(args.out, dpi=90)
     for r, s in zip(rows, seen):
@@ -196,7 +200,7 @@ def main() -> None:
     s.add_argument("--seed", type=int, default=5)
     s.set_defaults(run=samples)
     c = commands.add_parser("curve")
-    c.add_argument("--run", type=Path, required=True)
+    c.add_argument("--run-dir", type=Path, required=True, help="a train-explainer output folder")
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(run=curve)
     e = _with_models(commands.add_parser("compare"))

@@ -212,7 +212,7 @@ def learning_curve_point(
     """What the masks are worth after this epoch, for the learning curve in ``log.csv``: the
     images seen so far, and on the first ``limit`` validation images that have a segmentation
     the masks' per-class IoU (mean over (image, present class) pairs), own-object share and
-    absent-class mass (:func:`~captum_explainer.metrics.class_mask_scores`). Only the images
+    absent-class mass, its mean and median (:func:`~captum_explainer.metrics.class_mask_scores`). Only the images
     seen where the validation data has no segmentation."""
     point = {"images_seen": float(trainer.steps * images_per_step)}
     masks, segmentations, labels = [], [], []
@@ -238,6 +238,8 @@ def learning_curve_point(
         val_class_iou=float(per_pair["class_iou"].nanmean()),
         val_own_object_share=float(per_pair["own_object_share"].nanmean()),
         val_absent_class_mass=float(per_image["absent_class_mass"].nanmean()),
+        # The mean of a per-image ratio explodes on images whose present masks are empty.
+        val_absent_class_mass_median=float(per_image["absent_class_mass"].nanmedian()),
     )
     return point
 
