@@ -111,6 +111,11 @@ def compare(args: argparse.Namespace) -> None:
             gradcam, name="Grad-CAM (layer3)", attribution=GradCAM(classifier, classifier.layer3)
         ),
     )
+    if args.no_fgvis_per_class:
+        # FGVis optimises one mask per (image, class): every class of every image costs K
+        # times its run, more than every other method together here.
+        fgvis = next(s for s in specs if s.name == "FGVis")
+        fgvis.per_class = False
     scorecam = next(s for s in specs if s.name == "Score-CAM")
     scorecam.attribution = ScoreCAM(classifier, classifier.layer4, score="sigmoid")
     indices = evaluable_indices(data, args.n_images)
@@ -209,6 +214,7 @@ def main() -> None:
     e.add_argument("--batch-size", type=int, default=16)
     e.add_argument("--rise-masks", type=int, default=1000)
     e.add_argument("--fgvis-iterations", type=int, default=100)
+    e.add_argument("--no-fgvis-per-class", action="store_true", help="FGVis's per-class scores off")
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(run=compare)
     m = _with_models(commands.add_parser("classifier"), explainer=False)
