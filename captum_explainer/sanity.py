@@ -2,11 +2,7 @@
 in 0.4, with US spellings (``model_randomization``, ...). The names of 0.3 work until 0.5, with a
 ``DeprecationWarning``."""
 
-from __future__ import annotations
-
-import warnings
-from typing import Any
-
+from captum_explainer._deprecation import moved
 from captum_explainer.metrics import randomization
 
 #: Names of 0.3 and their 0.4 replacements.
@@ -18,15 +14,4 @@ RENAMED = {
     "parameterised_layers": "parameterized_layers",
 }
 
-
-def __getattr__(name: str) -> Any:
-    new = RENAMED.get(name, name)
-    if not hasattr(randomization, new):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"captum_explainer.sanity.{name} is deprecated and will be removed in 0.5; use "
-        f"captum_explainer.metrics.randomization.{new}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(randomization, new)
+__getattr__ = moved(__name__, randomization, RENAMED)

@@ -354,12 +354,12 @@ def record_explain(
     for whatever model it is given (a randomised copy included), with the record's
     ``sanity_kwargs`` and ``sanity_reduction``. ``layer``: the CAM layer's name, looked up in
     each model handed over."""
+    if record.needs_explainer and explainer is None:
+        raise ValueError(f"method {record.key!r} needs explainer=, the trained Explainer network")
     settings = {**record.settings(preset, seed, **(overrides or {})), **record.sanity_kwargs}
 
     def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         models = Models(model, explainer, normalization, score, layer)
-        if record.needs_explainer and explainer is None:
-            raise ValueError(f"method {record.key!r} needs explainer=, the trained network")
         maps = record.build(models).attribute(images, target=targets, **settings)
         return to_pixel_map(maps.detach(), record.sanity_reduction)
 

@@ -1,0 +1,27 @@
+"""Module paths and names of 0.3 that moved in 0.4: they keep working until 0.5, with a
+``DeprecationWarning`` naming the new place."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+
+def moved(old: str, new: ModuleType, renamed: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for module ``old``, whose names now live in ``new``
+    (``renamed``: old name -> new name where the name changed too)."""
+
+    def __getattr__(name: str) -> Any:
+        target = renamed.get(name, name)
+        if not hasattr(new, target):
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        warnings.warn(
+            f"{old}.{name} is deprecated and will be removed in 0.5; use {new.__name__}.{target}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(new, target)
+
+    return __getattr__
