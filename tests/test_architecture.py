@@ -77,7 +77,7 @@ def test_cli_modules_are_short():
 #: The layers of docs/architecture.md, bottom first: a module may import its own layer and the
 #: ones below, never one above. The entries name top-level modules and subpackages.
 LAYERS = [
-    {"_version", "_deprecation", "scores", "maps", "files", "checkpoint", "distributed"},
+    {"_version", "_deprecation", "scores", "maps", "files", "checkpoint", "distributed", "runtime"},
     {"data"},
     {"models"},
     {"attr"},

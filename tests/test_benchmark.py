@@ -2,9 +2,19 @@
 
 import json
 import math
+import time
+
+import torch
 
 from captum_explainer.cli import main
-from captum_explainer.evaluation.catalogue import method_records
+from captum_explainer.evaluation.catalogue import method_record, method_records
+from captum_explainer.evaluation.measure import time_paired
+from captum_explainer.tasks.benchmark import (
+    BenchmarkRow,
+    model_cases,
+    peak_in_fresh_process,
+    scaling_warnings,
+)
 
 
 def test_tiny_benchmark_reports_every_method(tmp_path, capsys):
@@ -20,6 +30,7 @@ def test_tiny_benchmark_reports_every_method(tmp_path, capsys):
                 "--warmup",
                 "0",
                 "--no-progress",
+                "--no-fresh-peaks",
                 "--out",
                 str(out),
             ]
@@ -38,3 +49,54 @@ def test_tiny_benchmark_reports_every_method(tmp_path, capsys):
         assert row["seconds_per_image"] > 0 and row["baseline_seconds_per_image"] > 0
         assert math.isfinite(row["overhead_ratio"]) and row["peak_memory_mb"] >= 0
     assert "| tiny | Grad-CAM |" in capsys.readouterr().out
+
+
+def _row(method, seconds, baseline, work, key="rise"):
+    return BenchmarkRow("m", method, seconds, "", 0.0, baseline, seconds / baseline, "", key, work)
+
+
+def test_the_scaling_self_check_flags_a_row_that_does_not_follow_its_work():
+    # The defect the issue found: 8,000 masks timed like 4,000.
+    rows = [
+        _row("RISE (4000 masks)", 3.39, 3.38, 4000),
+        _row("RISE (1000 masks)", 0.86, 0.84, 1000),
+        _row("RISE (8000 masks)", 3.67, 3.44, 8000),
+        _row("Explainer", 0.004, 0.004, None, key="explainer"),
+    ]
+    warnings = scaling_warnings(rows)
+    assert len(warnings) == 2  # the method's time and its bare passes'
+    assert warnings[0].startswith("m: rise's time per unit of work varies ")
+    assert "across 4000/1000/8000" in warnings[0]
+    # In proportion, within 20 %: quiet.
+    rows[2] = _row("RISE (8000 masks)", 7.4, 7.0, 8000)
+    assert scaling_warnings(rows) == []
+
+
+def test_paired_timing_repeats_a_fast_call_until_a_sample_lasts():
+    calls = []
+    timing = time_paired(lambda: calls.append(1), lambda: time.sleep(0.01), 3, 1, min_seconds=0.05)
+    assert timing.calls[0] > 100 and timing.calls[1] in (4, 5, 6)
+    assert timing.ratio < 0.1 and timing.baseline.median > 0.009
+
+
+def test_mask_methods_are_timed_against_passes_over_masked_images():
+    model = torch.nn.Conv2d(3, 1, 1)
+    seen = []
+    model.register_forward_hook(lambda m, i, o: seen.append(i[0].clone()))
+    images = torch.ones(2, 3, 8, 8)
+    record = method_record("rise")
+    passes = record.passes(
+        model, None, images, 0, {"n_masks": 10, "perturbations_per_eval": 4}, None
+    )
+    passes.run()
+    assert [x.shape[0] for x in seen] == [8, 8, 4]  # 2 images x (4, 4, 2) masks
+    # Image-major copies of the image, each masked by RISE's own kind of mask.
+    assert 0 < seen[0].mean() < 1 and not torch.equal(seen[0][0], seen[0][1])
+    assert torch.equal(seen[0][:4], seen[0][4:]) and torch.equal(seen[2], seen[0][[0, 1, 4, 5]])
+
+
+def test_peak_memory_is_measured_in_a_fresh_process():
+    cases, _ = model_cases("tiny", torch.device("cpu"), peers=False)
+    index = next(i for i, c in enumerate(cases) if c.name == "RISE (48 masks)")
+    peak = peak_in_fresh_process("tiny", index, "cpu", peers=False)
+    assert math.isfinite(peak) and peak >= 0

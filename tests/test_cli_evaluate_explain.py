@@ -1,5 +1,6 @@
 """The `evaluate` and `explain` commands, on data the tests write themselves."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -11,6 +12,9 @@ from PIL import Image
 
 from captum_explainer.cli import main
 from captum_explainer.data import SyntheticScenes
+
+# The engine's module (the package exports its `evaluate` function under the same name).
+evaluation_engine = importlib.import_module("captum_explainer.evaluation.evaluate")
 
 FAST = ["--rise-masks", "40", "--fgvis-iterations", "3", "--no-progress"]
 
@@ -255,3 +259,68 @@ def test_every_command_has_help_with_an_example(command, capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "example" in text and "--device" in text and "--seed" in text
+
+
+def _interrupt_at_call(monkeypatch, call: int) -> None:
+    """Make the evaluation's ``compare`` raise KeyboardInterrupt (Ctrl-C) on call ``call``."""
+    real, calls = evaluation_engine.compare, []
+
+    def compare(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation_engine, "compare", compare)
+
+
+def test_ctrl_c_in_evaluate_leaves_a_partial_report(tmp_path, monkeypatch, capsys):
+    _interrupt_at_call(monkeypatch, 3)
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--n-images", "6", "--batch-size", "2", "--methods", "gradcam"]
+    assert main([*argv, "--out", str(out), *FAST]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted after 4 of 6 images; the partial report is" in captured.err
+    rows = _rows(out)
+    assert rows["Grad-CAM"]["images"] == 4 and 0 <= rows["Grad-CAM"]["continuous_iou"] <= 1
+    assert "Interrupted (Ctrl-C) after 4 of 6 images" in (out / "report.html").read_text()
+    # The same images, run to the end, give the same numbers for the batches it finished.
+    monkeypatch.undo()
+    full = tmp_path / "full"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--n-images",
+                "4",
+                "--batch-size",
+                "2",
+                "--methods",
+                "gradcam",
+                "--out",
+                str(full),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    assert _rows(full)["Grad-CAM"]["continuous_iou"] == rows["Grad-CAM"]["continuous_iou"]
+
+
+def test_ctrl_c_before_any_batch_finished_stops_like_ctrl_c(tmp_path, monkeypatch):
+    _interrupt_at_call(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt) as error:
+        main(
+            [
+                "evaluate",
+                "--n-images",
+                "4",
+                "--methods",
+                "gradcam",
+                "--out",
+                str(tmp_path / "eval"),
+                *FAST,
+            ]
+        )
+    assert type(error.value) is KeyboardInterrupt
+    assert not (tmp_path / "eval" / "results.json").exists()

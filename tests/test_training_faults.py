@@ -1,18 +1,26 @@
-"""Faults a user meets while training an Explainer: a classifier that starts returning NaN,
-and images with another channel count than the classifier takes."""
+"""Faults a user meets while training an Explainer (a classifier that starts returning NaN),
+and images with another channel count than the classifier takes (in training, `evaluate`
+and `explain`)."""
 
 from __future__ import annotations
 
 import re
+import sys
+import types
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from captum_explainer import fit_explainer
 from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.data import Normalization
+from captum_explainer.models.user import OwnClassifier
+from captum_explainer.tasks.evaluate import run_evaluation
+from captum_explainer.tasks.explain import explain_files
 
 
 class TinyClassifier(nn.Module):
@@ -75,3 +83,60 @@ def test_images_with_the_wrong_channel_count_are_refused_before_training(tmp_pat
         "the training data has 3-channel images but the classifier takes 1 channels"
     )
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def _gray_module(monkeypatch) -> str:
+    """An importable ``module:callable`` building the 1-channel classifier."""
+    module = types.ModuleType("gray_models")
+    module.build = lambda: TinyClassifier()
+    monkeypatch.setitem(sys.modules, "gray_models", module)
+    return "gray_models:build"
+
+
+def _rgb_folder(root, with_masks: bool = True):
+    """Two class folders of RGB images (and their masks, class index per pixel)."""
+    masks = root / "masks"
+    for k, name in enumerate(("a", "b")):
+        (root / "images" / name).mkdir(parents=True)
+        (masks / name).mkdir(parents=True, exist_ok=True)
+        for i in range(2):
+            Image.fromarray(np.full((16, 16, 3), 60 * i + 30 * k, np.uint8)).save(
+                root / "images" / name / f"{i}.png"
+            )
+            mask = np.zeros((16, 16), np.uint8)
+            mask[4:10, 4:10] = k + 1
+            Image.fromarray(mask).save(masks / name / f"{i}.png")
+    return root / "images", masks
+
+
+def test_evaluate_refuses_images_with_the_wrong_channel_count(tmp_path, monkeypatch):
+    images, masks = _rgb_folder(tmp_path)
+    own = OwnClassifier(_gray_module(monkeypatch), image_size=16)  # 3 channels by default
+    with pytest.raises(ValueError) as error:
+        run_evaluation(tmp_path / "report", own=own, data=images, masks=masks, methods=["gradcam"])
+    assert str(error.value).startswith(
+        f"the evaluation data ({images}) has 3-channel images but the classifier takes 1 channels"
+    )
+    assert not (tmp_path / "report").exists()
+
+
+def test_explain_refuses_images_with_the_wrong_channel_count(tmp_path):
+    images, _ = _rgb_folder(tmp_path)
+    meta = {"classes": ["a", "b", "c"], "image_size": [16], "task": "single-label"}
+    meta["normalization"] = {"mean": [0.5] * 3, "std": [0.25] * 3}
+    with pytest.raises(ValueError) as error:
+        explain_files(
+            [images],
+            TinyClassifier(),
+            None,
+            meta,
+            "gradcam",
+            None,
+            tmp_path / "maps",
+            recursive=True,
+        )
+    assert re.match(
+        r"image '.*0\.png' has 3-channel images but the classifier takes 1 channels",
+        str(error.value),
+    )
+    assert not list((tmp_path / "maps").glob("**/*.npy"))

@@ -102,18 +102,25 @@ def _draw(
 def _upsample_and_crop(
     grid: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, height: int, width: int
 ) -> torch.Tensor:
-    count, grid_size = grid.shape[0], grid.shape[-1]
+    """Upsample the grids bilinearly and crop each at its offset, as two small matrix
+    products per mask: bilinear upsampling is separable, ``U = A_y G A_x^T``, so the crop
+    rows ``dy .. dy + H`` of ``U`` are ``A_y[dy .. dy + H] G A_x^T`` (and alike for the
+    columns). Nothing of size ``(grid_size + 1) * cell`` is made per mask, and each mask is
+    computed on its own, so its values do not depend on how many masks share the call."""
+    grid_size, device = grid.shape[-1], grid.device
     cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
-    upsampled = F.interpolate(
-        grid.float(),
-        size=((grid_size + 1) * cell_h, (grid_size + 1) * cell_w),
-        mode="bilinear",
-        align_corners=False,
-    )[:, 0]
-    rows = dy[:, None] + torch.arange(height, device=grid.device)
-    cols = dx[:, None] + torch.arange(width, device=grid.device)
-    batch = torch.arange(count, device=grid.device)[:, None, None]
-    return upsampled[batch, rows[:, :, None], cols[:, None, :]]
+    rows = _bilinear_weights(grid_size, (grid_size + 1) * cell_h, device)
+    cols = _bilinear_weights(grid_size, (grid_size + 1) * cell_w, device)
+    rows = rows[dy[:, None] + torch.arange(height, device=device)]  # (count, H, g)
+    cols = cols[dx[:, None] + torch.arange(width, device=device)]  # (count, W, g)
+    return rows @ (grid[:, 0].float() @ cols.transpose(1, 2))
+
+
+def _bilinear_weights(cells: int, size: int, device: torch.device) -> torch.Tensor:
+    """``(size, cells)``: row ``i`` holds the weights of the ``cells`` inputs in output ``i``
+    of ``F.interpolate(..., mode="bilinear", align_corners=False)`` along one axis."""
+    identity = torch.eye(cells, device=device)[None, None]
+    return F.interpolate(identity, size=(size, cells), mode="bilinear", align_corners=False)[0, 0]
 
 
 def block_generator(seed: int, block: int) -> torch.Generator:

@@ -9,7 +9,13 @@ from pathlib import Path
 import torch
 
 from captum_explainer.cli._common import add_command, add_common
-from captum_explainer.tasks.benchmark import CONFIGS, format_table, run_benchmarks, summary
+from captum_explainer.tasks.benchmark import (
+    CONFIGS,
+    format_table,
+    run_benchmarks,
+    scaling_warnings,
+    summary,
+)
 
 EPILOG = """examples:
   captum-explainer benchmark --models small_cnn resnet50 --out benchmark.json
@@ -29,6 +35,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--warmup", type=int, default=1)
     bench.add_argument("--no-peers", action="store_true", help="skip the Grad-CAM peers")
     bench.add_argument("--out", type=Path, help="write the rows as JSON here")
+    bench.add_argument(
+        "--no-fresh-peaks",
+        action="store_true",
+        help="measure peak memory in this process (faster, but later methods reuse what "
+        "earlier ones freed) instead of one fresh process per method",
+    )
     add_common(bench)
     bench.set_defaults(run=run)
 
@@ -47,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
         peers=not args.no_peers,
         progress=None if args.no_progress else _announce,
         out=args.out,
+        fresh_peaks=not args.no_fresh_peaks,
     )
     print(format_table(rows))
     for line in summary(rows):
         print(line)
+    warnings = scaling_warnings(rows)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    if not warnings:
+        print("self-check: every method's time follows its work (within 20 %)")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from captum_explainer.cli._common import (
@@ -18,7 +19,7 @@ from captum_explainer.cli._common import (
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.evaluation.catalogue import method_keys
 from captum_explainer.report import markdown_table
-from captum_explainer.tasks.evaluate import run_evaluation
+from captum_explainer.tasks.evaluate import EvaluationInterrupted, run_evaluation
 
 EPILOG = """examples:
   captum-explainer evaluate --dataset synthetic --n-images 200 --out eval-synthetic
@@ -66,7 +67,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_evaluation(
+    try:
+        result = _evaluate(args)
+    except EvaluationInterrupted as stop:
+        print(markdown_table(stop.rows))
+        print(f"{stop}", file=sys.stderr)
+        return 130  # the shell's code for a run stopped by Ctrl-C
+    if result is not None:  # the main process prints
+        rows, report = result
+        print(markdown_table(rows))
+        print(f"wrote {report}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> tuple[list[dict], Path] | None:
+    return run_evaluation(
         args.out,
         dataset=args.dataset,
         root=args.root,
@@ -88,8 +103,3 @@ def run(args: argparse.Namespace) -> int:
         data=args.data,
         masks=args.masks,
     )
-    if result is not None:  # the main process prints
-        rows, report = result
-        print(markdown_table(rows))
-        print(f"wrote {report}")
-    return 0

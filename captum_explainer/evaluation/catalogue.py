@@ -32,6 +32,7 @@ from captum_explainer.attr import (
     ScoreCAM,
     UndesirablePixels,
 )
+from captum_explainer.attr._masks import auto_batch, mask_batches
 from captum_explainer.attr.gradcam import (
     TokenLayer,
     default_layer,
@@ -381,9 +382,22 @@ def _gradcam_passes(classifier, explainer, images, target, kwargs, layer) -> Bar
 
 
 def _mask_passes(classifier, explainer, images, target, kwargs, layer) -> BarePasses:
-    count, per_pass = kwargs["n_masks"], kwargs.get("perturbations_per_eval", 64)
+    count = kwargs["n_masks"]
+    per_pass = auto_batch(kwargs.get("perturbations_per_eval"), images.shape[0])
+    # The first pass's masks, the method's own kind (see forward_chunks).
+    masks = next(
+        mask_batches(
+            per_pass,
+            per_pass,
+            *images.shape[-2:],
+            kwargs.get("grid_size", 7),
+            kwargs.get("p_keep", 0.5),
+            seed=kwargs.get("seed") or 0,
+            device=images.device,
+        )
+    )
     return BarePasses(
-        forward_chunks(classifier, images, count, per_pass),
+        forward_chunks(classifier, images, count, per_pass, masks),
         f"baseline: {count} x {images.shape[0]} image forwards, {per_pass} x "
         f"{images.shape[0]} per pass",
     )

@@ -20,10 +20,9 @@ from tqdm.auto import tqdm
 
 from captum_explainer.data import collate_items
 from captum_explainer.distributed import DistributedContext
-from captum_explainer.evaluation.catalogue import (
-    MethodSpec,
-)
+from captum_explainer.evaluation.catalogue import MethodSpec
 from captum_explainer.evaluation.run import (
+    BatchFaithfulness,
     ComparisonResult,
     compare,
     score_faithfulness,
@@ -61,6 +60,13 @@ class EvaluationResult:
     num_classes: int
     first_batch: ComparisonResult | None
     warnings: list[str] = field(default_factory=list)
+    #: Set when the run was interrupted (Ctrl-C): the images it was asked for; the totals
+    #: then cover only the batches finished before (``None``: the run finished).
+    planned_images: int | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.planned_images is not None
 
     def rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -152,27 +158,55 @@ def evaluate(
     totals = {m.name: MethodTotals() for m in methods}
     warnings: list[str] = []
     first = None
+    done = 0
     for batch_number, batch in enumerate(
         tqdm(mine, desc=f"evaluate (rank {context.rank})", disable=not progress)
     ):
-        images, labels, segmentation = collate_items([dataset[i] for i in batch])
-        images, labels = images.to(context.device), labels.to(context.device)
-        segmentation = segmentation.to(context.device)
-        pointing = {
-            k: v.to(context.device) for k, v in _pointing_ground_truth(dataset, batch).items()
-        }
-        result = compare(methods, images, labels, segmentation, **pointing)
+        try:
+            result, faithfulness = _score_batch(
+                methods, classifier, dataset, batch, context, deletion_steps, score, canvas
+            )
+        except KeyboardInterrupt:
+            # One process: what the finished batches gathered stays usable (the caller
+            # writes it as a partial report); the batch under way is dropped whole. Under
+            # torchrun every rank is stopped anyway, so nothing is kept.
+            if context.enabled or done == 0:
+                raise
+            break
         if batch_number == 0 and context.is_main:
             first = result
-        for warning in _accumulate(
-            totals, methods, result, classifier, deletion_steps, score, canvas
-        ):
+        _accumulate(totals, methods, result, faithfulness)
+        done += len(batch)
+        for warning in faithfulness.warnings:
             if warning not in warnings:
                 warnings.append(warning)
     merged = _merge(totals, context)
     if not context.is_main:
         return None
-    return EvaluationResult(merged, num_classes, first, warnings)
+    planned = None if done == len(indices) or context.enabled else len(indices)
+    return EvaluationResult(merged, num_classes, first, warnings, planned)
+
+
+def _score_batch(
+    methods: Sequence[MethodSpec],
+    classifier: nn.Module,
+    dataset: Dataset,
+    batch: list[int],
+    context: DistributedContext,
+    deletion_steps: int,
+    score: str,
+    canvas: str,
+) -> tuple[ComparisonResult, BatchFaithfulness]:
+    """Every method's maps and scores on one batch of ``dataset``, and their faithfulness."""
+    images, labels, segmentation = collate_items([dataset[i] for i in batch])
+    images, labels = images.to(context.device), labels.to(context.device)
+    segmentation = segmentation.to(context.device)
+    pointing = {k: v.to(context.device) for k, v in _pointing_ground_truth(dataset, batch).items()}
+    result = compare(methods, images, labels, segmentation, **pointing)
+    faithfulness = score_faithfulness(
+        classifier, methods, result, score, deletion_steps, canvas=canvas
+    )
+    return result, faithfulness
 
 
 def _pointing_ground_truth(dataset: Dataset, batch: list[int]) -> dict[str, torch.Tensor]:
@@ -190,14 +224,8 @@ def _accumulate(
     totals: dict[str, MethodTotals],
     methods: Sequence[MethodSpec],
     result: ComparisonResult,
-    classifier: nn.Module,
-    deletion_steps: int,
-    score: str,
-    canvas: str,
-) -> list[str]:
-    faithfulness = score_faithfulness(
-        classifier, methods, result, score, deletion_steps, canvas=canvas
-    )
+    faithfulness: BatchFaithfulness,
+) -> None:
     k = result.labels.shape[1]
     counts = result.labels.bool().sum(0).cpu().float()
     for spec, method in zip(methods, result.methods):
@@ -215,7 +243,6 @@ def _accumulate(
             t.specificity_sum += torch.nan_to_num(means.cpu()) * counts[:, None]
             t.specificity_count += counts
             t.specificity_blank = specificity.blank.cpu()
-    return faithfulness.warnings
 
 
 def _merge(totals: dict[str, MethodTotals], context: DistributedContext) -> dict[str, MethodTotals]:

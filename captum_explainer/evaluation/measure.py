@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import threading
@@ -41,8 +42,72 @@ def time_repeats(
     """:class:`Timing` of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
-    times = [timed(fn, device)[1] for _ in range(repeats)]
+    return _timing([timed(fn, device)[1] for _ in range(repeats)])
+
+
+def _timing(times: list[float]) -> Timing:
     return Timing(statistics.median(times), min(times), max(times))
+
+
+@dataclass
+class PairedTiming:
+    """A method and its bare passes timed in alternation (seconds per call)."""
+
+    method: Timing
+    baseline: Timing
+    #: The median over repeats of method / baseline, each pair timed back to back.
+    ratio: float
+    #: Calls per timing sample (a fast call is repeated until a sample lasts long enough).
+    calls: tuple[int, int]
+
+
+def time_paired(
+    run: Callable[[], Any],
+    baseline: Callable[[], Any],
+    repeats: int,
+    warmup: int,
+    device: torch.device | str = "cpu",
+    min_seconds: float = 0.25,
+) -> PairedTiming:
+    """Time ``run`` and ``baseline`` alternately, ``repeats`` samples each after ``warmup``
+    calls of each.
+
+    Alternating puts both under the same conditions (a neighbour's load, the clock, what the
+    allocator holds) within each pair, and the overhead ratio is the median of the pairs'
+    ratios. A sample repeats its call until it lasts at least ``min_seconds``: a 3 ms call
+    is timed over about 80 calls, a 5 s call once, so a fast method's time is as stable as
+    a slow one's.
+    """
+    for _ in range(warmup):
+        run()
+        baseline()
+    calls = (
+        _calls_per_sample(run, min_seconds, device),
+        _calls_per_sample(baseline, min_seconds, device),
+    )
+    method_times, baseline_times = [], []
+    for _ in range(repeats):
+        method_times.append(_sample(run, calls[0], device))
+        baseline_times.append(_sample(baseline, calls[1], device))
+    ratios = [m / b for m, b in zip(method_times, baseline_times)]
+    return PairedTiming(
+        _timing(method_times), _timing(baseline_times), statistics.median(ratios), calls
+    )
+
+
+def _calls_per_sample(fn: Callable[[], Any], min_seconds: float, device: torch.device | str) -> int:
+    seconds = timed(fn, device)[1]
+    return max(1, math.ceil(min_seconds / max(seconds, 1e-9)))
+
+
+def _sample(fn: Callable[[], Any], calls: int, device: torch.device | str) -> float:
+    """Seconds per call of ``fn``, over ``calls`` calls in a row."""
+
+    def run() -> None:
+        for _ in range(calls):
+            fn()
+
+    return timed(run, device)[1] / calls
 
 
 def measure_peak_memory(
@@ -110,13 +175,30 @@ def forward_passes(model: nn.Module, batch: torch.Tensor, count: int) -> Callabl
 
 
 def forward_chunks(
-    model: nn.Module, images: torch.Tensor, n_masks: int, per_pass: int
+    model: nn.Module,
+    images: torch.Tensor,
+    n_masks: int,
+    per_pass: int,
+    masks: torch.Tensor | None = None,
 ) -> Callable[[], None]:
     """The forward passes of a mask-sampling method: ``n_masks`` copies of each image in
-    passes of ``per_pass`` copies (the last pass holds the remainder), without gradients."""
-    full = images.repeat_interleave(per_pass, dim=0)
+    passes of ``per_pass`` copies (the last pass holds the remainder), without gradients.
+
+    ``masks`` ``(per_pass, H, W)``: the copies are the images masked by them (image-major,
+    as the method lays them out), made once and reused by every pass. Pass the method's
+    own kind of masks: a network's speed on the CPU depends on what it sees (max-pooling
+    the shipped small CNN's activations took 4 times longer on unmasked images than on
+    masked ones), so unmasked copies would time other passes than the method's.
+    """
+    if masks is not None:
+        copies = (images[:, None] * masks[None, :, None]).flatten(0, 1)
+    else:
+        copies = images.repeat_interleave(per_pass, dim=0)
+    n = images.shape[0]
+    full = copies
     rest = n_masks % per_pass
-    partial = images.repeat_interleave(rest, dim=0) if rest else None
+    # The remainder pass holds the first ``rest`` copies of each image.
+    partial = copies.unflatten(0, (n, per_pass))[:, :rest].flatten(0, 1) if rest else None
 
     def run() -> None:
         with torch.no_grad():

@@ -27,12 +27,11 @@ from captum_explainer.distributed import distributed_context
 from captum_explainer.explainer.loss import CLASS_SPECIFIC_WEIGHTS, LossWeights
 from captum_explainer.explainer.train import (
     ExplainerTrainingConfig,
-    check_channels,
     train_explainer,
 )
 from captum_explainer.files import check_output_folder
 from captum_explainer.models.registry import load_explainer
-from captum_explainer.models.user import default_normalization
+from captum_explainer.models.user import check_channels, default_normalization
 
 
 class LabelledItems(Dataset):

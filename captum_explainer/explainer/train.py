@@ -39,6 +39,7 @@ from captum_explainer.models.explainer_nets import (
 )
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.registry import load_classifier
+from captum_explainer.models.user import check_channels
 from captum_explainer.training.classifier import PRECISIONS, autocast, materialize
 from captum_explainer.training.loop import FitConfig, Trainer, check_loop_settings, checkpoint_meta
 
@@ -90,19 +91,6 @@ class ExplainerTrainingConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         preset_lr, preset_weights = PRESETS[self.preset] if self.preset else (1e-5, LossWeights())
         return (self.lr if self.lr is not None else preset_lr), (self.weights or preset_weights)
-
-
-def check_channels(classifier: nn.Module, image: torch.Tensor, data: str = "the data") -> None:
-    """One image through the classifier before any training: images with the wrong number of
-    channels get one line naming the data, the channels found and the channels it takes."""
-    first = next((m for m in classifier.modules() if isinstance(m, nn.Conv2d)), None)
-    expected = first.in_channels if first is not None else None
-    if expected is not None and image.shape[0] != expected:
-        raise ValueError(
-            f"{data} has {image.shape[0]}-channel images but the classifier takes {expected} "
-            f"channels (its first convolution); give images with {expected} channels "
-            f"(e.g. channels={expected} when reading files, or a matching normalisation)"
-        )
 
 
 def check_compatible(classifier: nn.Module, explainer: nn.Module, image: torch.Tensor) -> int:

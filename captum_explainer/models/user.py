@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from captum_explainer.data.types import IMAGENET_NORMALIZATION, Normalization
@@ -127,6 +128,21 @@ def load_model(
     if weights is not None:
         raise ValueError("--weights goes with --model torchvision:<name> or <module>:<callable>")
     return load_classifier(model)
+
+
+def check_channels(classifier: nn.Module, image: torch.Tensor, data: str = "the data") -> None:
+    """Check one image ``(C, H, W)`` of ``data`` against the classifier's first convolution
+    before any work starts (training, evaluation, explaining): images with the wrong number
+    of channels get one line naming the data, the channels found and the channels it takes,
+    instead of PyTorch's convolution error from deep inside a method."""
+    first = next((m for m in classifier.modules() if isinstance(m, nn.Conv2d)), None)
+    expected = first.in_channels if first is not None else None
+    if expected is not None and image.shape[0] != expected:
+        raise ValueError(
+            f"{data} has {image.shape[0]}-channel images but the classifier takes {expected} "
+            f"channels (its first convolution); give images with {expected} channels "
+            f"(e.g. channels={expected} when reading files, or a matching normalisation)"
+        )
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ method adds nothing to the model's own cost.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from captum_explainer.evaluation.catalogue import (
 from captum_explainer.evaluation.measure import (
     forward_backward_passes,
     measure_peak_memory,
-    time_repeats,
+    time_paired,
 )
 from captum_explainer.files import atomic_write, check_output_file
 from captum_explainer.metrics.randomization import model_randomization, parameterized_layers
@@ -43,6 +45,7 @@ from captum_explainer.models import (
     synthetic_explainer,
 )
 from captum_explainer.report import markdown_table
+from captum_explainer.runtime import reuse_freed_memory
 
 
 @dataclass
@@ -57,6 +60,8 @@ class BenchmarkRow:
     baseline_seconds_per_image: float
     overhead_ratio: float
     note: str = ""
+    key: str = ""  # the method's record key ("" for peers and sanity runs)
+    work: int | None = None  # its work count where it is run at several (the scaling check)
 
 
 # ---------------------------------------------------------------- the methods
@@ -158,17 +163,18 @@ def run_benchmark(
     repeats: int = 3,
     warmup: int = 1,
     progress: Callable[[str], None] | None = None,
-    peak: Callable[[str], float] | None = None,
+    peak: Callable[[int], float] | None = None,
 ) -> list[BenchmarkRow]:
-    """Time every case and its baseline in the same run; measure the method's peak memory
-    (with ``peak(case_name)`` where given, else in this process)."""
+    """Time every case and its baseline in alternation (:func:`time_paired`); measure the
+    method's peak memory with ``peak(case_index)`` where given (a fresh process, see
+    :func:`peak_in_fresh_process`), else in this process."""
     rows = []
-    for case in cases:
+    for index, case in enumerate(cases):
         if progress is not None:
             progress(case.name)
-        method = time_repeats(case.run, repeats, warmup, device)
-        baseline = time_repeats(case.baseline, repeats, warmup, device)
-        peak_mb = peak(case.name) if peak is not None else measure_peak_memory(case.run, device)[1]
+        timing = time_paired(case.run, case.baseline, repeats, warmup, device)
+        method, baseline = timing.method, timing.baseline
+        peak_mb = peak(index) if peak is not None else measure_peak_memory(case.run, device)[1]
         rows.append(
             BenchmarkRow(
                 model=model_name,
@@ -177,11 +183,42 @@ def run_benchmark(
                 spread=f"{method.low / n_images:.4g}-{method.high / n_images:.4g}",
                 peak_memory_mb=peak_mb,
                 baseline_seconds_per_image=baseline.median / n_images,
-                overhead_ratio=method.median / baseline.median,
+                overhead_ratio=timing.ratio,
                 note=case.note,
+                key=case.key,
+                work=case.work,
             )
         )
     return rows
+
+
+def scaling_warnings(rows: Sequence[BenchmarkRow], tolerance: float = 0.2) -> list[str]:
+    """The self-check: a method run at several work counts (RISE at 1,000 / 4,000 / 8,000
+    masks) must take time in proportion to its work, and so must its bare passes. A line for
+    each whose time per unit of work varies by more than ``tolerance`` (0.2: 20 %) between
+    its counts: such a row measures something other than the method (docs/performance.md)."""
+    lines = []
+    groups: dict[tuple[str, str], list[BenchmarkRow]] = {}
+    for row in rows:
+        if row.work is not None:
+            groups.setdefault((row.model, row.key), []).append(row)
+    for (model, key), group in groups.items():
+        if len(group) < 2:
+            continue
+        counts = "/".join(str(r.work) for r in group)
+        for what, seconds in (
+            ("time", [r.seconds_per_image for r in group]),
+            ("bare passes' time", [r.baseline_seconds_per_image for r in group]),
+        ):
+            per_unit = [s / r.work for s, r in zip(seconds, group)]
+            spread = max(per_unit) / min(per_unit) - 1
+            if spread > tolerance:
+                lines.append(
+                    f"{model}: {key}'s {what} per unit of work varies {spread:.0%} across "
+                    f"{counts} (more than {tolerance:.0%}): the timing does not follow the "
+                    f"work; rerun on an idle machine"
+                )
+    return lines
 
 
 def rows_as_dicts(rows: list[BenchmarkRow]) -> list[dict[str, Any]]:
@@ -221,15 +258,11 @@ def build_setup(
     raise ValueError(f"model must be one of {sorted(CONFIGS)}, got {model_name!r}")
 
 
-def benchmark_model(
-    model_name: str,
-    device: torch.device,
-    repeats: int,
-    warmup: int,
-    peers: bool = True,
-    progress: Callable[[str], None] | None = None,
-) -> list[BenchmarkRow]:
-    """Every method (and the Grad-CAM peers) on one model, as :data:`CONFIGS` sets it."""
+def model_cases(
+    model_name: str, device: torch.device, peers: bool = True
+) -> tuple[list[BenchmarkCase], int]:
+    """Every method (and the Grad-CAM peers) on one model as :data:`CONFIGS` sets it, in a
+    fixed order, and the number of images per call."""
     config = dict(CONFIGS[model_name])
     n_images = config.pop("n_images")
     classifier, explainer, images, normalization = build_setup(model_name, device)
@@ -238,7 +271,53 @@ def benchmark_model(
     cases.append(sanity_case(classifier, images))
     if peers:
         cases += peer_cases(classifier, images)
-    return run_benchmark(model_name, cases, n_images, device, repeats, warmup, progress)
+    return cases, n_images
+
+
+def benchmark_model(
+    model_name: str,
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+    peers: bool = True,
+    progress: Callable[[str], None] | None = None,
+    fresh_peaks: bool = True,
+) -> list[BenchmarkRow]:
+    """Every case of :func:`model_cases` timed; with ``fresh_peaks`` each method's peak
+    memory is measured in a fresh process (:func:`peak_in_fresh_process`)."""
+    cases, n_images = model_cases(model_name, device, peers)
+
+    def peak(index: int) -> float:
+        return peak_in_fresh_process(model_name, index, str(device), peers)
+
+    return run_benchmark(
+        model_name,
+        cases,
+        n_images,
+        device,
+        repeats,
+        warmup,
+        progress,
+        peak if fresh_peaks else None,
+    )
+
+
+def peak_in_fresh_process(model_name: str, index: int, device: str, peers: bool = True) -> float:
+    """Peak memory (MB) of case ``index`` of :func:`model_cases`, measured in a new Python
+    process after its bare passes ran once there: inside a long-running process the
+    allocator reuses what earlier cases freed, and their growth would hide this one's."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        threads = torch.get_num_threads()
+        return pool.submit(_measure_peak, model_name, index, device, peers, threads).result()
+
+
+def _measure_peak(model_name: str, index: int, device: str, peers: bool, threads: int) -> float:
+    reuse_freed_memory()  # as the command line runs it
+    torch.set_num_threads(threads)
+    cases, _ = model_cases(model_name, torch.device(device), peers)
+    cases[index].baseline()
+    return measure_peak_memory(cases[index].run, device)[1]
 
 
 def sanity_case(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> BenchmarkCase:
@@ -276,7 +355,8 @@ def format_table(rows: list[BenchmarkRow]) -> str:
         "baseline_seconds_per_image": ".4g",
         "overhead_ratio": ".2f",
     }
-    table = [{k: v for k, v in asdict(r).items() if k != "note"} for r in rows]
+    hidden = ("note", "key", "work")
+    table = [{k: v for k, v in asdict(r).items() if k not in hidden} for r in rows]
     return markdown_table(table, headers=headers, formats=formats)
 
 
@@ -314,19 +394,27 @@ def run_benchmarks(
     peers: bool = True,
     progress: Callable[[str, str], None] | None = None,
     out: str | os.PathLike | None = None,
+    fresh_peaks: bool = True,
 ) -> list[BenchmarkRow]:
     """:func:`benchmark_model` for each configuration named in ``models`` (:data:`CONFIGS`);
     ``progress(model, method)`` is called before each method; with ``out``, the rows are
-    saved there as JSON (:func:`save_rows`; the path is checked before anything runs)."""
+    saved there as JSON (:func:`save_rows`; the path is checked before anything runs).
+
+    Freed memory is kept for reuse first (:func:`~captum_explainer.runtime.reuse_freed_memory`,
+    as the command line runs every command): otherwise every pass pays page faults whose
+    cost depends on what ran before, and a row measures the allocator's history."""
     if out is not None:
         check_output_file(out)
     unknown = [m for m in models if m not in CONFIGS]
     if unknown:
         raise ValueError(f"models must be among {sorted(CONFIGS)}, got {unknown[0]!r}")
+    reuse_freed_memory()
     rows = []
     for model in models:
         announce = None if progress is None else (lambda name, m=model: progress(m, name))
-        rows += benchmark_model(model, torch.device(device), repeats, warmup, peers, announce)
+        rows += benchmark_model(
+            model, torch.device(device), repeats, warmup, peers, announce, fresh_peaks
+        )
     if out is not None:
         save_rows(out, rows)
     return rows
@@ -339,6 +427,7 @@ def save_rows(path: str | os.PathLike, rows: list[BenchmarkRow]) -> Path:
         {
             "rows": rows_as_dicts(rows),
             "summary": summary(rows),
+            "scaling_warnings": scaling_warnings(rows),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         },

@@ -24,7 +24,7 @@ from captum_explainer.evaluation.catalogue import (
 from captum_explainer.evaluation.evaluate import evaluate
 from captum_explainer.files import check_output_folder
 from captum_explainer.models.registry import load_explainer
-from captum_explainer.models.user import ClassifierInfo, OwnClassifier
+from captum_explainer.models.user import ClassifierInfo, OwnClassifier, check_channels
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import comparison_grid
 from captum_explainer.scores import score_for_task
@@ -77,6 +77,10 @@ def run_evaluation(
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
+
+    Raises:
+        EvaluationInterrupted: Ctrl-C on a single process after at least one batch: the
+            finished batches are written as a partial report first (it says so).
     """
     check_output_folder(out)
     methods = list(methods or method_keys())
@@ -93,6 +97,7 @@ def run_evaluation(
     model = model.to(device)
     learned = learned.to(device) if learned is not None else None
     indices = evaluable_indices(images, n_images)
+    check_channels(model, images[indices[0]][0], f"the evaluation data ({dataset})")
     score = score or score_for_task(task)
     overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
     chosen = build_methods(
@@ -124,6 +129,12 @@ def run_evaluation(
         f"{score} score; insertion starts from the {canvas!r} canvas.",
         *(f"Warning: {w}." for w in result.warnings),
     ]
+    if result.interrupted:
+        notes.insert(
+            0,
+            f"Interrupted (Ctrl-C) after {rows[0]['images']} of {result.planned_images} "
+            f"images: every number covers only those images.",
+        )
     captions = {
         "comparison_grid": FigureText(
             "Every method's map on the first batch",
@@ -140,7 +151,26 @@ def run_evaluation(
         captions=captions,
         self_contained=self_contained,
     )
+    if result.interrupted:
+        raise EvaluationInterrupted(rows, report, result.planned_images)
     return rows, report
+
+
+class EvaluationInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run_evaluation`; the batches finished before were written as a
+    partial report.
+
+    Attributes:
+        rows, report: the partial rows and the report that holds them.
+        planned_images: the images the run was asked for.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], report: Path, planned_images: int) -> None:
+        super().__init__(
+            f"interrupted after {rows[0]['images']} of {planned_images} images; the partial "
+            f"report is {report}"
+        )
+        self.rows, self.report, self.planned_images = rows, report, planned_images
 
 
 def _own_setup(

@@ -16,6 +16,7 @@ from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.catalogue import Models, method_record
 from captum_explainer.files import atomic_write, check_output_folder
 from captum_explainer.maps import to_pixel_map
+from captum_explainer.models.user import check_channels
 from captum_explainer.report.figures import visualize_attribution
 from captum_explainer.scores import score_for_task
 
@@ -153,6 +154,8 @@ def explain_files(
         batch = items[start : start + batch_size]
         images = load_images([p for p, _ in batch], int(meta["image_size"][0]), normalization)
         images = images.to(device)
+        if start == 0:
+            check_channels(classifier, images[0], f"image {str(batch[0][0])!r}")
         with torch.no_grad():
             logits = classifier(images)
         targets = resolve_class(target, classes, logits).to(device)
