@@ -1,7 +1,13 @@
-"""The package's imports flow one way: no cycle, and no import hidden inside a function."""
+"""The package's imports flow one way (no cycle, no import hidden inside a function, the
+documented layer order), and the demo's classifier takes a short route through it."""
 
 import ast
+import sys
 from pathlib import Path
+
+from captum_explainer.evaluation.catalogue import method_records
+from captum_explainer.models.pretrained import synthetic_classifier
+from captum_explainer.tasks.demo import run_demo
 
 PACKAGE = Path(__file__).resolve().parent.parent / "captum_explainer"
 
@@ -121,3 +127,73 @@ def test_the_documented_layers_are_the_ones_tested():
             first = line.strip().split("  ", 1)[0]
             documented.append({name.strip() for name in first.split(",")})
     assert documented[::-1] == LAYERS
+
+
+# ---------------------------------------------------------------- the classifier's route
+_MODULES: dict[str, str | None] = {}
+
+
+def _package_module(frame) -> str | None:
+    filename = frame.f_code.co_filename
+    if filename not in _MODULES:
+        path = Path(filename).resolve()
+        _MODULES[filename] = _module_name(path) if path.is_relative_to(PACKAGE) else None
+    return _MODULES[filename]
+
+
+def _handed(frame, target) -> bool:
+    """Whether ``target`` is among the frame's arguments (its own methods' ``self`` aside:
+    the classifier's own code is not a place it is handed to)."""
+    code = frame.f_code
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    return any(frame.f_locals.get(name) is target for name in names if name != "self")
+
+
+def _route(target, run):
+    """The package modules whose functions are handed ``target`` while ``run()`` runs, and
+    the distinct moves (calling module -> called module) between them, the caller being the
+    nearest package frame above the call."""
+    modules, moves = [], []
+
+    def profile(frame, event, arg):
+        if event != "call":
+            return
+        here = _package_module(frame)
+        if here is None or not _handed(frame, target):
+            return
+        caller = frame.f_back
+        while caller is not None and _package_module(caller) is None:
+            caller = caller.f_back
+        if here not in modules:
+            modules.append(here)
+        there = _package_module(caller) if caller is not None else None
+        if there not in (None, here) and (there, here) not in moves:
+            moves.append((there, here))
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return modules, moves
+
+
+def test_the_demos_classifier_travels_through_few_files_and_climbs_little(tmp_path):
+    """Follow the shipped classifier through a quick demo (every method): a file is on its
+    route when one of its functions is handed the classifier; a climb is a move into a higher
+    layer than the caller's (a lower module calling back up). docs/architecture.md: at most
+    12 files and 4 climbs. Run with -s to print the route."""
+    classifier = synthetic_classifier()
+    settings = {r.key: r.presets["quick"] for r in method_records()}
+    modules, moves = _route(
+        classifier,
+        lambda: run_demo(
+            tmp_path / "demo", n_images=2, progress=False, classifier=classifier, settings=settings
+        ),
+    )
+    climbs = [(a, b) for a, b in moves if _layer(b) > _layer(a)]
+    route = "\n".join(f"  {a} -> {b}{'   (climb)' if (a, b) in climbs else ''}" for a, b in moves)
+    print(f"\n{len(modules)} files: {', '.join(modules)}\n{len(moves)} moves:\n{route}")
+    assert "captum_explainer.tasks.demo" in modules and len(moves) > 3  # the tracer works
+    assert len(modules) <= 12, route
+    assert len(climbs) <= 4, route

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from captum_explainer.cli._common import add_command, add_common
+from captum_explainer.evaluation.catalogue import method_keys
 from captum_explainer.tasks.benchmark import (
     CONFIGS,
     format_table,
@@ -31,6 +32,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         EPILOG,
     )
     bench.add_argument("--models", nargs="+", choices=sorted(CONFIGS), default=["small_cnn"])
+    bench.add_argument(
+        "--methods",
+        nargs="+",
+        choices=method_keys(),
+        help="only these methods (default: every method and the sanity run)",
+    )
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--warmup", type=int, default=1)
     bench.add_argument("--no-peers", action="store_true", help="skip the Grad-CAM peers")
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.no_progress else _announce,
         out=args.out,
         fresh_peaks=not args.no_fresh_peaks,
+        keys=args.methods,
     )
     print(format_table(rows))
     for line in summary(rows):

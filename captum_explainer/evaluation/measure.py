@@ -70,7 +70,7 @@ def time_paired(
     min_seconds: float = 0.25,
 ) -> PairedTiming:
     """Time ``run`` and ``baseline`` alternately, ``repeats`` samples each after ``warmup``
-    calls of each.
+    calls of each (at least one: its time sets the calls per sample).
 
     Alternating puts both under the same conditions (a neighbour's load, the clock, what the
     allocator holds) within each pair, and the overhead ratio is the median of the pairs'
@@ -78,13 +78,11 @@ def time_paired(
     is timed over about 80 calls, a 5 s call once, so a fast method's time is as stable as
     a slow one's.
     """
-    for _ in range(warmup):
-        run()
-        baseline()
-    calls = (
-        _calls_per_sample(run, min_seconds, device),
-        _calls_per_sample(baseline, min_seconds, device),
-    )
+    # The calls per sample follow from one call of each: the last warm-up call's time.
+    seconds = (0.0, 0.0)
+    for _ in range(max(warmup, 1)):
+        seconds = (timed(run, device)[1], timed(baseline, device)[1])
+    calls = (_calls_for(seconds[0], min_seconds), _calls_for(seconds[1], min_seconds))
     method_times, baseline_times = [], []
     for _ in range(repeats):
         method_times.append(_sample(run, calls[0], device))
@@ -95,8 +93,7 @@ def time_paired(
     )
 
 
-def _calls_per_sample(fn: Callable[[], Any], min_seconds: float, device: torch.device | str) -> int:
-    seconds = timed(fn, device)[1]
+def _calls_for(seconds: float, min_seconds: float) -> int:
     return max(1, math.ceil(min_seconds / max(seconds, 1e-9)))
 
 

@@ -259,16 +259,21 @@ def build_setup(
 
 
 def model_cases(
-    model_name: str, device: torch.device, peers: bool = True
+    model_name: str,
+    device: torch.device,
+    peers: bool = True,
+    keys: Sequence[str] | None = None,
 ) -> tuple[list[BenchmarkCase], int]:
-    """Every method (and the Grad-CAM peers) on one model as :data:`CONFIGS` sets it, in a
-    fixed order, and the number of images per call."""
+    """Every method of the catalogue (or the records ``keys``; with every method, also the
+    sanity run), and the Grad-CAM peers, on one model as :data:`CONFIGS` sets it, in a fixed
+    order; and the number of images per call."""
     config = dict(CONFIGS[model_name])
     n_images = config.pop("n_images")
     classifier, explainer, images, normalization = build_setup(model_name, device)
     images = images[:n_images]
-    cases = default_cases(classifier, images, normalization, explainer, **config)
-    cases.append(sanity_case(classifier, images))
+    cases = default_cases(classifier, images, normalization, explainer, keys=keys, **config)
+    if keys is None:
+        cases.append(sanity_case(classifier, images))
     if peers:
         cases += peer_cases(classifier, images)
     return cases, n_images
@@ -282,13 +287,14 @@ def benchmark_model(
     peers: bool = True,
     progress: Callable[[str], None] | None = None,
     fresh_peaks: bool = True,
+    keys: Sequence[str] | None = None,
 ) -> list[BenchmarkRow]:
     """Every case of :func:`model_cases` timed; with ``fresh_peaks`` each method's peak
     memory is measured in a fresh process (:func:`peak_in_fresh_process`)."""
-    cases, n_images = model_cases(model_name, device, peers)
+    cases, n_images = model_cases(model_name, device, peers, keys)
 
     def peak(index: int) -> float:
-        return peak_in_fresh_process(model_name, index, str(device), peers)
+        return peak_in_fresh_process(model_name, index, str(device), peers, keys)
 
     return run_benchmark(
         model_name,
@@ -302,20 +308,34 @@ def benchmark_model(
     )
 
 
-def peak_in_fresh_process(model_name: str, index: int, device: str, peers: bool = True) -> float:
+def peak_in_fresh_process(
+    model_name: str,
+    index: int,
+    device: str,
+    peers: bool = True,
+    keys: Sequence[str] | None = None,
+) -> float:
     """Peak memory (MB) of case ``index`` of :func:`model_cases`, measured in a new Python
     process after its bare passes ran once there: inside a long-running process the
     allocator reuses what earlier cases freed, and their growth would hide this one's."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         threads = torch.get_num_threads()
-        return pool.submit(_measure_peak, model_name, index, device, peers, threads).result()
+        job = pool.submit(_measure_peak, model_name, index, device, peers, keys, threads)
+        return job.result()
 
 
-def _measure_peak(model_name: str, index: int, device: str, peers: bool, threads: int) -> float:
+def _measure_peak(
+    model_name: str,
+    index: int,
+    device: str,
+    peers: bool,
+    keys: Sequence[str] | None,
+    threads: int,
+) -> float:
     reuse_freed_memory()  # as the command line runs it
     torch.set_num_threads(threads)
-    cases, _ = model_cases(model_name, torch.device(device), peers)
+    cases, _ = model_cases(model_name, torch.device(device), peers, keys)
     cases[index].baseline()
     return measure_peak_memory(cases[index].run, device)[1]
 
@@ -395,10 +415,12 @@ def run_benchmarks(
     progress: Callable[[str, str], None] | None = None,
     out: str | os.PathLike | None = None,
     fresh_peaks: bool = True,
+    keys: Sequence[str] | None = None,
 ) -> list[BenchmarkRow]:
     """:func:`benchmark_model` for each configuration named in ``models`` (:data:`CONFIGS`);
     ``progress(model, method)`` is called before each method; with ``out``, the rows are
-    saved there as JSON (:func:`save_rows`; the path is checked before anything runs).
+    saved there as JSON (:func:`save_rows`; the path is checked before anything runs);
+    ``keys``: only these records' methods (default: every method and the sanity run).
 
     Freed memory is kept for reuse first (:func:`~captum_explainer.runtime.reuse_freed_memory`,
     as the command line runs every command): otherwise every pass pays page faults whose
@@ -413,7 +435,7 @@ def run_benchmarks(
     for model in models:
         announce = None if progress is None else (lambda name, m=model: progress(m, name))
         rows += benchmark_model(
-            model, torch.device(device), repeats, warmup, peers, announce, fresh_peaks
+            model, torch.device(device), repeats, warmup, peers, announce, fresh_peaks, keys
         )
     if out is not None:
         save_rows(out, rows)
