@@ -36,15 +36,6 @@ class Timing:
     high: float
 
 
-def time_repeats(
-    fn: Callable[[], Any], repeats: int, warmup: int, device: torch.device | str = "cpu"
-) -> Timing:
-    """:class:`Timing` of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    return _timing([timed(fn, device)[1] for _ in range(repeats)])
-
-
 def _timing(times: list[float]) -> Timing:
     return Timing(statistics.median(times), min(times), max(times))
 
@@ -192,7 +183,6 @@ def forward_chunks(
     else:
         copies = images.repeat_interleave(per_pass, dim=0)
     n = images.shape[0]
-    full = copies
     rest = n_masks % per_pass
     # The remainder pass holds the first ``rest`` copies of each image.
     partial = copies.unflatten(0, (n, per_pass))[:, :rest].flatten(0, 1) if rest else None
@@ -200,7 +190,7 @@ def forward_chunks(
     def run() -> None:
         with torch.no_grad():
             for _ in range(n_masks // per_pass):
-                model(full)
+                model(copies)
             if partial is not None:
                 model(partial)
 
