@@ -100,3 +100,27 @@ def test_peak_memory_is_measured_in_a_fresh_process():
     index = next(i for i, c in enumerate(cases) if c.name == "RISE (48 masks)")
     peak = peak_in_fresh_process("tiny", index, "cpu", peers=False)
     assert math.isfinite(peak) and peak >= 0
+
+
+def test_scorecam_is_timed_against_passes_over_its_own_masked_images():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 2),
+    )
+    seen = []
+    model.register_forward_hook(lambda m, i, o: seen.append(i[0].clone()))
+    images = torch.rand(2, 3, 8, 8) + 0.5
+    passes = method_record("scorecam").passes(
+        model, None, images, 0, {"perturbations_per_eval": 6}, model[1]
+    )
+    seen.clear()
+    passes.run()
+    # One clean forward of both images, then 2 x 4 masked images in passes of 6.
+    assert [x.shape[0] for x in seen] == [2, 6, 6]
+    assert torch.equal(seen[0], images)
+    masked = seen[1]
+    assert (masked <= images[:1] + 1e-6).all() and not torch.equal(masked[0], masked[1])
+    assert torch.equal(masked[4], masked[0])  # 4 channels, repeated to fill the pass

@@ -124,7 +124,7 @@ class ScoreCAM(LayerAttribution):
             classes = None
             if target is not None:
                 classes = resolve_targets(target, n, logits.shape[1]).to(logits.device)
-            masks = _channel_masks(activations, size)
+            masks = channel_masks(activations, size)
             scores = torch.cat(
                 [
                     self._masked_scores(
@@ -159,7 +159,7 @@ class ScoreCAM(LayerAttribution):
         return class_scores(forward_logits(self.forward_func, masked, extra), self.score)
 
 
-def _channel_masks(activations: torch.Tensor, size: torch.Size) -> torch.Tensor:
+def channel_masks(activations: torch.Tensor, size: torch.Size) -> torch.Tensor:
     """Each channel upsampled to the input's size and scaled to [0, 1] (a flat channel: 0)."""
     up = F.interpolate(activations, size=tuple(size), mode="bilinear", align_corners=False)
     flat = up.flatten(2)

@@ -39,6 +39,7 @@ from captum_explainer.attr.gradcam import (
     last_spatial_layer,
     layer_activations,
 )
+from captum_explainer.attr.scorecam import channel_masks
 from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.measure import (
     BarePasses,
@@ -424,9 +425,14 @@ def _fgvis_passes(classifier, explainer, images, target, kwargs, layer) -> BareP
 
 def _scorecam_passes(classifier, explainer, images, target, kwargs, layer) -> BarePasses:
     layer = resolve_cam_layer(classifier, images, layer)
-    channels = layer_activations(classifier, layer, (images[:1],))[0].shape[1]
+    activations = layer_activations(classifier, layer, (images[:1],))[0]
+    channels = activations.shape[1]
     per_pass, n = kwargs.get("perturbations_per_eval", 64), images.shape[0]
-    masked = images[:1].expand(per_pass, *images.shape[1:]).contiguous()
+    # The first image masked by its own channel masks, as the method's passes see it (see
+    # forward_chunks on why the images' content matters), repeated to fill a pass.
+    masks = channel_masks(activations, images.shape[-2:])[0]
+    picked = torch.arange(per_pass, device=images.device) % channels
+    masked = images[:1] * masks[picked][:, None]
     return BarePasses(
         in_sequence(
             forward_passes(classifier, images, 1),
