@@ -255,18 +255,30 @@ class _Wrapped(nn.Module):
             return logits, x.mean()
         if self.kind == "dict":
             return {"logits": logits}
-        return type("ModelOutput", (), {"logits": logits})()
+        if self.kind == "scores":  # a dict without the logits in a known place
+            return {"scores": logits}
+        return type("ModelOutput", (), {"logits": logits})()  # as Hugging Face returns
 
 
 @pytest.mark.parametrize("kind", ["tuple", "dict", "object"])
-def test_models_that_do_not_return_logits_get_a_clear_error(model_setup, method, kind):
+def test_models_with_the_logits_in_a_known_place_give_the_same_maps(model_setup, method, kind):
     model, layer, size = model_setup
     wrapped = _Wrapped(model, kind).eval()
-    attribution = method.build(wrapped, layer)
+    x = _inputs(size, n=2)
     # The Explainer reads the classifier only to choose the predicted classes.
     target = None if not method.model_dependent else 1
+    expected = method.build(model, layer).attribute(x, target=target, **method.kwargs)
+    got = method.build(wrapped, layer).attribute(x, target=target, **method.kwargs)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert _hooks(model) == 0
+
+
+def test_models_without_logits_in_a_known_place_get_a_clear_error(model_setup, method):
+    model, layer, size = model_setup
+    wrapped = _Wrapped(model, "scores").eval()
+    target = None if not method.model_dependent else 1
     with pytest.raises(ValueError, match="forward_func must return .N, K. class scores"):
-        attribution.attribute(_inputs(size, n=2), target=target, **method.kwargs)
+        method.build(wrapped, layer).attribute(_inputs(size, n=2), target=target, **method.kwargs)
     assert _hooks(model) == 0
 
 

@@ -21,6 +21,8 @@ from captum._utils.common import _format_output, _format_tensor_into_tuples, _is
 from captum._utils.typing import TargetType
 from torch import nn
 
+from captum_explainer.models.adapters import output_logits
+
 #: Input dtypes the methods accept. Half precision is refused: RISE sums thousands of
 #: scores per pixel and FGVis compares activations exactly, both too coarse in float16.
 ACCEPTED_DTYPES = (torch.float32, torch.float64)
@@ -175,19 +177,20 @@ def forward_logits(
 
 
 def check_logits(output: Any) -> torch.Tensor:
-    """``output`` if it is an ``(N, K)`` tensor of finite values; else a ``ValueError`` saying
-    what came back and how to get the logits out of it, or naming the non-finite scores."""
-    if isinstance(output, torch.Tensor) and output.dim() == 2:
-        return check_finite_scores(output, "the images it was given")
-    if isinstance(output, torch.Tensor):
-        what = f"a tensor of shape {tuple(output.shape)}"
-    elif hasattr(output, "logits"):
-        what = f"a {type(output).__name__} with .logits (a Hugging Face style output)"
+    """The ``(N, K)`` logits in ``output`` (a tensor, or a Hugging Face style output, dict or
+    tuple: :func:`~captum_explainer.models.adapters.output_logits`), checked to be finite;
+    else a ``ValueError`` saying what came back, or naming the non-finite scores."""
+    logits = output_logits(output)
+    if isinstance(logits, torch.Tensor) and logits.dim() == 2:
+        return check_finite_scores(logits, "the images it was given")
+    if isinstance(logits, torch.Tensor):
+        what = f"a tensor of shape {tuple(logits.shape)}"
     else:
-        what = f"a {type(output).__name__}"
+        what = f"a {type(logits).__name__}"
     raise ValueError(
-        f"forward_func must return (N, K) class scores, got {what}; wrap the model so that "
-        f"it returns the logits tensor, e.g. lambda x: model(x).logits or lambda x: model(x)[0]"
+        f"forward_func must return (N, K) class scores (a tensor, or an output with .logits, "
+        f"a dict with 'logits' or a tuple starting with them), got {what}; wrap the model "
+        f"so that it returns the logits tensor, e.g. lambda x: model(x)['scores']"
     )
 
 

@@ -30,6 +30,7 @@ from captum_explainer.explainer.train import (
     train_explainer,
 )
 from captum_explainer.files import check_output_folder
+from captum_explainer.models.adapters import output_logits
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.models.user import check_channels, default_normalization
 
@@ -182,7 +183,7 @@ def _class_names(classifier: nn.Module, dataset: Dataset) -> list[str]:
     was_training = classifier.training
     try:
         with torch.no_grad():
-            logits = classifier.eval()(dataset[0][0][None])
+            logits = output_logits(classifier.eval()(dataset[0][0][None]))
     finally:
         classifier.train(was_training)
     return [str(k) for k in range(logits.shape[1])]

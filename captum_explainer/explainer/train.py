@@ -32,6 +32,7 @@ from captum_explainer.explainer.loss import (
 )
 from captum_explainer.files import check_output_folder
 from captum_explainer.metrics.per_class import class_mask_scores
+from captum_explainer.models.adapters import output_logits
 from captum_explainer.models.explainer_nets import (
     build_explainer,
     check_explainer_output,
@@ -97,7 +98,7 @@ def check_compatible(classifier: nn.Module, explainer: nn.Module, image: torch.T
     """The number of classes both networks agree on; a clear error if they do not."""
     check_channels(classifier, image, "the training data")
     with torch.no_grad():
-        logits = classifier(image[None])
+        logits = output_logits(classifier(image[None]))
         masks = explainer(image[None])
     check_explainer_output(masks, image[None])
     if logits.shape[1] != masks.shape[1]:
@@ -299,7 +300,7 @@ def loss_terms(
         batch.append(own_mask * images)
     # One classifier pass for the masked, inverted (and separated) images together.
     with autocast(images.device, precision):
-        outputs = classifier(torch.cat(batch)).float().split(images.shape[0])
+        outputs = output_logits(classifier(torch.cat(batch))).float().split(images.shape[0])
     return explainer_loss(
         logits,
         labels,

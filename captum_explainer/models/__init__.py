@@ -1,5 +1,6 @@
 """The classifiers that get explained (and, later, the Explainer networks)."""
 
+from captum_explainer.models.adapters import LogitsOf, logits_of, output_logits
 from captum_explainer.models.explainer_nets import (
     EXPLAINERS,
     SmallExplainer,
@@ -19,6 +20,9 @@ from captum_explainer.models.small_cnn import SmallCNN, small_cnn
 __all__ = [
     "CLASSIFIERS",
     "EXPLAINERS",
+    "LogitsOf",
+    "logits_of",
+    "output_logits",
     "SmallExplainer",
     "build_explainer",
     "deeplabv3_explainer",

@@ -1,0 +1,93 @@
+"""Models whose output is not a logits tensor (Hugging Face and the like): read by every
+method and by Explainer training, and wrapped for anything else by ``logits_of``."""
+
+import pytest
+import torch
+from captum.attr import IntegratedGradients
+from torch import nn
+
+from captum_explainer import RISE, GradCAM, fit_explainer
+from captum_explainer.models import SmallCNN, logits_of, output_logits
+
+
+class HFLikeOutput:
+    """What a Hugging Face classifier returns: an object holding ``.logits`` (and more)."""
+
+    def __init__(self, logits, hidden):
+        self.logits, self.hidden_states = logits, hidden
+
+
+class HFLike(nn.Module):
+    def __init__(self, in_channels=3, num_classes=3):
+        super().__init__()
+        self.backbone = SmallCNN(num_classes=num_classes, in_channels=in_channels, width=4)
+
+    def forward(self, pixel_values):
+        return HFLikeOutput(self.backbone(pixel_values), pixel_values.mean())
+
+
+def test_the_logits_are_found_in_every_known_place():
+    logits = torch.randn(2, 3)
+    for output in (logits, {"logits": logits}, (logits, 1.0), [logits], HFLikeOutput(logits, 0)):
+        assert output_logits(output) is logits
+    for other in ({"scores": logits}, "text", (1.0, logits)):
+        assert output_logits(other) is other  # left for the caller's check to name
+
+
+def test_logits_of_serves_captums_own_methods_and_shares_the_model():
+    torch.manual_seed(0)
+    model = HFLike().eval()
+    wrapped = logits_of(model)
+    assert logits_of(wrapped) is wrapped and wrapped.model is model
+    x = torch.randn(2, 3, 16, 16)
+    got = IntegratedGradients(wrapped).attribute(x, target=1, n_steps=8)
+    expected = IntegratedGradients(model.backbone).attribute(x, target=1, n_steps=8)
+    assert torch.allclose(got, expected)
+    wrapped.train()
+    assert model.training
+    with pytest.raises(TypeError, match="model must be an nn.Module, got function"):
+        logits_of(lambda x: x)
+
+
+def test_the_packages_methods_take_the_model_as_it_is():
+    torch.manual_seed(0)
+    model = HFLike().eval()
+    x = torch.randn(2, 3, 16, 16)
+    rise = RISE(model, score="sigmoid").attribute(x, target=2, n_masks=16, seed=0)
+    plain = RISE(model.backbone, score="sigmoid").attribute(x, target=2, n_masks=16, seed=0)
+    assert torch.equal(rise, plain)
+    # Grad-CAM finds the last spatial layer inside it.
+    assert GradCAM(model).attribute(x, target=0).shape == (2, 1, 16, 16)
+
+
+def test_fit_explainer_trains_for_a_model_with_an_output_object(tmp_path):
+    torch.manual_seed(0)
+    items = [(torch.randn(3, 16, 16), torch.tensor([1.0, float(i % 2), 0.0])) for i in range(8)]
+    explainer = fit_explainer(
+        HFLike(), items, tmp_path / "run", epochs=1, batch_size=4, progress=False
+    )
+    masks = explainer.attribute(items[0][0][None], target=None)  # reads the classifier too
+    assert masks.shape == (1, 1, 16, 16) and torch.isfinite(masks).all()
+
+
+def test_a_hugging_face_vit_built_from_a_config(tmp_path):
+    transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        num_labels=3,
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    vit = transformers.ViTForImageClassification(config).eval()
+    x = torch.randn(2, 3, 32, 32)
+    rise = RISE(vit, score="sigmoid").attribute(x, target=1, n_masks=16, seed=0)
+    assert rise.shape == (2, 1, 32, 32) and torch.isfinite(rise).all()
+    ig = IntegratedGradients(logits_of(vit)).attribute(x, target=1, n_steps=4)
+    assert ig.shape == x.shape
+    items = [(x[i % 2], torch.tensor([1.0, 0.0, float(i % 2)])) for i in range(4)]
+    explainer = fit_explainer(vit, items, tmp_path / "run", epochs=1, batch_size=2, progress=False)
+    assert explainer.attribute(x, target=None).shape == (2, 1, 32, 32)
