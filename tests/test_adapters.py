@@ -7,6 +7,7 @@ from captum.attr import IntegratedGradients
 from torch import nn
 
 from captum_explainer import RISE, GradCAM, fit_explainer
+from captum_explainer.attr.gradcam import TokenLayer, token_grid
 from captum_explainer.models import SmallCNN, logits_of, output_logits
 
 
@@ -91,3 +92,103 @@ def test_a_hugging_face_vit_built_from_a_config(tmp_path):
     items = [(x[i % 2], torch.tensor([1.0, 0.0, float(i % 2)])) for i in range(4)]
     explainer = fit_explainer(vit, items, tmp_path / "run", epochs=1, batch_size=2, progress=False)
     assert explainer.attribute(x, target=None).shape == (2, 1, 32, 32)
+
+
+class _PreNormViT(nn.Module):
+    """A vision transformer as torchvision, Hugging Face and timm write them: patch tokens
+    after a class token and ``registers`` register tokens, pre-norm blocks, a final norm."""
+
+    def __init__(self, registers=0, depth=2, dim=16, num_classes=3):
+        super().__init__()
+        self.patches = nn.Conv2d(3, dim, 8, stride=8)
+        self.extra = nn.Parameter(torch.randn(1, 1 + registers, dim))
+        self.blocks = nn.ModuleList(
+            nn.ModuleDict(
+                dict(
+                    norm1=nn.LayerNorm(dim),
+                    attn=nn.MultiheadAttention(dim, 2, batch_first=True),
+                    norm2=nn.LayerNorm(dim),
+                    mlp=nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim)),
+                )
+            )
+            for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        tokens = self.patches(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.extra.expand(len(x), -1, -1), tokens], 1)
+        for block in self.blocks:
+            h = block["norm1"](tokens)
+            tokens = tokens + block["attn"](h, h, h, need_weights=False)[0]
+            tokens = tokens + block["mlp"](block["norm2"](tokens))
+        return self.head(self.norm(tokens)[:, 0])
+
+
+@pytest.mark.parametrize("registers", [0, 4])
+def test_gradcam_reads_a_vision_transformers_last_block_on_its_patch_grid(registers):
+    torch.manual_seed(0)
+    vit = _PreNormViT(registers).eval()
+    x = torch.randn(2, 3, 32, 32)
+    gradcam = GradCAM(vit)
+    maps = gradcam.attribute(x, target=1, relu_attributions=False)
+    # Not the patch embedding (the only 4-D output), but the last block's first norm.
+    assert isinstance(gradcam.layer, TokenLayer) and gradcam.layer.module is vit.blocks[-1]["norm1"]
+    assert maps.shape == (2, 1, 32, 32) and maps.abs().sum() > 0
+    tokens = torch.arange(2 * (1 + registers + 16) * 3.0).reshape(2, 1 + registers + 16, 3)
+    grid = token_grid(tokens)  # the class and register tokens dropped
+    assert grid.shape == (2, 3, 4, 4) and torch.equal(grid[:, :, 0, 0], tokens[:, 1 + registers])
+
+
+def test_gradcam_finds_the_layer_of_hugging_face_vit_and_swin():
+    transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
+    torch.manual_seed(0)
+    vit = transformers.ViTForImageClassification(
+        transformers.ViTConfig(
+            num_labels=3,
+            image_size=32,
+            patch_size=8,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+        )
+    ).eval()
+    swin = transformers.SwinForImageClassification(
+        transformers.SwinConfig(
+            num_labels=3,
+            image_size=32,
+            patch_size=4,
+            embed_dim=8,
+            depths=[1, 1],
+            num_heads=[1, 2],
+            window_size=4,
+        )
+    ).eval()
+    x = torch.randn(2, 3, 32, 32)
+    for model in (vit, swin):
+        # The last block's first norm, wherever this transformers version nests it.
+        expected = [m for n, m in model.named_modules() if n.endswith("layernorm_before")][-1]
+        gradcam = GradCAM(model)
+        maps = gradcam.attribute(x, target=1, relu_attributions=False)
+        assert gradcam.layer.module is expected, type(model).__name__
+        assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all()
+
+
+def test_gradcam_and_rise_on_timm_models():
+    timm = pytest.importorskip("timm", reason="the timm check needs it")
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=3, img_size=64)
+    convnext = timm.create_model("convnext_atto", pretrained=False, num_classes=3)
+    for model, expected in ((vit.eval(), vit.blocks[-1].norm1), (convnext.eval(), None)):
+        gradcam = GradCAM(model)
+        maps = gradcam.attribute(x, target=1, relu_attributions=False)
+        assert maps.shape == (2, 1, 64, 64) and torch.isfinite(maps).all()
+        if expected is not None:
+            assert isinstance(gradcam.layer, TokenLayer) and gradcam.layer.module is expected
+        else:  # a ConvNet: its last spatial output
+            assert not isinstance(gradcam.layer, TokenLayer)
+        rise = RISE(model, score="softmax").attribute(x, target=1, n_masks=8, seed=0)
+        assert rise.shape == (2, 1, 64, 64)

@@ -134,18 +134,25 @@ class GradCAM(LayerAttribution, GradientAttribution):
         return cam.clamp(min=0) if relu_attributions else cam
 
 
+#: Leading tokens that are not patches (a class token and register tokens) token_grid drops.
+MAX_EXTRA_TOKENS = 8
+
+
 def token_grid(tokens: torch.Tensor) -> torch.Tensor:
-    """Tokens ``(N, T, D)`` as a feature map ``(N, D, side, side)`` on their patch grid,
-    a leading class token dropped (``T = side**2`` or ``1 + side**2``)."""
+    """Tokens ``(N, T, D)`` as a feature map ``(N, D, side, side)`` on their patch grid: the
+    last ``side**2`` tokens, with ``side**2`` the largest square in ``T``; the leading ones (a
+    class token, register tokens: at most :data:`MAX_EXTRA_TOKENS`) are dropped."""
     if tokens.dim() != 3:
         raise ValueError(f"a token layer must give (N, T, D), got {tuple(tokens.shape)}")
     t = tokens.shape[1]
     side = math.isqrt(t)
-    if side * side != t:  # a class token first
-        tokens, side = tokens[:, 1:], math.isqrt(t - 1)
-        if side * side != t - 1:
-            raise ValueError(f"{t} tokens are neither a square grid nor one plus a square")
-    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
+    if t - side * side > MAX_EXTRA_TOKENS:
+        raise ValueError(
+            f"{t} tokens are not a square grid after at most {MAX_EXTRA_TOKENS} leading "
+            f"class or register tokens"
+        )
+    patches = tokens[:, t - side * side :]
+    return patches.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
 
 
 def layer_activations(
@@ -200,9 +207,17 @@ def default_layer(model: Callable) -> nn.Module | TokenLayer | None:
 
 def last_spatial_layer(
     model: nn.Module, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None
-) -> nn.Module:
-    """The last module (in execution order) whose output is ``(N, C, H, W)`` with ``H * W > 1``,
-    global pooling layers left out, from one forward pass of the first image (hooks removed)."""
+) -> nn.Module | TokenLayer:
+    """The layer Grad-CAM reads when none is given, from one forward pass of the first image
+    (hooks removed): the last module (in execution order) whose output is ``(N, C, H, W)``
+    with ``H * W > 1``, global pooling layers left out; or, for a vision transformer (a
+    model whose last token LayerNorm comes after every such output), its last block's first
+    LayerNorm.
+
+    Pre-norm transformers (torchvision's, Hugging Face's and timm's ViT and Swin) run two
+    LayerNorms per block and one after the last block, so that layer is the third token
+    LayerNorm from the end: the last point where the patch tokens still feed attention, the
+    layer torchvision ViTs use here (:func:`default_layer`)."""
     outputs: list[tuple[nn.Module, torch.Tensor]] = []
     hooks = [
         module.register_forward_hook(lambda m, _, out: outputs.append((m, out)))
@@ -218,16 +233,25 @@ def last_spatial_layer(
         for hook in hooks:
             hook.remove()
     spatial = [
-        m
-        for m, out in outputs
+        i
+        for i, (_, out) in enumerate(outputs)
         if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[-1] * out.shape[-2] > 1
     ]
+    token_norms = [
+        i
+        for i, (m, out) in enumerate(outputs)
+        if isinstance(m, nn.LayerNorm) and isinstance(out, torch.Tensor) and out.dim() == 3
+    ]
+    # A model that ends in token space (its last token norm after every 4-D output; Swin's
+    # attention makes 4-D tensors inside its blocks) is read at its last block's first norm.
+    if len(token_norms) >= 3 and token_norms[-1] > (spatial[-1] if spatial else -1):
+        return TokenLayer(outputs[token_norms[-3]][0])
     if not spatial:
         raise ValueError(
             f"no layer of {type(model).__name__} gives a spatial output (N, C, H, W) with more "
             f"than one pixel; give layer= (Grad-CAM needs one)"
         )
-    return spatial[-1]
+    return outputs[spatial[-1]][0]
 
 
 _GLOBAL_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
