@@ -1,13 +1,20 @@
 """Models whose output is not a logits tensor (Hugging Face and the like): read by every
 method and by Explainer training, and wrapped for anything else by ``logits_of``."""
 
+import json
+import sys
+import types
+
+import numpy as np
 import pytest
 import torch
 from captum.attr import IntegratedGradients
+from PIL import Image
 from torch import nn
 
 from captum_explainer import RISE, GradCAM, fit_explainer
 from captum_explainer.attr.gradcam import TokenLayer, token_grid
+from captum_explainer.cli import main
 from captum_explainer.models import SmallCNN, logits_of, output_logits
 
 
@@ -192,3 +199,76 @@ def test_gradcam_and_rise_on_timm_models():
             assert not isinstance(gradcam.layer, TokenLayer)
         rise = RISE(model, score="softmax").attribute(x, target=1, n_masks=8, seed=0)
         assert rise.shape == (2, 1, 64, 64)
+
+
+def _image_folder(root, n=4, size=32):
+    """Class folders ``a``/``b`` of RGB images (a class folder is also data for training)."""
+    for i in range(n):
+        folder = root / ("a" if i % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = np.random.default_rng(i).integers(0, 255, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    return root
+
+
+def _explain(tmp_path, *model_args):
+    images = _image_folder(tmp_path / "images")
+    out = tmp_path / "maps"
+    argv = ["explain", str(images), "--recursive", "--method", "gradcam", "--out", str(out)]
+    assert main([*argv, "--no-progress", *model_args]) == 0
+    return sorted(p.name for p in out.rglob("*.npy"))
+
+
+def test_the_command_line_builds_a_model_from_an_import_path_with_keyword_arguments(
+    tmp_path, monkeypatch
+):
+    built = []
+
+    def build(width=8, in_channels=3):
+        built.append(width)
+        return SmallCNN(num_classes=2, in_channels=in_channels, width=width)
+
+    monkeypatch.setitem(sys.modules, "user_models", types.SimpleNamespace(build=build))
+    args = ["--model", "user_models:build", "--model-kwargs", "width=4", "--classes", "a", "b"]
+    assert len(_explain(tmp_path, *args, "--image-size", "32")) == 4
+    assert built == [4]
+    with pytest.raises(SystemExit):  # argparse: exit 2 on a missing value
+        main(["explain", "x.png", "--model", "user_models:build", "--model-kwargs"])
+    code = main(["explain", "x.png", "--model", "user_models:build", "--model-kwargs", "4"])
+    assert code == 2
+
+
+def test_the_command_line_builds_timm_models_with_their_size_and_classes(tmp_path):
+    pytest.importorskip("timm", reason="the timm check needs it")
+    for name in ("vit_tiny_patch16_224", "convnext_atto"):
+        args = ["--model", f"timm:{name}", "--num-classes", "2", "--classes", "a", "b"]
+        assert len(_explain(tmp_path / name, *args, "--image-size", "32")) == 4, name
+    assert main(["explain", "x.png", "--model", "timm:no_such_net", "--num-classes", "2"]) == 2
+
+
+def test_the_command_line_reads_a_hugging_face_folder_offline_and_trains_for_it(tmp_path):
+    transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        num_labels=2,
+        id2label={0: "a", 1: "b"},
+        label2id={"a": 0, "b": 1},
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    folder = tmp_path / "vit"
+    transformers.ViTForImageClassification(config).save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps({"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]})
+    )
+    assert len(_explain(tmp_path, "--model", f"hf:{folder}")) == 4  # classes, size from files
+    run = tmp_path / "explainer"
+    argv = ["train-explainer", "--model", f"hf:{folder}", "--data", str(tmp_path / "images")]
+    argv += ["--epochs", "1", "--batch-size", "2", "--val-fraction", "0.5", "--no-progress"]
+    assert main([*argv, "--out", str(run)]) == 0
+    assert (run / "best.pt").is_file()
+    assert main(["explain", "x.png", "--model", f"hf:{tmp_path}"]) == 2  # no config.json

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +135,19 @@ def add_own_classifier(parser: argparse.ArgumentParser, data: bool = True) -> No
     yours = parser.add_argument_group("your own classifier and images")
     yours.add_argument(
         "--model",
-        help="torchvision:<name> (with --weights and --num-classes), <module>:<callable> "
-        "returning an nn.Module, or a train-classifier checkpoint",
+        help="torchvision:<name> (with --weights and --num-classes), timm:<name> (with "
+        "--num-classes), hf:<folder> (a save_pretrained folder, read offline), "
+        "<module>:<callable> returning an nn.Module, or a train-classifier checkpoint",
+    )
+    yours.add_argument(
+        "--model-kwargs",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="keyword arguments of a <module>:<callable> or timm model (values read as Python "
+        "literals, else as text), e.g. depth=4 drop_rate=0.1",
     )
     yours.add_argument("--weights", type=Path, help="the model's state_dict file")
-    yours.add_argument("--num-classes", type=int, help="size of a torchvision model's head")
+    yours.add_argument("--num-classes", type=int, help="size of a torchvision or timm model's head")
     if data:
         yours.add_argument(
             "--data", type=Path, help="a folder of class folders, or a .csv/.json image listing"
@@ -153,4 +163,25 @@ def own_classifier(args: argparse.Namespace, default: str) -> OwnClassifier:
     """The :class:`OwnClassifier` the options name (``default``: the model when no
     ``--model`` is given, e.g. ``--classifier`` or the shipped one)."""
     fields = ("weights", "num_classes", "classes", "task", "mean", "std", "image_size", "channels")
-    return OwnClassifier(args.model or default, **{name: getattr(args, name) for name in fields})
+    return OwnClassifier(
+        args.model or default,
+        **{name: getattr(args, name) for name in fields},
+        model_kwargs=parse_model_kwargs(args.model_kwargs),
+    )
+
+
+def parse_model_kwargs(pairs: Sequence[str] | None) -> dict[str, Any] | None:
+    """``["depth=4", "name=big"]`` as ``{"depth": 4, "name": "big"}``: each value read as a
+    Python literal where it is one, else kept as text."""
+    if not pairs:
+        return None
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--model-kwargs takes KEY=VALUE pairs, got {pair!r}")
+        try:
+            kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key] = value
+    return kwargs

@@ -6,7 +6,8 @@
   ``vit_b_16``, ...) built with ``num_classes`` outputs, its weights from ``--weights``
   (a ``state_dict`` file, loaded with ``weights_only=True``);
 - ``<module>:<callable>``: any importable callable returning an ``nn.Module``
-  (``my_pkg.models:build``), weights optional;
+  (``my_pkg.models:build``), called with ``model_kwargs``, weights optional;
+- ``timm:<name>`` and ``hf:<folder>``: see :mod:`~captum_explainer.models.other_libraries`;
 - a checkpoint written by ``captum-explainer train-classifier`` (its description inside).
 
 What the rest of the package needs to know of a classifier is a :class:`ClassifierInfo`.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,12 @@ import torch
 from torch import nn
 
 from captum_explainer.data.types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.models.other_libraries import (
+    HF_PREFIX,
+    TIMM_PREFIX,
+    build_timm,
+    load_hugging_face,
+)
 from captum_explainer.models.registry import (
     TORCHVISION_PREFIX,
     build_classifier,
@@ -89,8 +96,13 @@ def load_model(
     model: str,
     weights: str | os.PathLike | None = None,
     num_classes: int | None = None,
+    image_size: int | None = None,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """A classifier from one of ``--model``'s forms (see the module's docstring).
+
+    ``model_kwargs`` go to an import path's callable or to ``timm.create_model``;
+    ``image_size`` to a timm ViT.
 
     Returns:
         ``(model in eval() mode, what its checkpoint describes)``: the description is empty
@@ -109,6 +121,17 @@ def load_model(
             )
         load_weights(network, weights)
         return network.eval(), {}
+    if model.startswith(TIMM_PREFIX):
+        if num_classes is None:
+            raise ValueError(f"--model {model!r} needs --num-classes (the size of its head)")
+        network = build_timm(model[len(TIMM_PREFIX) :], num_classes, image_size, model_kwargs)
+        if weights is not None:
+            load_weights(network, weights)
+        return network.eval(), {}
+    if model.startswith(HF_PREFIX):
+        if weights is not None:
+            raise ValueError("--weights does not go with hf:<folder>: the folder holds them")
+        return load_hugging_face(model[len(HF_PREFIX) :], num_classes)
     if ":" in model and not Path(model).exists():
         module_name, _, attribute = model.partition(":")
         try:
@@ -117,7 +140,7 @@ def load_model(
             raise ValueError(
                 f"--model {model!r}: cannot import {attribute!r} from {module_name!r} ({error})"
             ) from error
-        network = builder()
+        network = builder(**(model_kwargs or {}))
         if not isinstance(network, nn.Module):
             raise ValueError(
                 f"--model {model!r} returned a {type(network).__name__}, not an nn.Module"
@@ -126,7 +149,11 @@ def load_model(
             load_weights(network, weights)
         return network.eval(), {}
     if weights is not None:
-        raise ValueError("--weights goes with --model torchvision:<name> or <module>:<callable>")
+        raise ValueError(
+            "--weights goes with --model torchvision:<name>, timm:<name> or <module>:<callable>"
+        )
+    if model_kwargs:
+        raise ValueError("--model-kwargs go with --model timm:<name> or <module>:<callable>")
     return load_classifier(model)
 
 
@@ -160,12 +187,16 @@ class OwnClassifier:
     std: Sequence[float] | None = None
     image_size: int | None = None
     channels: int | None = None
+    #: Keyword arguments of an import path's callable or of ``timm.create_model``.
+    model_kwargs: dict[str, Any] | None = field(default=None, compare=False)
 
     def load(
         self, data_classes: list[str] | None = None, data_task: str | None = None
     ) -> tuple[nn.Module, ClassifierInfo]:
         """The model (``eval()`` mode) and its description (see :func:`describe`)."""
-        network, stored = load_model(self.model, self.weights, self.num_classes)
+        network, stored = load_model(
+            self.model, self.weights, self.num_classes, self.image_size, self.model_kwargs
+        )
         return network, self.describe(stored, data_classes, data_task)
 
     def describe(
