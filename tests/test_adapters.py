@@ -78,19 +78,18 @@ def test_fit_explainer_trains_for_a_model_with_an_output_object(tmp_path):
     assert masks.shape == (1, 1, 16, 16) and torch.isfinite(masks).all()
 
 
+def _tiny_vit(transformers, **config):
+    """A randomly initialised Hugging Face ViT for 32 x 32 images (4 x 4 patches of 8)."""
+    sizes = dict(image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1)
+    sizes.update(num_attention_heads=2, intermediate_size=32)
+    vit_config = transformers.ViTConfig(**{**sizes, **config})
+    return transformers.ViTForImageClassification(vit_config).eval()
+
+
 def test_a_hugging_face_vit_built_from_a_config(tmp_path):
     transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
     torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        num_labels=3,
-        image_size=32,
-        patch_size=8,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-    )
-    vit = transformers.ViTForImageClassification(config).eval()
+    vit = _tiny_vit(transformers, num_labels=3)
     x = torch.randn(2, 3, 32, 32)
     rise = RISE(vit, score="sigmoid").attribute(x, target=1, n_masks=16, seed=0)
     assert rise.shape == (2, 1, 32, 32) and torch.isfinite(rise).all()
@@ -151,17 +150,7 @@ def test_gradcam_reads_a_vision_transformers_last_block_on_its_patch_grid(regist
 def test_gradcam_finds_the_layer_of_hugging_face_vit_and_swin():
     transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
     torch.manual_seed(0)
-    vit = transformers.ViTForImageClassification(
-        transformers.ViTConfig(
-            num_labels=3,
-            image_size=32,
-            patch_size=8,
-            hidden_size=16,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=32,
-        )
-    ).eval()
+    vit = _tiny_vit(transformers, num_labels=3, num_hidden_layers=2)
     swin = transformers.SwinForImageClassification(
         transformers.SwinConfig(
             num_labels=3,
@@ -249,19 +238,11 @@ def test_the_command_line_builds_timm_models_with_their_size_and_classes(tmp_pat
 def test_the_command_line_reads_a_hugging_face_folder_offline_and_trains_for_it(tmp_path):
     transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
     torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        num_labels=2,
-        id2label={0: "a", 1: "b"},
-        label2id={"a": 0, "b": 1},
-        image_size=32,
-        patch_size=8,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
+    vit = _tiny_vit(
+        transformers, num_labels=2, id2label={0: "a", 1: "b"}, label2id={"a": 0, "b": 1}
     )
     folder = tmp_path / "vit"
-    transformers.ViTForImageClassification(config).save_pretrained(folder)
+    vit.save_pretrained(folder)
     (folder / "preprocessor_config.json").write_text(
         json.dumps({"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]})
     )
