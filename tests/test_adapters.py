@@ -15,6 +15,7 @@ from torch import nn
 from captum_explainer import RISE, GradCAM, fit_explainer
 from captum_explainer.attr.gradcam import TokenLayer, token_grid
 from captum_explainer.cli import main
+from captum_explainer.data import SyntheticScenes
 from captum_explainer.models import SmallCNN, logits_of, output_logits
 
 
@@ -89,15 +90,35 @@ def _tiny_vit(transformers, **config):
 def test_a_hugging_face_vit_built_from_a_config(tmp_path):
     transformers = pytest.importorskip("transformers", reason="the Hugging Face check needs it")
     torch.manual_seed(0)
-    vit = _tiny_vit(transformers, num_labels=3)
+    vit = _tiny_vit(transformers, num_labels=8)  # the synthetic world's classes
     x = torch.randn(2, 3, 32, 32)
     rise = RISE(vit, score="sigmoid").attribute(x, target=1, n_masks=16, seed=0)
     assert rise.shape == (2, 1, 32, 32) and torch.isfinite(rise).all()
     ig = IntegratedGradients(logits_of(vit)).attribute(x, target=1, n_steps=4)
     assert ig.shape == x.shape
-    items = [(x[i % 2], torch.tensor([1.0, 0.0, float(i % 2)])) for i in range(4)]
-    explainer = fit_explainer(vit, items, tmp_path / "run", epochs=1, batch_size=2, progress=False)
+    explainer = fit_explainer(
+        vit, _synthetic_items(), tmp_path / "run", epochs=1, batch_size=2, progress=False
+    )
     assert explainer.attribute(x, target=None).shape == (2, 1, 32, 32)
+
+
+def _synthetic_items(n=4, size=32):
+    """(image, multi-hot labels) items of the synthetic world (8 classes)."""
+    scenes = SyntheticScenes(n, image_size=size, seed=3, split="val")
+    return [(scenes[i][0], scenes[i][1]) for i in range(n)]
+
+
+def test_fit_explainer_for_a_timm_convnet_on_the_synthetic_world(tmp_path):
+    timm = pytest.importorskip("timm", reason="the timm check needs it")
+    torch.manual_seed(0)
+    convnext = timm.create_model("convnext_atto", pretrained=False, num_classes=8).eval()
+    scenes = SyntheticScenes(4, image_size=32, seed=3, split="val")
+    items = [(scenes[i][0], scenes[i][1]) for i in range(4)]
+    explainer = fit_explainer(
+        convnext, items, tmp_path / "run", epochs=1, batch_size=2, progress=False
+    )
+    masks = explainer.attribute(items[0][0][None], target=None)
+    assert masks.shape == (1, 1, 32, 32) and torch.isfinite(masks).all()
 
 
 class _PreNormViT(nn.Module):
