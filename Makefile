@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # shared between clones must be re-pointed whenever the checkout is new.
 STAMP := .make/installed$(subst /,_,$(abspath $(VENV)))
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint format install docs clean
 
 install: $(STAMP)
 
@@ -30,9 +30,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check captum_explainer tests examples benchmarks
 	$(BIN)/ruff format --check captum_explainer tests examples benchmarks
 
+# The guides and the API reference from the docstrings, warnings as errors, into docs/_build.
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[docs]"
+	$(BIN)/python -m sphinx -b html -W --keep-going -q docs docs/_build/html
+
 format: $(STAMP)
 	$(BIN)/ruff format captum_explainer tests examples benchmarks
 	$(BIN)/ruff check --fix captum_explainer tests examples benchmarks
 
 clean:
-	rm -rf .make $(OUT) .pytest_cache
+	rm -rf .make $(OUT) .pytest_cache docs/_build
