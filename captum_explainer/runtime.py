@@ -35,6 +35,10 @@ def reuse_freed_memory(mmap_threshold: int = MMAP_THRESHOLD) -> bool:
 
     Returns:
         Whether the settings were applied.
+
+    Example:
+        >>> from captum_explainer.runtime import reuse_freed_memory
+        >>> applied = reuse_freed_memory()  # once, at the start of a CPU job
     """
     if not isinstance(mmap_threshold, int) or mmap_threshold < 1:
         raise ValueError(f"mmap_threshold must be an integer >= 1, got {mmap_threshold!r}")

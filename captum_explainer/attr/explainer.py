@@ -36,6 +36,17 @@ class ExplainerAttribution(Attribution):
             the classes the classifier predicts, as the paper does at inference.
         task: what "predicts" means: ``"multilabel"`` (every class with logit >= 0, else the
             top-1) or ``"single-label"`` (the top-1 class of a softmax classifier).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import ExplainerAttribution
+        >>> from captum_explainer.models import synthetic_classifier, synthetic_explainer
+        >>> explainer = ExplainerAttribution(synthetic_explainer(), synthetic_classifier())
+        >>> images = torch.rand(2, 3, 64, 64)
+        >>> explainer.attribute(images, target=3).shape  # class 3's mask
+        torch.Size([2, 1, 64, 64])
+        >>> explainer.attribute_all_classes(images).shape  # every class, one pass
+        torch.Size([2, 8, 64, 64])
     """
 
     def __init__(

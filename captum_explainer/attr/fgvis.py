@@ -55,6 +55,16 @@ class FGVis(GradientAttribution):
             ``(0 - mean) / std``. Default ImageNet's.
         score: ``"softmax"`` (default), ``"sigmoid"`` (multi-label models), ``"logit"``
             or a callable on ``(N, K)`` logits.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import FGVis
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> fgvis = FGVis(synthetic_classifier(), SYNTHETIC_NORMALIZATION, score="sigmoid")
+        >>> masks = fgvis.attribute(torch.rand(2, 3, 64, 64), target=4, n_iter=5)
+        >>> masks.shape, bool(masks.min() >= 0 and masks.max() <= 1)
+        (torch.Size([2, 3, 64, 64]), True)
     """
 
     def __init__(

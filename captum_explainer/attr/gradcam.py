@@ -44,6 +44,14 @@ class GradCAM(LayerAttribution, GradientAttribution):
             module's docstring). A layer giving tokens ``(N, T, D)`` is read as a grid of
             ``T`` (or ``T - 1`` after a class token) patches.
         device_ids: as Captum's, for ``DataParallel`` models.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import GradCAM
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> GradCAM(model).attribute(torch.rand(2, 3, 64, 64), target=[1, 5]).shape
+        torch.Size([2, 1, 64, 64])
     """
 
     def __init__(

@@ -25,6 +25,14 @@ class IntegratedGradients(CaptumIntegratedGradients):
 
     Args and returns: exactly Captum's (``forward_func``, ``multiply_by_inputs``;
     ``attribute`` returns attributions shaped like the inputs).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import IntegratedGradients
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> ig = IntegratedGradients(synthetic_classifier())
+        >>> ig.attribute(torch.rand(2, 3, 64, 64), target=0, n_steps=8).shape
+        torch.Size([2, 3, 64, 64])
     """
 
     @log_usage()

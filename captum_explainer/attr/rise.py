@@ -27,6 +27,17 @@ class RISE(MaskSamplingAttribution):
         forward_func: the model, or any function returning ``(N, K)`` logits.
         score: ``"softmax"`` (default, single-label models, as TorchRay), ``"sigmoid"``
             (multi-label models), ``"logit"`` or a callable on ``(N, K)`` logits.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import RISE
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> images = torch.rand(2, 3, 64, 64)
+        >>> rise = RISE(synthetic_classifier(), score="sigmoid")
+        >>> rise.attribute(images, target=3, n_masks=64, seed=0).shape
+        torch.Size([2, 1, 64, 64])
+        >>> rise.attribute_all_classes(images, n_masks=64, seed=0).shape
+        torch.Size([2, 8, 64, 64])
     """
 
     def attribute_all_classes(

@@ -49,6 +49,14 @@ class ScoreCAM(LayerAttribution):
         score: what the channels are weighed by: ``"softmax"`` (default, as the paper's
             code), ``"sigmoid"`` (multi-label models), ``"logit"`` (as pytorch-grad-cam) or a
             callable on ``(N, K)`` logits.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import ScoreCAM
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> cam = ScoreCAM(synthetic_classifier(), score="sigmoid")
+        >>> cam.attribute(torch.rand(1, 3, 64, 64), target=2).shape
+        torch.Size([1, 1, 64, 64])
     """
 
     def __init__(

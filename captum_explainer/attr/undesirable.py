@@ -48,6 +48,15 @@ class UndesirablePixels(MaskSamplingAttribution):
     Args:
         forward_func: the model, or any function returning ``(N, K)`` logits.
         score: ``"softmax"`` (default), ``"sigmoid"`` (multi-label), ``"logit"`` or a callable.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import UndesirablePixels
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> method = UndesirablePixels(synthetic_classifier(), score="sigmoid")
+        >>> maps = method.attribute_both(torch.rand(1, 3, 64, 64), target=0, n_masks=64, seed=0)
+        >>> sorted(maps), maps["target"].shape
+        (['non_target', 'target'], torch.Size([1, 1, 64, 64]))
     """
 
     def attribute_both(

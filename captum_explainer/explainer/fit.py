@@ -129,6 +129,19 @@ def fit_explainer(
         The trained Explainer (its best checkpoint) as an :class:`ExplainerAttribution`
         around ``classifier`` for ``task`` (``target=None`` explains what it predicts), in
         ``eval()`` mode.
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer import SyntheticScenes, fit_explainer
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> scenes = SyntheticScenes(8, image_size=32, seed=1, split="val")
+        >>> items = [scenes[i][:2] for i in range(8)]  # (image, multi-hot labels)
+        >>> with tempfile.TemporaryDirectory() as run:
+        ...     explainer = fit_explainer(
+        ...         synthetic_classifier(), items, run, epochs=1, batch_size=4, progress=False
+        ...     )
+        >>> explainer.attribute(items[0][0][None], target=None).shape  # predicted classes
+        torch.Size([1, 1, 32, 32])
     """
     out_dir = Path(out_dir)
     check_output_folder(out_dir)

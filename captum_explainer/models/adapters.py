@@ -51,14 +51,22 @@ def logits_of(model: nn.Module) -> nn.Module:
     """``model`` wrapped to return its ``(N, K)`` logits tensor (once: a wrapped model is
     returned as it is).
 
-    Example::
+    Example:
+        >>> import torch
+        >>> from captum.attr import IntegratedGradients
+        >>> from captum_explainer.models import logits_of, synthetic_classifier
+        >>> class DictModel(torch.nn.Module):  # returns {"logits": ...}, as many models do
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.net = synthetic_classifier()
+        ...     def forward(self, x):
+        ...         return {"logits": self.net(x)}
+        >>> ig = IntegratedGradients(logits_of(DictModel()))  # Captum needs the tensor
+        >>> ig.attribute(torch.rand(2, 3, 64, 64), target=1, n_steps=4).shape
+        torch.Size([2, 3, 64, 64])
 
-        from transformers import ViTConfig, ViTForImageClassification
-        from captum.attr import IntegratedGradients
-        from captum_explainer.models import logits_of
-
-        vit = ViTForImageClassification(ViTConfig(num_labels=8, image_size=64)).eval()
-        maps = IntegratedGradients(logits_of(vit)).attribute(images, target=3)
+        A Hugging Face classifier (``ViTForImageClassification`` and the like) is wrapped the
+        same way: ``IntegratedGradients(logits_of(vit))``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
