@@ -6,10 +6,14 @@
 VENV ?= .venv
 PYTHON ?= python3
 OUT ?= demo-output
+# The optional extras installed beside the package; CI adds those whose tests it runs
+# (e.g. EXTRAS=test,coco,hf,timm,bench).
+EXTRAS ?= test,coco
 BIN := $(VENV)/bin
-# One stamp per (checkout, venv): an editable install points at this checkout, so a venv
-# shared between clones must be re-pointed whenever the checkout is new.
-STAMP := .make/installed$(subst /,_,$(abspath $(VENV)))
+# One stamp per (checkout, venv, extras): an editable install points at this checkout, so a
+# venv shared between clones must be re-pointed whenever the checkout is new.
+comma := ,
+STAMP := .make/installed$(subst /,_,$(abspath $(VENV)))_$(subst $(comma),_,$(EXTRAS))
 
 .PHONY: demo test lint format install docs clean
 
@@ -17,7 +21,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,coco]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
 	@mkdir -p .make && touch $@
 
 demo: $(STAMP)

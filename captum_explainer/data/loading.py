@@ -15,6 +15,13 @@ def collate_items(items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, ob
 
     Segmentations are stacked into ``(N, H, W)`` when every item has one of the same size,
     and otherwise returned as a list holding tensors and ``None``.
+
+    Example:
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> images, labels, segmentation = collate_items(list(SyntheticScenes(4, image_size=32)))
+        >>> images.shape, labels.shape, segmentation.shape
+        (torch.Size([4, 3, 32, 32]), torch.Size([4, 8]), torch.Size([4, 32, 32]))
     """
     if len(items) == 0:
         raise ValueError("cannot collate an empty batch")

@@ -14,6 +14,14 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
     Returns:
         ``(K,)`` average precision per class; NaN for a class with no positive example.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import average_precision
+        >>> scores = torch.tensor([[0.9, 0.2], [0.8, 0.7], [0.1, 0.6]])
+        >>> labels = torch.tensor([[1, 0], [0, 1], [1, 1]])
+        >>> [round(ap, 4) for ap in average_precision(scores, labels).tolist()]
+        [0.8333, 1.0]
     """
     if scores.shape != labels.shape or scores.dim() != 2:
         raise ValueError(
@@ -31,5 +39,14 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
 
 def mean_average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """Mean of :func:`average_precision` over the classes that have positives."""
+    """Mean of :func:`average_precision` over the classes that have positives.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import mean_average_precision
+        >>> scores = torch.tensor([[0.9, 0.2], [0.8, 0.7], [0.1, 0.6]])
+        >>> labels = torch.tensor([[1, 0], [0, 1], [1, 1]])
+        >>> round(mean_average_precision(scores, labels), 4)
+        0.9167
+    """
     return float(average_precision(scores, labels).nanmean())

@@ -48,6 +48,18 @@ def saliency_metric(
 
     Returns:
         ``(N,)`` values.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.metrics import saliency_metric
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> scenes = SyntheticScenes(4, seed=1, split="val")
+        >>> images, labels, segmentation = collate_items(list(scenes))
+        >>> masks = (segmentation > 0).float()[:, None]  # the objects themselves
+        >>> saliency_metric(synthetic_classifier(), images, masks, labels).shape
+        torch.Size([4])
     """
     masked = masks * images + (1 - masks) * baseline
     probabilities = _scores(model, masked, "softmax", batch_size)
@@ -60,7 +72,17 @@ def gaussian_blur(
     images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None
 ) -> torch.Tensor:
     """A separable Gaussian blur; by default the RISE paper's (kernel 11, sigma 5 at 224 px,
-    scaled with the image)."""
+    scaled with the image).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import gaussian_blur
+        >>> images = torch.zeros(1, 3, 64, 64)
+        >>> images[..., 32, 32] = 1.0
+        >>> blurred = gaussian_blur(images)
+        >>> blurred.shape, round(float(blurred.sum() / 3), 3)  # mass kept, spread out
+        (torch.Size([1, 3, 64, 64]), 1.0)
+    """
     height = images.shape[-2]
     sigma = sigma if sigma is not None else 5.0 * height / 224
     kernel_size = (
@@ -81,7 +103,16 @@ def gaussian_blur(
 @dataclass
 class CausalCurves:
     """Deletion and insertion (Petsiuk et al. 2018): curves ``(N, steps + 1)`` over the
-    fraction of pixels in ``x`` and their areas ``(N,)`` by the trapezoid rule."""
+    fraction of pixels in ``x`` and their areas ``(N,)`` by the trapezoid rule.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import CausalCurves
+        >>> x = torch.linspace(0, 1, 5)[None]
+        >>> curves = CausalCurves(x, deletion=1 - x, insertion=x)
+        >>> curves.deletion_auc.tolist(), curves.insertion_auc.tolist(), curves.evidence_warnings()
+        ([0.5], [0.5], [])
+    """
 
     x: torch.Tensor
     deletion: torch.Tensor
@@ -147,7 +178,17 @@ CANVASES = ("blur", "rise-blur", "mean", "blank")
 def insertion_canvas(
     images: torch.Tensor, canvas: str = "blur", baseline: float | torch.Tensor = 0.0
 ) -> torch.Tensor:
-    """What insertion starts from before revealing pixels (see :data:`CANVASES`)."""
+    """What insertion starts from before revealing pixels (see :data:`CANVASES`).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import insertion_canvas
+        >>> images = torch.rand(2, 3, 64, 64)
+        >>> insertion_canvas(images, "mean")[0, :, 0, 0].allclose(images[0].mean(dim=(1, 2)))
+        True
+        >>> insertion_canvas(images, "blur").shape
+        torch.Size([2, 3, 64, 64])
+    """
     if canvas == "blur":
         sigma = images.shape[-2] / 16
         return gaussian_blur(images, kernel_size=2 * round(3 * sigma) + 1, sigma=sigma)
@@ -183,6 +224,25 @@ def deletion_insertion(
         maps: ``(N, 1, H, W)`` (any scale: only the order of pixels matters).
         targets: ``(N,)`` the class each map explains.
         canvas: the insertion canvas, one of :data:`CANVASES`.
+
+    Example:
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.metrics import deletion_insertion, random_maps
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> scenes = SyntheticScenes(8, seed=1, split="val")
+        >>> images, labels, segmentation = collate_items(list(scenes))
+        >>> targets = labels.argmax(1)  # one present class per image
+        >>> truth = (segmentation == (targets + 1)[:, None, None]).float()[:, None]
+        >>> model = synthetic_classifier()
+        >>> curves = deletion_insertion(model, images, truth, targets, n_steps=16, score="sigmoid")
+        >>> curves.deletion.shape  # (images, steps + 1)
+        torch.Size([8, 17])
+        >>> noise = deletion_insertion(
+        ...     model, images, random_maps(truth), targets, n_steps=16, score="sigmoid"
+        ... )
+        >>> bool(curves.insertion_auc.mean() > noise.insertion_auc.mean())  # the objects matter more
+        True
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
@@ -217,7 +277,17 @@ class ClassSpecificity:
     map of class ``k`` (columns), over thresholds 0.1 ... 0.9. ``blank``: the classifier's
     mean probability on a blank (all-baseline) image, the level an uninformative mask reaches;
     ``unmasked``: class ``t``'s mean probability on its images without any mask, the level a
-    perfect mask keeps (NaN for classes without images)."""
+    perfect mask keeps (NaN for classes without images).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import ClassSpecificity
+        >>> result = ClassSpecificity(
+        ...     matrix=torch.tensor([[0.9, 0.1], [0.2, 0.8]]), blank=torch.tensor([0.05, 0.05])
+        ... )
+        >>> result.matrix.diagonal().tolist()  # class t's score with class t's own masks
+        [0.8999999761581421, 0.800000011920929]
+    """
 
     matrix: torch.Tensor  # (K, K), NaN for classes without images
     blank: torch.Tensor  # (K,)
@@ -252,6 +322,21 @@ def class_specificity(
     Args:
         class_maps: ``(N, K, H, W)`` in [0, 1], every class's map of every image.
         labels: ``(N, K)``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.metrics import class_specificity
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> scenes = SyntheticScenes(8, seed=1, split="val")
+        >>> images, labels, segmentation = collate_items(list(scenes))
+        >>> class_maps = torch.stack([(segmentation == k + 1).float() for k in range(8)], dim=1)
+        >>> result = class_specificity(
+        ...     synthetic_classifier(), images, class_maps, labels, score="sigmoid", thresholds=(0.5,)
+        ... )
+        >>> result.matrix.shape  # (scored class, mask class)
+        torch.Size([8, 8])
     """
     n, k = labels.shape
     thr = torch.tensor(thresholds, device=images.device, dtype=images.dtype)
@@ -299,6 +384,20 @@ def undesirable_recovery(
     Returns:
         ``{q: {"score_rise": ..., "became_top1": ..., "images": n}}`` with ``n`` the
         images counted (NaN rates where ``n`` is 0).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.metrics import random_maps, undesirable_recovery
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> scenes = SyntheticScenes(8, seed=1, split="val")
+        >>> images, labels, _ = collate_items(list(scenes))
+        >>> targets = torch.zeros(8, dtype=torch.long)  # try to recover class 0 everywhere
+        >>> maps = random_maps(images[:, :1])  # the reference row: a random map
+        >>> result = undesirable_recovery(synthetic_classifier(), images, maps, targets)
+        >>> sorted(result), sorted(result[0.05])
+        ([0.01, 0.05, 0.1], ['became_top1', 'images', 'score_rise'])
     """
     n, _, h, w = images.shape
     scores_before = _scores(model, images, score, batch_size)
@@ -321,6 +420,14 @@ def undesirable_recovery(
 
 
 def random_maps(like: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Uniform random maps shaped like ``like``: the reference row of a ranking metric."""
+    """Uniform random maps shaped like ``like``: the reference row of a ranking metric.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import random_maps
+        >>> maps = random_maps(torch.empty(2, 1, 8, 8), seed=3)
+        >>> maps.shape, bool(maps.equal(random_maps(maps, seed=3)))
+        (torch.Size([2, 1, 8, 8]), True)
+    """
     generator = torch.Generator(device=like.device).manual_seed(seed)
     return torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)

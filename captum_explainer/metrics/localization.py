@@ -33,6 +33,15 @@ def scale_maps(maps: torch.Tensor, rule: str = "minmax") -> torch.Tensor:
       clamped to [0, 1] only.
     - ``"max"``: negative values to 0, then divided by the map's maximum (an all-zero map
       stays zero). The package's rule before version 0.2, kept by name for comparison.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import scale_maps
+        >>> maps = torch.tensor([[[[-8.0, 0.0], [4.0, 8.0]]]])
+        >>> scale_maps(maps).flatten().tolist()
+        [0.0, 0.5, 0.75, 1.0]
+        >>> scale_maps(maps, rule="max").flatten().tolist()
+        [0.0, 0.0, 0.5, 1.0]
     """
     if rule == "none":
         return maps.clamp(0, 1)
@@ -49,7 +58,15 @@ def scale_maps(maps: torch.Tensor, rule: str = "minmax") -> torch.Tensor:
 
 
 def merge_class_maps(class_maps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per image, the max over the labelled classes' maps: ``(N, K, H, W) -> (N, 1, H, W)``."""
+    """Per image, the max over the labelled classes' maps: ``(N, K, H, W) -> (N, 1, H, W)``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import merge_class_maps
+        >>> class_maps = torch.tensor([[[[0.9]], [[0.2]], [[0.5]]]])  # 1 image, 3 classes, 1 x 1
+        >>> merge_class_maps(class_maps, labels=torch.tensor([[0, 1, 1]])).flatten().tolist()
+        [0.5]
+    """
     return max_over_classes(class_maps, labels, empty=0.0)
 
 
@@ -68,6 +85,14 @@ def roc_auc(values: torch.Tensor, positive: torch.Tensor, valid: torch.Tensor) -
 
     Ties count one half (the Mann-Whitney statistic). Rows where ``positive`` takes one
     value only get NaN. All inputs ``(N, P)``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import roc_auc
+        >>> values = torch.tensor([[0.9, 0.8, 0.1, 0.3]])
+        >>> positive = torch.tensor([[1, 0, 0, 1]])
+        >>> roc_auc(values, positive, valid=torch.ones(1, 4)).tolist()  # 3 of 4 pairs ordered
+        [0.75]
     """
     pos = positive.bool() & valid.bool()
     neg = ~positive.bool() & valid.bool()
@@ -97,6 +122,17 @@ def mask_scores(masks: torch.Tensor, segmentation: torch.Tensor) -> dict[str, to
         values against ``s``; NaN where ``s`` is all one value), ``background_coverage``
         (``mean(relu(m - s)) / (1 - area(s))``, lower is better) and ``object_coverage``
         (``1 - mean(relu(s - m)) / area(s)``, higher is better).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import mask_scores
+        >>> segmentation = torch.tensor([[[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]])
+        >>> perfect = (segmentation > 0).float()[:, None]
+        >>> scores = mask_scores(perfect, segmentation)
+        >>> scores["continuous_iou"].tolist(), scores["background_coverage"].tolist()
+        ([1.0], [0.0])
+        >>> mask_scores(torch.ones(1, 1, 4, 4), segmentation)["continuous_iou"].tolist()  # 4 of 16
+        [0.25]
     """
     if masks.dim() != 4 or masks.shape[1] != 1:
         raise ValueError(f"masks must be (N, 1, H, W), got {tuple(masks.shape)}")
@@ -140,7 +176,15 @@ def mask_scores(masks: torch.Tensor, segmentation: torch.Tensor) -> dict[str, to
 
 
 def class_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``(image, class)`` pairs of present classes: two ``(M,)`` index tensors."""
+    """The ``(image, class)`` pairs of present classes: two ``(M,)`` index tensors.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import class_pairs
+        >>> images, classes = class_pairs(torch.tensor([[1, 0, 1], [0, 1, 0]]))
+        >>> images.tolist(), classes.tolist()
+        ([0, 0, 1], [0, 2, 1])
+    """
     images, classes = torch.nonzero(labels, as_tuple=True)
     return images, classes
 
@@ -156,7 +200,13 @@ TORCHRAY_TOLERANCE = 15.0
 
 def default_tolerance(height: int) -> float:
     """15 pixels at 224, scaled with the image size: the tolerance used when the original
-    image size is not known (the synthetic world, whose images are their own originals)."""
+    image size is not known (the synthetic world, whose images are their own originals).
+
+    Example:
+        >>> from captum_explainer.metrics import default_tolerance
+        >>> default_tolerance(224), default_tolerance(64)
+        (15.0, 4.285714285714286)
+    """
     return TORCHRAY_TOLERANCE * height / 224.0
 
 
@@ -191,6 +241,18 @@ def pointing_game(
     Returns:
         ``hits`` ``(M,)`` bool, ``per_class`` ``(K,)`` accuracy (NaN for absent classes)
         and ``mean``: the mean over classes, as TorchRay reports it.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import pointing_game
+        >>> segmentation = torch.zeros(2, 32, 32, dtype=torch.long)
+        >>> segmentation[:, 4:10, 4:10] = 1  # class 0 at the top left of both images
+        >>> maps = torch.zeros(2, 1, 32, 32)
+        >>> maps[0, 0, 6, 6] = 1.0  # on the object: a hit
+        >>> maps[1, 0, 28, 28] = 1.0  # far from it: a miss
+        >>> result = pointing_game(maps, segmentation, classes=torch.tensor([0, 0]), num_classes=2)
+        >>> result["hits"].tolist(), result["mean"]
+        ([True, False], 0.5)
     """
     if protocol not in POINTING_PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(POINTING_PROTOCOLS)}, got {protocol!r}")
@@ -219,7 +281,16 @@ def energy_pointing_game(
     maps: torch.Tensor, segmentation: torch.Tensor, classes: torch.Tensor, num_classes: int
 ) -> dict[str, torch.Tensor | float]:
     """Energy-based pointing game (Wang et al., Score-CAM, 2020): the share of the map's
-    positive mass inside the class's region. Same pair layout as :func:`pointing_game`."""
+    positive mass inside the class's region. Same pair layout as :func:`pointing_game`.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import energy_pointing_game
+        >>> segmentation = torch.tensor([[[1, 1], [0, 0]]])
+        >>> maps = torch.tensor([[[[2.0, 1.0], [1.0, -2.0]]]])  # negative values do not count
+        >>> energy_pointing_game(maps, segmentation, torch.tensor([0]), num_classes=1)["mean"]
+        0.75
+    """
     positive = maps[:, 0].clamp(min=0)
     inside = segmentation == (classes + 1)[:, None, None]
     share = (positive * inside).flatten(1).sum(1) / positive.flatten(1).sum(1).clamp(min=1e-12)
@@ -229,7 +300,15 @@ def energy_pointing_game(
 
 def per_class_mean(values: torch.Tensor, classes: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Mean of per-pair ``values`` for each class ``(K,)``, NaN values left out (a score
-    undefined for that pair); NaN for a class without a defined value."""
+    undefined for that pair); NaN for a class without a defined value.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import per_class_mean
+        >>> values = torch.tensor([1.0, 0.0, float("nan"), 0.5])
+        >>> per_class_mean(values, classes=torch.tensor([0, 0, 1, 2]), num_classes=4).tolist()
+        [0.5, nan, 0.5, nan]
+    """
     defined = ~torch.isnan(values.float())
     total = torch.zeros(num_classes, device=values.device).index_add_(
         0,

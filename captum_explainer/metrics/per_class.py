@@ -29,6 +29,13 @@ def scale_class_maps(class_maps: torch.Tensor, rule: str = "minmax") -> torch.Te
     ``rule`` as :func:`~captum_explainer.metrics.localization.scale_maps`, applied to the
     ``K`` maps of an image together (``"minmax"``: the image's lowest value over every class
     becomes 0 and its highest 1), so the maps' relative strengths survive.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import scale_class_maps
+        >>> class_maps = torch.tensor([[[[0.0, 2.0]], [[1.0, 4.0]]]])  # 1 image, 2 classes, 1 x 2
+        >>> scale_class_maps(class_maps).flatten().tolist()  # one scale for both classes
+        [0.0, 0.5, 0.25, 1.0]
     """
     if class_maps.dim() != 4:
         raise ValueError(f"class_maps must be (N, K, H, W), got {tuple(class_maps.shape)}")
@@ -62,6 +69,20 @@ def class_mask_scores(
     Returns:
         ``(per_pair, per_image)``: ``(M,)`` tensors in the pair order of
         :func:`~captum_explainer.metrics.localization.class_pairs`, and ``(N,)`` tensors.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import class_mask_scores
+        >>> segmentation = torch.tensor([[[1, 1, 2, 2], [0, 0, 0, 0]]])  # class 0 left, class 1 right
+        >>> labels = torch.tensor([[1, 1, 0]])  # class 2 absent
+        >>> class_maps = torch.zeros(1, 3, 2, 4)
+        >>> class_maps[0, 0, 0, :2] = 1.0  # class 0's map on class 0's pixels
+        >>> class_maps[0, 1, 0, :] = 1.0  # class 1's map on both objects
+        >>> per_pair, per_image = class_mask_scores(class_maps, segmentation, labels)
+        >>> per_pair["class_iou"].tolist(), per_pair["own_object_share"].tolist()
+        ([1.0, 0.5], [1.0, 0.5])
+        >>> per_image["absent_class_mass"].tolist()
+        [0.0]
     """
     n, k, h, w = class_maps.shape
     if segmentation.shape != (n, h, w) or labels.shape != (n, k):
