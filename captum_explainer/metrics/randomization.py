@@ -48,7 +48,15 @@ LEAKAGE_THRESHOLD = 0.5
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-row Spearman rank correlation of ``(N, ...)`` tensors (ties take distinct ranks in
-    a stable order; a constant row correlates 0)."""
+    a stable order; a constant row correlates 0).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics.randomization import spearman
+        >>> a = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+        >>> spearman(a, a**3).tolist(), spearman(a, -a).tolist()  # ranks only
+        ([1.0], [-1.0])
+    """
     ra = a.flatten(1).argsort(dim=1, stable=True).argsort(dim=1).float()
     rb = b.flatten(1).argsort(dim=1, stable=True).argsort(dim=1).float()
     ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
@@ -59,7 +67,15 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
     """Per-image structural similarity of maps ``(N, 1, H, W)`` in [0, 1] (Wang et al. 2004,
-    a uniform ``window x window`` window, the usual constants for a data range of 1)."""
+    a uniform ``window x window`` window, the usual constants for a data range of 1).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics.randomization import ssim
+        >>> maps = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> [round(value, 4) for value in ssim(maps, maps).tolist()]  # identical maps
+        [1.0, 1.0]
+    """
     c1, c2 = 0.01**2, 0.03**2
     pad = window // 2
 
@@ -77,7 +93,15 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
 
 
 def similarities(original: torch.Tensor, other: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The four per-image measures of :data:`MEASURES` between two batches of maps."""
+    """The four per-image measures of :data:`MEASURES` between two batches of maps.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics.randomization import similarities
+        >>> maps = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> sorted(similarities(maps, maps))
+        ['spearman', 'spearman_abs', 'ssim', 'ssim_abs']
+    """
     return {
         "spearman": spearman(original, other),
         "spearman_abs": spearman(original.abs(), other.abs()),
@@ -88,7 +112,15 @@ def similarities(original: torch.Tensor, other: torch.Tensor) -> dict[str, torch
 
 def parameterized_layers(model: nn.Module) -> list[str]:
     """Names of the modules that hold parameters of their own, output layer first (the
-    paper's top-down order, approximated by reverse registration order)."""
+    paper's top-down order, approximated by reverse registration order).
+
+    Example:
+        >>> from torch import nn
+        >>> from captum_explainer.metrics.randomization import parameterized_layers
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+        >>> parameterized_layers(model)  # output layer first
+        ['3', '0']
+    """
     names = [
         name
         for name, module in model.named_modules()
@@ -99,7 +131,18 @@ def parameterized_layers(model: nn.Module) -> list[str]:
 
 def randomize_(module: nn.Module, generator: torch.Generator) -> None:
     """Replace a module's own parameters with random values of the same scale (Gaussian with
-    each tensor's standard deviation, or 1 for constant tensors such as BatchNorm's)."""
+    each tensor's standard deviation, or 1 for constant tensors such as BatchNorm's).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from captum_explainer.metrics.randomization import randomize_
+        >>> layer = nn.Linear(8, 8)
+        >>> before = layer.weight.clone()
+        >>> randomize_(layer, torch.Generator().manual_seed(0))
+        >>> bool(layer.weight.equal(before)), layer.weight.shape
+        (False, torch.Size([8, 8]))
+    """
     with torch.no_grad():
         for parameter in module.parameters(recurse=False):
             std = float(parameter.std()) if parameter.numel() > 1 else 0.0
@@ -114,6 +157,16 @@ class RandomizationResult:
     ``layers``: the randomised layer of each step (cascading: it and every layer above);
     ``per_step``: measure -> ``(steps, N)`` per-image similarities; ``passed`` and
     ``threshold``: the verdict (:data:`PASS_THRESHOLD`).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics.randomization import MEASURES, RandomizationResult
+        >>> result = RandomizationResult(
+        ...     "a method", "cascading", ["fc", "conv"],
+        ...     per_step={measure: torch.tensor([[1.0, 0.5], [0.5, 0.0]]) for measure in MEASURES},
+        ... )
+        >>> result.mean("spearman_abs"), result.passed  # 0.25 < 0.5 once every layer is random
+        ([0.75, 0.25], True)
     """
 
     method: str
@@ -167,6 +220,19 @@ def model_randomization(
 
     Returns:
         :class:`RandomizationResult`.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import GradCAM
+        >>> from captum_explainer.metrics.randomization import model_randomization
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> def explain(model, images, targets):
+        ...     return GradCAM(model).attribute(images, target=targets)
+        >>> model = synthetic_classifier()
+        >>> images, targets = torch.rand(4, 3, 64, 64), torch.tensor([0, 1, 2, 3])
+        >>> result = model_randomization(explain, model, images, targets, method="Grad-CAM")
+        >>> len(result.layers), result.per_step["spearman"].shape  # (steps, images)
+        (13, torch.Size([13, 4]))
     """
     return model_randomization_all({method: explain}, model, images, targets, mode, layers, seed)[0]
 
@@ -181,7 +247,25 @@ def model_randomization_all(
     seed: int = 0,
 ) -> list[RandomizationResult]:
     """:func:`model_randomization` of several methods (name -> explain function): each
-    randomised model is made once and explained by every method, in the batch given."""
+    randomised model is made once and explained by every method, in the batch given.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import GradCAM, IntegratedGradients
+        >>> from captum_explainer.metrics.randomization import model_randomization_all
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> explains = {
+        ...     "Grad-CAM": lambda model, x, t: GradCAM(model).attribute(x, target=t),
+        ...     "IG": lambda model, x, t: IntegratedGradients(model).attribute(x, target=t),
+        ... }
+        >>> images, targets = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
+        >>> layers = ["head", "features.block6.0"]  # the first steps only
+        >>> results = model_randomization_all(
+        ...     explains, synthetic_classifier(), images, targets, layers=layers
+        ... )
+        >>> [(result.method, len(result.layers)) for result in results]
+        [('Grad-CAM', 2), ('IG', 2)]
+    """
     if mode not in ("cascading", "independent"):
         raise ValueError(f"mode must be 'cascading' or 'independent', got {mode!r}")
     layers = list(layers) if layers is not None else parameterized_layers(model)
@@ -219,7 +303,19 @@ def random_logit(
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Similarity of each image's map for its class to its map for a random other class
-    (per-image measures of :data:`MEASURES`); a class-sensitive method gives low values."""
+    (per-image measures of :data:`MEASURES`); a class-sensitive method gives low values.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import GradCAM
+        >>> from captum_explainer.metrics.randomization import random_logit
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> def explain(model, images, targets):
+        ...     return GradCAM(model).attribute(images, target=targets)
+        >>> images, targets = torch.rand(4, 3, 64, 64), torch.tensor([0, 1, 2, 3])
+        >>> random_logit(explain, synthetic_classifier(), images, targets, num_classes=8)["ssim"].shape
+        torch.Size([4])
+    """
     generator = torch.Generator().manual_seed(seed)
     offset = torch.randint(1, num_classes, targets.shape, generator=generator)
     others = (targets.cpu() + offset) % num_classes
@@ -242,6 +338,12 @@ class LeakageResult:
     ``shape_share``: how much of the evidence's gain over the blank level the shape alone
     reaches, ``(max(other_image, mean_fill) - blank) / (evidence - blank)``; near 0 when the
     score comes from the evidence inside the mask, near 1 when the mask's shape carries it.
+
+    Example:
+        >>> from captum_explainer.metrics.randomization import LeakageResult
+        >>> result = LeakageResult(evidence=0.9, other_image=0.2, mean_fill=0.3, blank=0.1)
+        >>> round(result.shape_share, 3)  # (0.3 - 0.1) / (0.9 - 0.1)
+        0.25
     """
 
     evidence: float
@@ -276,6 +378,19 @@ def leakage(
             is also laid over the next image of the batch).
         score: ``"sigmoid"`` or ``"softmax"``.
         baseline: what masked-out pixels become.
+
+    Example:
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.metrics.randomization import leakage
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> scenes = SyntheticScenes(8, seed=1, split="val")
+        >>> images, labels, segmentation = collate_items(list(scenes))
+        >>> targets = labels.argmax(1)
+        >>> masks = (segmentation == (targets + 1)[:, None, None]).float()[:, None]  # true objects
+        >>> result = leakage(synthetic_classifier(), masks, images, targets)
+        >>> bool(result.shape_share > 0.5)  # here a class is a shape: the silhouette tells it
+        True
     """
     if images.shape[0] < 2:
         raise ValueError("leakage needs at least 2 images (each mask is laid over another one)")
