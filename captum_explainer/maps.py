@@ -17,6 +17,13 @@ def to_pixel_map(attributions: torch.Tensor, reduction: str = "abs_sum") -> torc
         attributions: an attribution batch; a ``(N, 1, H, W)`` map is returned unchanged.
         reduction: ``"abs_sum"`` (default, magnitude over channels, as usual for Integrated
             Gradients heatmaps), ``"sum"`` (signed), ``"max"`` or ``"mean"``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.attr import to_pixel_map
+        >>> attributions = torch.tensor([[[[1.0]], [[-2.0]], [[0.5]]]])  # (1, 3, 1, 1)
+        >>> to_pixel_map(attributions).item(), to_pixel_map(attributions, "sum").item()
+        (3.5, -0.5)
     """
     if attributions.dim() != 4:
         raise ValueError(
@@ -39,6 +46,13 @@ def expand_to_input(attributions: torch.Tensor, inputs: torch.Tensor) -> torch.T
     """Broadcast ``(N, 1, H, W)`` maps to the inputs' ``(N, C, H, W)``.
 
     ``captum.metrics.infidelity`` needs attributions of the input's exact shape.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.attr import expand_to_input
+        >>> inputs = torch.rand(2, 3, 8, 8)
+        >>> expand_to_input(torch.rand(2, 1, 8, 8), inputs).shape  # as captum.metrics.infidelity wants
+        torch.Size([2, 3, 8, 8])
     """
     if attributions.shape == inputs.shape:
         return attributions
@@ -56,7 +70,14 @@ def expand_to_input(attributions: torch.Tensor, inputs: torch.Tensor) -> torch.T
 
 def to_numpy_image(tensor: torch.Tensor) -> np.ndarray:
     """One ``(C, H, W)`` tensor (or ``(1, C, H, W)``) as a channels-last ``(H, W, C)`` array,
-    the layout ``captum.attr.visualization.visualize_image_attr`` expects."""
+    the layout ``captum.attr.visualization.visualize_image_attr`` expects.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.attr import to_numpy_image
+        >>> to_numpy_image(torch.rand(1, 3, 16, 8)).shape
+        (16, 8, 3)
+    """
     if tensor.dim() == 4 and tensor.shape[0] == 1:
         tensor = tensor[0]
     if tensor.dim() != 3:

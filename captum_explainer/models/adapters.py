@@ -19,7 +19,15 @@ from torch import nn
 def output_logits(output: Any) -> Any:
     """The logits in a model's ``output``: a tensor as it is; an object's ``.logits`` (a
     Hugging Face ``ModelOutput``); a mapping's ``"logits"``; a tuple's or list's first
-    element. Anything else comes back unchanged, for the caller's check to name."""
+    element. Anything else comes back unchanged, for the caller's check to name.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import output_logits
+        >>> logits = torch.zeros(2, 5)
+        >>> output_logits({"logits": logits}) is logits, output_logits((logits, "extra")) is logits
+        (True, True)
+    """
     if isinstance(output, torch.Tensor):
         return output
     if isinstance(output, Mapping) and "logits" in output:
@@ -37,6 +45,20 @@ class LogitsOf(nn.Module):
 
     The wrapped model stays reachable as ``.model``, so its layers (e.g. Grad-CAM's) and its
     parameters are the same objects; ``train()``/``eval()`` reach it as for any submodule.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from captum_explainer.models import LogitsOf
+        >>> class DictModel(nn.Module):  # returns {"logits": ...} like many libraries' models
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc = nn.Linear(4, 3)
+        ...     def forward(self, x):
+        ...         return {"logits": self.fc(x)}
+        >>> model = LogitsOf(DictModel())
+        >>> model(torch.rand(2, 4)).shape, model.model.fc is model.model.fc
+        (torch.Size([2, 3]), True)
     """
 
     def __init__(self, model: nn.Module) -> None:

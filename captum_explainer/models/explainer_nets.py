@@ -53,6 +53,13 @@ class SmallExplainer(nn.Module):
 
     Shapes: input ``(N, in_channels, H, W)``, any ``H, W >= 1`` (padded internally to a
     multiple of 8, then cropped back); output logits ``(N, K, H, W)``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import SmallExplainer
+        >>> explainer = SmallExplainer(num_classes=8)
+        >>> explainer(torch.rand(2, 3, 64, 64)).shape  # one mask logit map per class
+        torch.Size([2, 8, 64, 64])
     """
 
     def __init__(
@@ -290,6 +297,13 @@ def deeplabv3_explainer(
         weights_backbone: ImageNet weights of the ResNet-50 backbone: ``None`` (random; the
             tests), a ``ResNet50_Weights`` member or its name, or a local ``state_dict`` file.
             The segmentation head always starts random, as in the paper.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import deeplabv3_explainer
+        >>> explainer = deeplabv3_explainer(num_classes=20).eval()  # random weights, no download
+        >>> explainer(torch.rand(1, 3, 64, 64)).shape
+        torch.Size([1, 20, 64, 64])
     """
     return DeepLabV3Explainer(num_classes, weights_backbone)
 
@@ -304,7 +318,17 @@ EXPLAINERS = {
 
 def build_explainer(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
     """A fresh Explainer of architecture ``arch`` (one of :data:`EXPLAINERS`); ``kwargs``
-    go to its builder (e.g. ``class_head_channels`` or ``in_channels`` of :class:`SmallExplainer`)."""
+    go to its builder (e.g. ``class_head_channels`` or ``in_channels`` of :class:`SmallExplainer`).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import EXPLAINERS, build_explainer
+        >>> sorted(EXPLAINERS)
+        ['deeplabv3_resnet50', 'resnet18_fpn', 'resnet50_fpn', 'small_explainer']
+        >>> explainer = build_explainer("small_explainer", num_classes=10, in_channels=1)
+        >>> explainer(torch.rand(1, 1, 28, 28)).shape
+        torch.Size([1, 10, 28, 28])
+    """
     if arch not in EXPLAINERS:
         raise ValueError(f"explainer arch must be one of {sorted(EXPLAINERS)}, got {arch!r}")
     return EXPLAINERS[arch](num_classes=num_classes, **kwargs)

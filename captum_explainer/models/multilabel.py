@@ -72,6 +72,13 @@ def vgg16_multilabel(
     Returns:
         The model; input ``(N, 3, 224, 224)`` ImageNet-normalised, output logits ``(N, K)``.
         Grad-CAM's usual layer is ``model.features[29]`` (the last ReLU), also ``model.target_layer``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import vgg16_multilabel
+        >>> model = vgg16_multilabel(num_classes=20).eval()  # random weights, no download
+        >>> model(torch.rand(1, 3, 64, 64)).shape
+        torch.Size([1, 20])
     """
     model = _build_backbone(torchvision.models.vgg16, VGG16_Weights, weights)
     model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, num_classes)
@@ -95,6 +102,13 @@ def resnet50_multilabel(
     Returns:
         The model; input ``(N, 3, H, W)`` ImageNet-normalised, output logits ``(N, K)``.
         Grad-CAM's usual layer is ``model.layer4``, also ``model.target_layer``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import resnet50_multilabel
+        >>> model = resnet50_multilabel(num_classes=20).eval()  # random weights, no download
+        >>> model(torch.rand(1, 3, 64, 64)).shape
+        torch.Size([1, 20])
     """
     model = _build_backbone(torchvision.models.resnet50, ResNet50_Weights, weights)
     if freeze_features:

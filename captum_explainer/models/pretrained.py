@@ -29,13 +29,28 @@ __all__ = [
 
 
 def synthetic_classifier(map_location: str | torch.device = "cpu") -> nn.Module:
-    """The shipped :class:`SmallCNN` for the synthetic data, in ``eval()`` mode."""
+    """The shipped :class:`SmallCNN` for the synthetic data, in ``eval()`` mode.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> model(torch.rand(2, 3, 64, 64)).shape, model.training  # 8 classes' logits
+        (torch.Size([2, 8]), False)
+    """
     model, _ = load_classifier(shipped(SYNTHETIC_CLASSIFIER, "train-classifier"), map_location)
     return model
 
 
 def synthetic_explainer(map_location: str | torch.device = "cpu") -> nn.Module:
-    """The shipped :class:`SmallExplainer` for :func:`synthetic_classifier`, in ``eval()`` mode."""
+    """The shipped :class:`SmallExplainer` for :func:`synthetic_classifier`, in ``eval()`` mode.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import synthetic_explainer
+        >>> synthetic_explainer()(torch.rand(2, 3, 64, 64)).shape  # 8 classes' mask logits
+        torch.Size([2, 8, 64, 64])
+    """
     explainer, _ = load_explainer(shipped(SYNTHETIC_EXPLAINER, "train-explainer"), map_location)
     return explainer
 

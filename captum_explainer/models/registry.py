@@ -43,7 +43,17 @@ TORCHVISION_PREFIX = "torchvision:"
 
 def build_classifier(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
     """A fresh classifier of architecture ``arch``: one of :data:`CLASSIFIERS`, or
-    ``torchvision:<name>`` for any torchvision classification model (random weights)."""
+    ``torchvision:<name>`` for any torchvision classification model (random weights).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import build_classifier
+        >>> build_classifier("small_cnn", num_classes=8)(torch.rand(2, 3, 64, 64)).shape
+        torch.Size([2, 8])
+        >>> resnet = build_classifier("torchvision:resnet18", num_classes=10)  # random weights
+        >>> resnet.fc.out_features
+        10
+    """
     if arch.startswith(TORCHVISION_PREFIX):
         name = arch[len(TORCHVISION_PREFIX) :]
         if name not in torchvision.models.list_models(module=torchvision.models):
@@ -92,6 +102,13 @@ def load_classifier(
     Returns:
         ``(model, checkpoint)``: the model in ``eval()`` mode and the stored dictionary
         (``arch``, ``num_classes``, ``classes``, ``image_size``, ``normalization``, ...).
+
+    Example:
+        >>> from captum_explainer.models import load_classifier
+        >>> from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
+        >>> model, checkpoint = load_classifier(SYNTHETIC_CLASSIFIER)  # the shipped checkpoint
+        >>> checkpoint["arch"], checkpoint["num_classes"], model.training
+        ('small_cnn', 8, False)
     """
     checkpoint = load_checkpoint(path, kind="classifier", map_location=map_location)
     require_fields(checkpoint, CLASSIFIER_FIELDS, path)
@@ -124,6 +141,13 @@ def load_explainer(
 
     Returns:
         ``(explainer, checkpoint)``, the network in ``eval()`` mode.
+
+    Example:
+        >>> from captum_explainer.models import load_explainer
+        >>> from captum_explainer.models.pretrained import SYNTHETIC_EXPLAINER
+        >>> explainer, checkpoint = load_explainer(SYNTHETIC_EXPLAINER)  # the shipped checkpoint
+        >>> checkpoint["arch"], explainer.training
+        ('small_explainer', False)
     """
     checkpoint = load_checkpoint(path, kind="explainer", map_location=map_location)
     require_fields(checkpoint, ("arch", "num_classes", "state_dict"), path)

@@ -33,6 +33,12 @@ class SmallCNN(nn.Module):
         width: channels of the first blocks; later blocks use 2x and 4x.
 
     Shapes: input ``(N, in_channels, H, W)`` with ``H, W >= 8``; output logits ``(N, K)``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import SmallCNN
+        >>> SmallCNN(num_classes=10, in_channels=1)(torch.rand(4, 1, 28, 28)).shape
+        torch.Size([4, 10])
     """
 
     def __init__(self, num_classes: int = 8, in_channels: int = 3, width: int = 32) -> None:
@@ -82,6 +88,12 @@ def small_cnn(weights: str | None = None, num_classes: int = 8) -> SmallCNN:
 
     Returns:
         The model, in ``eval()`` mode when weights were loaded.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import small_cnn
+        >>> small_cnn(num_classes=8)(torch.rand(1, 3, 64, 64)).shape  # random weights
+        torch.Size([1, 8])
     """
     if weights is None:
         return SmallCNN(num_classes=num_classes)
