@@ -4,6 +4,7 @@ VOC-2007 and COCO-2014.
 Every dataset returns ``(image, labels, segmentation)`` items (see :data:`Item`).
 """
 
+from captum_explainer.data._object_sources import ObjectSources
 from captum_explainer.data.loading import collate_items
 from captum_explainer.data.real_objects import ObjectSceneConfig, RealObjects
 from captum_explainer.data.synthetic import SYNTHETIC_NORMALIZATION, SceneConfig, SyntheticScenes
@@ -14,6 +15,7 @@ __all__ = [
     "IMAGENET_NORMALIZATION",
     "Item",
     "Normalization",
+    "ObjectSources",
     "ObjectSceneConfig",
     "RealObjects",
     "SYNTHETIC_NORMALIZATION",

@@ -76,6 +76,14 @@ class ObjectSources:
         sprites: per class, a ``uint8`` array ``(N, h, w)`` of gray object images on black.
         photos: RGB ``uint8`` photographs ``(H, W, 3)``, at least as large as the scenes'
             crops (any size works: small ones are upsampled).
+
+    Example:
+        >>> import numpy as np
+        >>> from captum_explainer.data import ObjectSources
+        >>> sprites = tuple(np.full((2, 28, 28), 200, np.uint8) for _ in range(10))  # per class
+        >>> photos = (np.zeros((96, 96, 3), np.uint8),)  # backgrounds
+        >>> len(ObjectSources(sprites, photos).sprites)
+        10
     """
 
     sprites: tuple[np.ndarray, ...]

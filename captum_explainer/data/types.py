@@ -18,7 +18,18 @@ BOUNDARY_LABEL = 255
 
 @dataclass(frozen=True)
 class Normalization:
-    """A per-channel affine normalisation ``(x - mean) / std`` and its inverse."""
+    """A per-channel affine normalisation ``(x - mean) / std`` and its inverse.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.data import Normalization
+        >>> normalization = Normalization(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+        >>> images = torch.full((1, 3, 2, 2), 0.75)
+        >>> normalization.normalize(images)[0, :, 0, 0].tolist()
+        [1.0, 1.0, 1.0]
+        >>> normalization.denormalize(normalization.normalize(images)).equal(images)
+        True
+    """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
