@@ -20,6 +20,7 @@ from captum_explainer.evaluation.catalogue import (
     model_dependent_keys,
     model_dependent_record,
     register_method,
+    unregister_method,
     work_overrides,
 )
 from captum_explainer.models import SmallCNN, SmallExplainer
@@ -44,6 +45,20 @@ def test_keys_and_names_are_unique_and_a_second_registration_is_refused():
         register_method(method_record("rise"))
     with pytest.raises(ValueError, match="named 'RISE' is already registered"):
         register_method(replace(method_record("rise"), key="rise-again"))
+
+
+def test_a_registered_method_joins_the_catalogue_until_unregistered():
+    keys = [r.key for r in method_records()]
+    record = replace(method_record("gradcam"), key="cam-again", name="CAM again")
+    register_method(record)
+    try:
+        assert [r.key for r in method_records()] == [*keys, "cam-again"]
+        assert [s.name for s in build_methods(Models(SmallCNN(8)))][-1] == "CAM again"
+    finally:
+        assert unregister_method("cam-again") is record
+    assert [r.key for r in method_records()] == keys
+    with pytest.raises(ValueError, match="unknown method 'cam-again'"):
+        unregister_method("cam-again")
 
 
 def test_unknown_key_names_the_known_ones():

@@ -4,9 +4,9 @@
 - :mod:`.run`: run methods on one batch, time them, score them (``compare``, the
   faithfulness games);
 - :mod:`.evaluate`: over a dataset, one process or ``torchrun``, merged exactly;
-- :mod:`.demo` and :mod:`.benchmark`: callers of the above;
 - :mod:`.measure`: timing and memory, shared by the comparison and the benchmark.
 
+The applications (:mod:`captum_explainer.tasks`: the demo, the benchmark, ...) call them.
 Tables, CSV and the HTML report are written by :mod:`captum_explainer.report`, figures by
 :mod:`captum_explainer.report.figures`.
 """
@@ -21,6 +21,7 @@ from captum_explainer.evaluation.catalogue import (
     method_record,
     method_records,
     register_method,
+    unregister_method,
 )
 from captum_explainer.evaluation.evaluate import EvaluationResult, evaluate
 from captum_explainer.evaluation.run import (
@@ -50,4 +51,5 @@ __all__ = [
     "method_records",
     "register_method",
     "score_faithfulness",
+    "unregister_method",
 ]

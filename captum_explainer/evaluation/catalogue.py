@@ -79,6 +79,14 @@ class MethodSpec:
             own-object share, absent-class mass).
         specificity: its every-class maps are cheap enough for the class-specificity game
             (each class's map masks the image once per class).
+
+    Example:
+        >>> from captum_explainer import RISE
+        >>> from captum_explainer.evaluation import MethodSpec
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> rise = MethodSpec("RISE", RISE(synthetic_classifier()), {"n_masks": 500, "seed": 0})
+        >>> rise.scale  # saliency maps are min-max scaled before the mask scores
+        'minmax'
     """
 
     name: str
@@ -104,6 +112,13 @@ class Models:
             multi-label classifier, ``"softmax"`` for a single-label one).
         layer: the layer of the CAM methods: a module, its name in ``classifier``
             (``"layer3"``), or ``None`` to find it (see :class:`~captum_explainer.attr.GradCAM`).
+
+    Example:
+        >>> from captum_explainer.evaluation import Models, build_methods
+        >>> from captum_explainer.models import synthetic_classifier, synthetic_explainer
+        >>> models = Models(synthetic_classifier(), synthetic_explainer(), layer="features.block6")
+        >>> [method.name for method in build_methods(models, ["explainer", "gradcam"])]
+        ['Explainer', 'Grad-CAM']
     """
 
     classifier: nn.Module
@@ -157,6 +172,15 @@ class MethodRecord:
         benchmark_scaling: the benchmark also runs it at other work counts and warns when
             its time does not grow with them.
         doc: one line for ``--help`` and the docs.
+
+    Example:
+        >>> from captum_explainer.evaluation import Models, method_record
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> record = method_record("rise")
+        >>> record.name, record.work_arg, record.settings("quick", seed=3)
+        ('RISE', 'n_masks', {'n_masks': 24, 'seed': 3})
+        >>> record.spec(Models(synthetic_classifier()), preset="quick").kwargs
+        {'n_masks': 24, 'seed': 0}
     """
 
     key: str
@@ -224,7 +248,18 @@ _RECORDS: dict[str, MethodRecord] = {}
 
 
 def register_method(record: MethodRecord) -> MethodRecord:
-    """Add ``record`` to the catalogue (keys and names must be new)."""
+    """Add ``record`` to the catalogue (keys and names must be new).
+
+    Example:
+        >>> from dataclasses import replace
+        >>> from captum_explainer.evaluation import method_record, register_method, unregister_method
+        >>> presets = {p: {"n_masks": 500} for p in ("demo", "quick", "sanity", "benchmark", "large")}
+        >>> cheap_rise = replace(method_record("rise"), key="rise-500", name="RISE-500", presets=presets)
+        >>> register_method(cheap_rise).key  # now in the demo, evaluate and --methods
+        'rise-500'
+        >>> unregister_method("rise-500").name
+        'RISE-500'
+    """
     if record.key in _RECORDS:
         raise ValueError(f"a method with key {record.key!r} is already registered")
     if any(r.name == record.name for r in _RECORDS.values()):
@@ -233,18 +268,60 @@ def register_method(record: MethodRecord) -> MethodRecord:
     return record
 
 
+def unregister_method(key: str) -> MethodRecord:
+    """Remove the method ``key`` from the catalogue and return its record (a plugin's or a
+    test's own method; a ``ValueError`` names the known keys).
+
+    Example:
+        >>> from dataclasses import replace
+        >>> from captum_explainer.evaluation import method_keys, method_record, register_method
+        >>> from captum_explainer.evaluation import unregister_method
+        >>> _ = register_method(replace(method_record("gradcam"), key="my-cam", name="My CAM"))
+        >>> "my-cam" in method_keys()
+        True
+        >>> _ = unregister_method("my-cam")
+        >>> "my-cam" in method_keys()
+        False
+    """
+    record = method_record(key)
+    del _RECORDS[key]
+    return record
+
+
 def method_records() -> tuple[MethodRecord, ...]:
-    """Every registered method, in registration order (the report's column order)."""
+    """Every registered method, in registration order (the report's column order).
+
+    Example:
+        >>> from captum_explainer.evaluation import method_records
+        >>> [record.name for record in method_records()][:3]  # the report's column order
+        ['Explainer', 'Grad-CAM', 'RISE']
+    """
     return tuple(_RECORDS.values())
 
 
 def method_keys() -> tuple[str, ...]:
-    """The keys of every registered method."""
+    """The keys of every registered method.
+
+    Example:
+        >>> from captum_explainer.evaluation import method_keys
+        >>> method_keys()[:4]
+        ('explainer', 'gradcam', 'rise', 'integrated-gradients')
+    """
     return tuple(_RECORDS)
 
 
 def method_record(key: str) -> MethodRecord:
-    """The record of ``key``; a ``ValueError`` names the known keys."""
+    """The record of ``key``; a ``ValueError`` names the known keys.
+
+    Example:
+        >>> from captum_explainer.evaluation import method_record
+        >>> method_record("fgvis").name
+        'FGVis'
+        >>> method_record("lime")
+        Traceback (most recent call last):
+            ...
+        ValueError: unknown method 'lime'; choose from [...]
+    """
     if key not in _RECORDS:
         raise ValueError(f"unknown method {key!r}; choose from {sorted(_RECORDS)}")
     return _RECORDS[key]
@@ -266,6 +343,13 @@ def build_methods(
         preset: one of :data:`PRESETS`.
         seed: the random masks' seed.
         overrides: per key, ``attribute`` arguments replacing the preset's.
+
+    Example:
+        >>> from captum_explainer.evaluation import Models, build_methods
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> methods = build_methods(Models(synthetic_classifier()), ["gradcam", "rise"], preset="quick")
+        >>> [(method.name, method.kwargs) for method in methods]
+        [('Grad-CAM', {}), ('RISE', {'n_masks': 24, 'seed': 0})]
     """
     overrides = overrides or {}
     unknown = [k for k in overrides if k not in _RECORDS]
@@ -300,6 +384,15 @@ def default_methods(
         score: the score the black-box and optimisation methods explain (``"sigmoid"`` for
             a multi-label classifier, ``"softmax"`` for a single-label one);
         preset: one of :data:`PRESETS`; layer: the CAM methods' layer (module or name).
+
+    Example:
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.evaluation import default_methods
+        >>> from captum_explainer.models import synthetic_classifier, synthetic_explainer
+        >>> classifier, explainer = synthetic_classifier(), synthetic_explainer()
+        >>> methods = default_methods(classifier, explainer, SYNTHETIC_NORMALIZATION)
+        >>> [method.name for method in methods]
+        ['Explainer', 'Grad-CAM', 'RISE', 'Integrated Gradients', 'FGVis', 'Undesirable pixels', 'Score-CAM']
     """
     models = Models(classifier, explainer, normalization, score, layer)
     return build_methods(models, None, preset, seed, settings)

@@ -54,7 +54,18 @@ class MethodTotals:
 @dataclass
 class EvaluationResult:
     """Merged totals per method, the first batch's comparison (for the figures) and the
-    warnings of the faithfulness games (a canvas or baseline that keeps the class)."""
+    warnings of the faithfulness games (a canvas or baseline that keeps the class).
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.evaluation import MethodSpec, evaluate
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> methods = [MethodSpec("Grad-CAM", GradCAM(model))]
+        >>> result = evaluate(methods, model, SyntheticScenes(4, seed=2), range(4), progress=False)
+        >>> result.interrupted, result.num_classes, list(result.totals)
+        (False, 8, ['Grad-CAM'])
+    """
 
     totals: dict[str, MethodTotals]
     num_classes: int
@@ -148,6 +159,18 @@ def evaluate(
 
     Returns:
         The merged result on rank 0 (and on a single process); ``None`` on other ranks.
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.evaluation import MethodSpec, evaluate
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> scenes = SyntheticScenes(8, seed=2, split="test")
+        >>> methods = [MethodSpec("Grad-CAM", GradCAM(model))]
+        >>> result = evaluate(methods, model, scenes, range(8), batch_size=4, progress=False)
+        >>> row = result.rows()[0]
+        >>> row["method"], row["images"]
+        ('Grad-CAM', 8)
     """
     context = context or DistributedContext()
     if len(indices) == 0:

@@ -41,7 +41,19 @@ from captum_explainer.report import csv_table, markdown_table, uniform_rows
 
 @dataclass
 class MethodResult:
-    """What one method produced: its maps, its cost and (with ground truth) its scores."""
+    """What one method produced: its maps, its cost and (with ground truth) its scores.
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.evaluation import MethodSpec, compare
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> images, labels, segmentation = collate_items(list(SyntheticScenes(4, seed=1)))
+        >>> result = compare([MethodSpec("Grad-CAM", GradCAM(synthetic_classifier()))], images, labels)
+        >>> gradcam = result["Grad-CAM"]
+        >>> gradcam.merged.shape, gradcam.pair_maps.shape[1:]  # per image; per (image, class) pair
+        (torch.Size([4, 1, 64, 64]), torch.Size([1, 64, 64]))
+    """
 
     name: str
     pair_maps: torch.Tensor  # (M, 1, H, W), one per (image, labelled class) pair
@@ -57,7 +69,22 @@ class MethodResult:
 
 @dataclass
 class ComparisonResult:
-    """Every method's :class:`MethodResult` on one batch, convertible to a table."""
+    """Every method's :class:`MethodResult` on one batch, convertible to a table.
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.evaluation import MethodSpec, compare
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> images, labels, segmentation = collate_items(list(SyntheticScenes(4, seed=1)))
+        >>> methods = [MethodSpec("Grad-CAM", GradCAM(synthetic_classifier()))]
+        >>> result = compare(methods, images, labels, segmentation)
+        >>> row = result.rows()[0]
+        >>> row["method"], 0 <= row["continuous_iou"] <= 1
+        ('Grad-CAM', True)
+        >>> result.to_markdown().splitlines()[0][:40]
+        '| method | seconds_per_image | peak_memo'
+    """
 
     methods: list[MethodResult]
     images: torch.Tensor
@@ -130,6 +157,21 @@ def compare(
 
     Returns:
         A :class:`ComparisonResult`.
+
+    Example:
+        >>> from captum_explainer import RISE, GradCAM, SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.evaluation import MethodSpec, compare
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> images, labels, segmentation = collate_items(list(SyntheticScenes(4, seed=1, split="val")))
+        >>> methods = [
+        ...     MethodSpec("Grad-CAM", GradCAM(model)),
+        ...     MethodSpec("RISE", RISE(model, score="sigmoid"), {"n_masks": 64, "seed": 0}),
+        ... ]
+        >>> result = compare(methods, images, labels, segmentation)
+        >>> [(row["method"], "class_iou" in row) for row in result.rows()]
+        [('Grad-CAM', True), ('RISE', True)]
     """
     if images.dim() != 4 or labels.shape[0] != images.shape[0]:
         raise ValueError(
@@ -212,7 +254,19 @@ def all_class_maps(
     computed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """:func:`raw_class_maps`, each map brought to [0, 1] alone by the method's rule (the
-    masks that class specificity applies)."""
+    masks that class specificity applies).
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.evaluation import MethodSpec, all_class_maps
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> images, labels, _ = collate_items(list(SyntheticScenes(2, seed=1)))
+        >>> gradcam = MethodSpec("Grad-CAM", GradCAM(synthetic_classifier()))
+        >>> maps = all_class_maps(gradcam, images, labels)
+        >>> maps.shape, 0 <= float(maps.min()) <= float(maps.max()) <= 1  # every class, in [0, 1]
+        (torch.Size([2, 8, 64, 64]), True)
+    """
     maps = raw_class_maps(method, images, labels, computed)
     n, k, h, w = maps.shape
     return scale_maps(maps.reshape(n * k, 1, h, w), method.scale).reshape(n, k, h, w)
@@ -303,6 +357,18 @@ class BatchFaithfulness:
     (image, class) pair; ``per_pair``: their areas and the blank-image level; ``per_image``:
     the saliency metric; ``specificity`` and ``class_maps`` (every class's map, scaled): for
     the methods whose ``MethodSpec.specificity`` is set (or named in ``specificity_methods``).
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.evaluation import MethodSpec, compare, score_faithfulness
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> images, labels, segmentation = collate_items(list(SyntheticScenes(4, seed=1)))
+        >>> methods = [MethodSpec("Grad-CAM", GradCAM(model))]
+        >>> games = score_faithfulness(model, methods, compare(methods, images, labels), deletion_steps=8)
+        >>> games.curves["Grad-CAM"].deletion.shape  # (pairs, steps + 1)
+        torch.Size([8, 9])
     """
 
     curves: dict[str, CausalCurves] = field(default_factory=dict)
@@ -326,7 +392,22 @@ def score_faithfulness(
     ``result`` (the same methods, in order), all read with the classifier's ``score``.
 
     ``canvas`` is insertion's starting image (:data:`~captum_explainer.metrics.CANVASES`);
-    where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch)."""
+    where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch).
+
+    Example:
+        >>> from captum_explainer import GradCAM, SyntheticScenes
+        >>> from captum_explainer.data import collate_items
+        >>> from captum_explainer.evaluation import MethodSpec, compare, score_faithfulness
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> images, labels, segmentation = collate_items(list(SyntheticScenes(4, seed=1)))
+        >>> methods = [MethodSpec("Grad-CAM", GradCAM(model))]
+        >>> result = compare(methods, images, labels, segmentation)
+        >>> games = score_faithfulness(model, methods, result, deletion_steps=8)
+        >>> curves = games.curves["Grad-CAM"]
+        >>> bool(curves.insertion_auc.mean() > curves.deletion_auc.mean()), games.warnings
+        (True, [])
+    """
     out = BatchFaithfulness()
     pair_images = result.images[result.pair_images]
     for spec, method in zip(methods, result.methods):
