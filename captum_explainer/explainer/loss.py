@@ -41,6 +41,12 @@ class LossWeights:
 
     ``l_absent`` (:func:`absent_class_loss`) and ``l_sep`` (:func:`separation_loss`) weigh
     the terms beyond the paper; 0 (the default) leaves the paper's loss exactly.
+
+    Example:
+        >>> from captum_explainer.explainer import LossWeights
+        >>> weights = LossWeights(l_absent=0.5)  # the paper's loss plus the absent-class term
+        >>> weights.l_e, weights.a_min, weights.a_max, weights.l_absent
+        (1.0, 0.05, 0.3, 0.5)
     """
 
     l_e: float = 1.0
@@ -116,7 +122,16 @@ def check_labels(labels: torch.Tensor, task: str = "multilabel") -> None:
 
 def merged_masks(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Target and non-target masks ``(N, 1, H, W)``: sigmoid of the max logit over the
-    present, resp. absent, classes. With no absent class the non-target mask is zero."""
+    present, resp. absent, classes. With no absent class the non-target mask is zero.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.explainer import merged_masks
+        >>> logits = torch.tensor([[[[4.0]], [[-4.0]], [[0.0]]]])  # 1 image, 3 classes, 1 x 1
+        >>> target, non_target = merged_masks(logits, labels=torch.tensor([[1, 0, 0]]))
+        >>> round(target.item(), 3), round(non_target.item(), 3)  # sigmoid(4), sigmoid(max(-4, 0))
+        (0.982, 0.5)
+    """
     present = labels.bool()
     target = max_over_classes(logits, present, empty=float("-inf"))
     non_target = max_over_classes(logits, ~present, empty=float("-inf"))
@@ -254,6 +269,22 @@ def explainer_loss(
     Returns:
         ``{"loss", "classification", "entropy", "tv", "area", "mask_mean", "non_target_mean"}``,
         with ``"absent"`` and ``"separation"`` where their weights are not zero.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.explainer import LossWeights, explainer_loss, merged_masks
+        >>> from captum_explainer.models import SmallExplainer, synthetic_classifier
+        >>> classifier, explainer = synthetic_classifier(), SmallExplainer(num_classes=8)
+        >>> images, labels = torch.rand(2, 3, 64, 64), torch.eye(8)[:2]
+        >>> logits = explainer(images)
+        >>> target, non_target = merged_masks(logits, labels)
+        >>> terms = explainer_loss(
+        ...     logits, labels, classifier(target * images), classifier((1 - target) * images),
+        ...     target, non_target, LossWeights(),
+        ... )  # fmt: skip
+        >>> sorted(terms)
+        ['area', 'classification', 'entropy', 'loss', 'mask_mean', 'non_target_mean', 'tv']
+        >>> terms["loss"].backward()  # what a training step does
     """
     class_masks = torch.sigmoid(logits)
     terms = {

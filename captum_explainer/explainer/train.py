@@ -53,6 +53,13 @@ class ExplainerTrainingConfig:
     (:data:`PRESETS`); an explicit ``lr`` or ``weights`` overrides it. ``arch_kwargs`` go
     to the Explainer's builder (e.g. ``{"class_head_channels": 4}``) and are stored in the
     checkpoint, which :func:`~captum_explainer.models.registry.load_explainer` rebuilds from.
+
+    Example:
+        >>> from captum_explainer.explainer import ExplainerTrainingConfig
+        >>> config = ExplainerTrainingConfig(out_dir="runs/explainer", preset="resnet50-voc")
+        >>> lr, weights = config.resolved()  # the paper's settings for a ResNet-50 on VOC
+        >>> lr, weights.l_e, weights.l_m
+        (0.0001, 3.0, 0.01)
     """
 
     out_dir: Path
@@ -137,6 +144,22 @@ def train_explainer(
 
     Returns:
         The per-epoch log.
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.explainer import ExplainerTrainingConfig, train_explainer
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> train, val = SyntheticScenes(16, image_size=32), SyntheticScenes(8, 32, split="val")
+        >>> with tempfile.TemporaryDirectory() as run:
+        ...     config = ExplainerTrainingConfig(run, epochs=1, batch_size=8, lr=1e-3, progress=False)
+        ...     log = train_explainer(
+        ...         config, synthetic_classifier(), train, val, list(train.classes),
+        ...         SYNTHETIC_NORMALIZATION,
+        ...     )  # fmt: skip
+        >>> len(log), "val_loss" in log[0]  # one row per epoch, as log.csv
+        (1, True)
     """
     context = context or DistributedContext()
     check_not_empty(train_set, "training set")

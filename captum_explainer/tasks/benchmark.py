@@ -196,7 +196,18 @@ def scaling_warnings(rows: Sequence[BenchmarkRow], tolerance: float = 0.2) -> li
     """The self-check: a method run at several work counts (RISE at 1,000 / 4,000 / 8,000
     masks) must take time in proportion to its work, and so must its bare passes. A line for
     each whose time per unit of work varies by more than ``tolerance`` (0.2: 20 %) between
-    its counts: such a row measures something other than the method (docs/performance.md)."""
+    its counts: such a row measures something other than the method (docs/performance.md).
+
+    Example:
+        >>> from captum_explainer.tasks.benchmark import BenchmarkRow, scaling_warnings
+        >>> def rise(masks, seconds):
+        ...     name = f"RISE ({masks} masks)"
+        ...     return BenchmarkRow("m", name, seconds, "", 0, seconds, 1.0, "", "rise", masks)
+        >>> scaling_warnings([rise(1000, 1.0), rise(4000, 4.1), rise(8000, 7.9)])  # in proportion
+        []
+        >>> len(scaling_warnings([rise(1000, 1.0), rise(4000, 4.0), rise(8000, 4.2)]))  # 8,000 too fast
+        2
+    """
     lines = []
     groups: dict[tuple[str, str], list[BenchmarkRow]] = {}
     for row in rows:
@@ -317,7 +328,16 @@ def peak_in_fresh_process(
 ) -> float:
     """Peak memory (MB) of case ``index`` of :func:`model_cases`, measured in a new Python
     process after its bare passes ran once there: inside a long-running process the
-    allocator reuses what earlier cases freed, and their growth would hide this one's."""
+    allocator reuses what earlier cases freed, and their growth would hide this one's.
+
+    Example:
+        >>> from captum_explainer.tasks.benchmark import model_cases, peak_in_fresh_process
+        >>> import torch
+        >>> cases, _ = model_cases("tiny", torch.device("cpu"), peers=False)
+        >>> index = [case.name for case in cases].index("Grad-CAM")
+        >>> peak_in_fresh_process("tiny", index, "cpu", peers=False) >= 0  # megabytes
+        True
+    """
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         threads = torch.get_num_threads()
@@ -424,7 +444,17 @@ def run_benchmarks(
 
     Freed memory is kept for reuse first (:func:`~captum_explainer.runtime.reuse_freed_memory`,
     as the command line runs every command): otherwise every pass pays page faults whose
-    cost depends on what ran before, and a row measures the allocator's history."""
+    cost depends on what ran before, and a row measures the allocator's history.
+
+    Example:
+        >>> from captum_explainer.tasks.benchmark import run_benchmarks
+        >>> rows = run_benchmarks(
+        ...     ["tiny"], repeats=1, warmup=0, peers=False, fresh_peaks=False, keys=["gradcam"]
+        ... )
+        >>> row = rows[0]
+        >>> row.method, row.seconds_per_image > 0, row.overhead_ratio > 0  # against its bare passes
+        ('Grad-CAM', True, True)
+    """
     if out is not None:
         check_output_file(out)
     unknown = [m for m in models if m not in CONFIGS]

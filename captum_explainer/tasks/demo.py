@@ -190,6 +190,18 @@ def run_demo(
 
     Returns:
         The path of ``report.html``.
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer.evaluation import method_records
+        >>> from captum_explainer.tasks.demo import run_demo
+        >>> quick = {record.key: record.presets["quick"] for record in method_records()}
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     report = run_demo(out, n_images=2, settings=quick, progress=False)
+        ...     written = sorted(path.name for path in report.parent.iterdir())
+        | method | seconds_per_image | ...
+        >>> report.name, "results.csv" in written, "comparison_grid.png" in written
+        ('report.html', True, True)
     """
     if world not in GENERATED:
         raise ValueError(f"world must be one of {sorted(GENERATED)}, got {world!r}")

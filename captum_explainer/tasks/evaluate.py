@@ -81,6 +81,16 @@ def run_evaluation(
     Raises:
         EvaluationInterrupted: Ctrl-C on a single process after at least one batch: the
             finished batches are written as a partial report first (it says so).
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer.tasks.evaluate import run_evaluation
+        >>> with tempfile.TemporaryDirectory() as out:  # the shipped models on fresh scenes
+        ...     rows, report = run_evaluation(
+        ...         out, methods=["gradcam", "explainer"], n_images=4, progress=False
+        ...     )
+        >>> [(row["method"], row["images"]) for row in rows]
+        [('Grad-CAM', 4), ('Explainer', 4)]
     """
     check_output_folder(out)
     methods = list(methods or method_keys())
@@ -163,6 +173,15 @@ class EvaluationInterrupted(KeyboardInterrupt):
     Attributes:
         rows, report: the partial rows and the report that holds them.
         planned_images: the images the run was asked for.
+
+    Example:
+        >>> from pathlib import Path
+        >>> from captum_explainer.tasks.evaluate import EvaluationInterrupted
+        >>> stop = EvaluationInterrupted([{"images": 16}], Path("report/report.html"), 64)
+        >>> str(stop)  # run_evaluation raises it on Ctrl-C, after writing the partial report
+        'interrupted after 16 of 64 images; the partial report is report/report.html'
+        >>> isinstance(stop, KeyboardInterrupt)
+        True
     """
 
     def __init__(self, rows: list[dict[str, Any]], report: Path, planned_images: int) -> None:

@@ -61,6 +61,21 @@ def list_images(
     Folders are listed in sorted order (``recursive``: subfolders too); files whose suffix is
     not one of :data:`IMAGE_SUFFIXES` are skipped, each reported by ``skipped(line)``. A named
     path that does not exist is an error naming it, before any work.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> from captum_explainer.tasks.explain import list_images
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     (Path(folder) / "cats").mkdir()
+        ...     for name in ("b.png", "a.jpg", "cats/c.png"):
+        ...         Image.new("RGB", (8, 8)).save(Path(folder) / name)
+        ...     _ = (Path(folder) / "notes.txt").write_text("not an image")
+        ...     found = list_images([folder], recursive=True, skipped=print)
+        ...     [str(out) for _, out in found]  # where each one's maps go, mirroring the folder
+        skipping '.../notes.txt': not an image (.txt)
+        ['a', 'b', 'cats/c']
     """
     found: list[tuple[Path, Path]] = []
     for given in map(Path, paths):
@@ -135,6 +150,22 @@ def explain_files(
     Returns:
         The files written. Named files that do not exist and an unknown ``target`` are
         refused before anything is written.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> from captum_explainer.models import load_classifier
+        >>> from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
+        >>> from captum_explainer.tasks.explain import explain_files
+        >>> classifier, meta = load_classifier(SYNTHETIC_CLASSIFIER)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     Image.new("RGB", (64, 64), "red").save(Path(folder) / "photo.png")
+        ...     written = explain_files(
+        ...         [folder], classifier, None, meta, "gradcam", "circle", Path(folder) / "maps"
+        ...     )
+        ...     sorted(path.name for path in written)
+        ['photo_gradcam_circle.npy', 'photo_gradcam_circle.png']
     """
     check_output_folder(out)
     if not isinstance(batch_size, int) or batch_size < 1:

@@ -60,6 +60,14 @@ def run_sanity(
 
     Returns:
         ``(verdict rows, report path)``.
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer.tasks.sanity import run_sanity
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     rows, report = run_sanity(out, methods=["gradcam"], n_images=2)
+        >>> sorted({row["method"] for row in rows})
+        ['Grad-CAM']
     """
     check_output_folder(out)
     setup = set_up(classifier, device=device, score=score)
@@ -161,7 +169,15 @@ class ExplainerRandomizationResult:
     ``similarity`` of their masks (measure -> mean over images, :data:`MEASURES`), each one's
     continuous IoU against the ground truth where it was given, and the verdict: the masks
     depend on the classifier when the rank correlation of their absolute values is below
-    :data:`~captum_explainer.sanity.PASS_THRESHOLD`."""
+    :data:`~captum_explainer.sanity.PASS_THRESHOLD`.
+
+    Example:
+        >>> from captum_explainer.tasks.sanity import ExplainerRandomizationResult
+        >>> similarity = {"spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.1, "ssim_abs": 0.2}
+        >>> result = ExplainerRandomizationResult(steps=150, similarity=similarity)
+        >>> result.passed  # the two Explainers' masks differ: they depend on the classifier
+        True
+    """
 
     steps: int
     similarity: dict[str, float]
@@ -197,6 +213,21 @@ def explainer_randomization(
 
     The user's classifier is not changed. Checkpoints go to ``work_dir`` (default: a
     temporary folder, removed afterwards).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> from captum_explainer.tasks.sanity import explainer_randomization
+        >>> train, val = SyntheticScenes(16, split="train"), SyntheticScenes(8, split="val")
+        >>> images, targets = torch.stack([val[i][0] for i in range(4)]), torch.tensor([0, 1, 2, 3])
+        >>> result = explainer_randomization(
+        ...     synthetic_classifier(), train, val, images, targets, train.classes,
+        ...     SYNTHETIC_NORMALIZATION, steps=2, batch_size=8,
+        ... )  # fmt: skip
+        >>> sorted(result.similarity), isinstance(result.passed, bool)
+        (['spearman', 'spearman_abs', 'ssim', 'ssim_abs'], True)
     """
     randomised = copy.deepcopy(classifier).eval()
     generator = torch.Generator().manual_seed(seed)
