@@ -91,6 +91,7 @@ LAYERS = [
     {"training", "explainer"},
     {"report"},
     {"evaluation"},
+    {"amortized"},
     {"tasks"},
     {"compare", "sanity", "visualization"},  # thin re-exports; the last two deprecated
     {"cli", "__main__", "captum_explainer"},

@@ -56,7 +56,10 @@ def test_target_none_explains_the_predicted_classes(nets):
 def test_wrong_output_shapes_are_named():
     x = torch.randn(2, 3, 16, 16)
     flat = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 8))
-    with pytest.raises(ValueError, match=r"mask logits \(2, K, 16, 16\), got \(2, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"maps \(2, K, 16, 16\) \(one per class, at the input.s resolution\), got \(2, 8\)",
+    ):
         ExplainerAttribution(flat).attribute(x, target=0)
     explainer = SmallExplainer(num_classes=5).eval()
     with pytest.raises(ValueError, match="classifier has 8 classes but the Explainer gives 5"):

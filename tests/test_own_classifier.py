@@ -20,10 +20,10 @@ from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.cli import main
 from captum_explainer.data import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.data.files import ImageFolderData, ImageListData, open_image_data
-from captum_explainer.explainer.fit import LabelledItems
 from captum_explainer.explainer.loss import check_labels, classification_loss
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.user import OwnClassifier, load_model
+from captum_explainer.training.user_data import LabelledItems
 
 GRAY = Normalization((0.5,), (0.25,))
 RGB = Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))

@@ -1,5 +1,6 @@
 """Attribution methods, each a Captum attribution class in its own file."""
 
+from captum_explainer.attr.amortized import AmortizedAttribution
 from captum_explainer.attr.explainer import ExplainerAttribution
 from captum_explainer.attr.fgvis import FGVis
 from captum_explainer.attr.gradcam import GradCAM
@@ -10,6 +11,7 @@ from captum_explainer.attr.undesirable import UndesirablePixels
 from captum_explainer.maps import expand_to_input, to_numpy_image, to_pixel_map
 
 __all__ = [
+    "AmortizedAttribution",
     "ExplainerAttribution",
     "FGVis",
     "GradCAM",

@@ -22,6 +22,7 @@ from captum._utils.typing import TargetType
 from torch import nn
 
 from captum_explainer.models.adapters import output_logits
+from captum_explainer.models.explainer_nets import check_explainer_output
 
 #: Input dtypes the methods accept. Half precision is refused: RISE sums thousands of
 #: scores per pixel and FGVis compares activations exactly, both too coarse in float16.
@@ -222,3 +223,13 @@ class TargetChecked:
         if self.target is not None:
             resolve_targets(self.target, self.n_examples, output.shape[1])
         return output
+
+
+def network_maps(network: nn.Module, inputs: tuple[torch.Tensor, ...], what: str) -> torch.Tensor:
+    """One forward pass of a network that predicts a map per class (the Explainer, an
+    amortized method): no gradients, its state left as it was, its output checked to be
+    ``(N, K, H, W)`` at the input's resolution and finite (errors name ``what``)."""
+    with torch.no_grad(), preserved_model_state(network):
+        maps = network(*inputs)
+    check_explainer_output(maps, inputs[0], what=what)
+    return check_finite_scores(maps, f"{what}'s maps")

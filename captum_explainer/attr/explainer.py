@@ -12,15 +12,14 @@ from captum.log import log_usage
 from torch import nn
 
 from captum_explainer.attr._base import (
-    check_finite_scores,
     format_inputs,
     format_output,
     forward_logits,
+    network_maps,
     preserved_model_state,
     resolve_targets,
 )
 from captum_explainer.maps import max_over_classes
-from captum_explainer.models.explainer_nets import check_explainer_output
 from captum_explainer.scores import TASK_SCORES
 
 
@@ -64,10 +63,7 @@ class ExplainerAttribution(Attribution):
         return False
 
     def _logits(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        with torch.no_grad(), preserved_model_state(self.explainer):
-            logits = self.explainer(*inputs)
-        check_explainer_output(logits, inputs[0])
-        return check_finite_scores(logits, "the Explainer's masks")
+        return network_maps(self.explainer, inputs, "the Explainer")
 
     @log_usage()
     def attribute(

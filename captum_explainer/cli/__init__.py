@@ -14,12 +14,22 @@ from captum_explainer.cli import (
     evaluate,
     explain,
     sanity,
+    train_amortized,
     train_classifier,
     train_explainer,
 )
 from captum_explainer.runtime import reuse_freed_memory
 
-COMMANDS = (demo, train_classifier, train_explainer, evaluate, explain, sanity, benchmark)
+COMMANDS = (
+    demo,
+    train_classifier,
+    train_explainer,
+    train_amortized,
+    evaluate,
+    explain,
+    sanity,
+    benchmark,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -170,7 +170,9 @@ def own_classifier(args: argparse.Namespace, default: str) -> OwnClassifier:
     )
 
 
-def parse_model_kwargs(pairs: Sequence[str] | None) -> dict[str, Any] | None:
+def parse_model_kwargs(
+    pairs: Sequence[str] | None, option: str = "--model-kwargs"
+) -> dict[str, Any] | None:
     """``["depth=4", "name=big"]`` as ``{"depth": 4, "name": "big"}``: each value read as a
     Python literal where it is one, else kept as text."""
     if not pairs:
@@ -179,7 +181,7 @@ def parse_model_kwargs(pairs: Sequence[str] | None) -> dict[str, Any] | None:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
-            raise ValueError(f"--model-kwargs takes KEY=VALUE pairs, got {pair!r}")
+            raise ValueError(f"{option} takes KEY=VALUE pairs, got {pair!r}")
         try:
             kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

@@ -25,6 +25,7 @@ from torch import nn
 
 from captum_explainer.attr import (
     RISE,
+    AmortizedAttribution,
     ExplainerAttribution,
     FGVis,
     GradCAM,
@@ -134,8 +135,9 @@ class Models:
         return self.layer
 
 
-#: ``(classifier, explainer, images, target, kwargs, layer) -> (run, note)``: the model
-#: passes a method cannot avoid, which the benchmark times beside it.
+#: ``(classifier, network, images, target, kwargs, layer) -> (run, note)``: the model
+#: passes a method cannot avoid, which the benchmark times beside it (``network``: the
+#: method's own trained network, :meth:`MethodRecord.own_network`, where it has one).
 PassesFn = Callable[
     [nn.Module, "nn.Module | None", torch.Tensor, int, dict[str, Any], Any], BarePasses
 ]
@@ -161,6 +163,7 @@ class MethodRecord:
             randomising the classifier must change them (the sanity checks). The Explainer's
             come from its own network and need another test.
         needs_explainer: it needs a trained Explainer network.
+        needs_amortized: it needs the amortized network (:attr:`Models.amortized`).
         sanity_kwargs: ``attribute`` arguments for the randomisation checks (Grad-CAM keeps
             the negative part there: a randomised model's ReLU'd maps are often all zero).
         sanity_reduction: how its maps become one value per pixel in those checks.
@@ -198,6 +201,7 @@ class MethodRecord:
     specificity: bool = False
     model_dependent: bool = True
     needs_explainer: bool = False
+    needs_amortized: bool = False
     sanity_kwargs: Mapping[str, Any] = field(default_factory=dict)
     sanity_reduction: str = "sum"
     in_demo_sanity: bool = False
@@ -210,6 +214,18 @@ class MethodRecord:
         missing = [p for p in PRESETS if p not in self.presets]
         if missing:
             raise ValueError(f"method {self.key!r} lacks the presets {missing}")
+
+    def available(self, models: Models) -> bool:
+        """Whether ``models`` hold the trained network the method needs, if any."""
+        return self.own_network(models) is not None or not (
+            self.needs_explainer or self.needs_amortized
+        )
+
+    def own_network(self, models: Models) -> nn.Module | None:
+        """The method's own trained network in ``models`` (``None`` for the others)."""
+        if self.needs_amortized:
+            return models.amortized
+        return models.explainer if self.needs_explainer else None
 
     def settings(self, preset: str = "demo", seed: int = 0, **overrides: Any) -> dict[str, Any]:
         """The ``attribute`` keyword arguments of ``preset``, the seed, then ``overrides``."""
@@ -231,6 +247,11 @@ class MethodRecord:
         """The method built for ``models`` with the ``preset``'s settings."""
         if self.needs_explainer and models.explainer is None:
             raise ValueError(f"method {self.key!r} needs a trained Explainer (--explainer)")
+        if self.needs_amortized and models.amortized is None:
+            raise ValueError(
+                f"method {self.key!r} needs the amortized network trained for this classifier "
+                f"(--amortized; train one with `captum-explainer train-amortized`)"
+            )
         return MethodSpec(
             self.name,
             self.build(models),
@@ -356,9 +377,7 @@ def build_methods(
     if unknown:
         raise ValueError(f"overrides name unknown methods {unknown}; known: {sorted(_RECORDS)}")
     if keys is None:
-        records = [
-            r for r in _RECORDS.values() if models.explainer is not None or not r.needs_explainer
-        ]
+        records = [r for r in _RECORDS.values() if r.available(models)]
     else:
         records = [method_record(k) for k in keys]
     return [r.spec(models, preset, seed, overrides.get(r.key)) for r in records]
@@ -373,9 +392,11 @@ def default_methods(
     score: str = "sigmoid",
     preset: str = "demo",
     layer: nn.Module | str | None = None,
+    amortized: nn.Module | None = None,
 ) -> list[MethodSpec]:
     """Every registered method as the demo and ``evaluate`` run them (the Explainer only
-    when ``explainer`` is given): :func:`build_methods` with :class:`Models` spelled out.
+    when ``explainer`` is given, amortized RISE when ``amortized`` is):
+    :func:`build_methods` with :class:`Models` spelled out.
 
     Args:
         classifier: the explained model; explainer: its trained Explainer network;
@@ -383,7 +404,8 @@ def default_methods(
         settings: per record key, ``attribute`` arguments replacing the preset's;
         score: the score the black-box and optimisation methods explain (``"sigmoid"`` for
             a multi-label classifier, ``"softmax"`` for a single-label one);
-        preset: one of :data:`PRESETS`; layer: the CAM methods' layer (module or name).
+        preset: one of :data:`PRESETS`; layer: the CAM methods' layer (module or name);
+        amortized: the network that predicts RISE's maps for ``classifier``.
 
     Example:
         >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
@@ -394,7 +416,7 @@ def default_methods(
         >>> [method.name for method in methods]
         ['Explainer', 'Grad-CAM', 'RISE', 'Integrated Gradients', 'FGVis', 'Undesirable pixels', 'Score-CAM']
     """
-    models = Models(classifier, explainer, normalization, score, layer)
+    models = Models(classifier, explainer, normalization, score, layer, amortized)
     return build_methods(models, None, preset, seed, settings)
 
 
@@ -464,6 +486,10 @@ def record_explain(
 # ---------------------------------------------------------------- the package's methods
 def _explainer_passes(classifier, explainer, images, target, kwargs, layer) -> BarePasses:
     return BarePasses(forward_passes(explainer, images, 1), "baseline: 1 Explainer forward")
+
+
+def _amortized_passes(classifier, network, images, target, kwargs, layer) -> BarePasses:
+    return BarePasses(forward_passes(network, images, 1), "baseline: 1 network forward")
 
 
 def _gradcam_passes(classifier, explainer, images, target, kwargs, layer) -> BarePasses:
@@ -583,6 +609,19 @@ register_method(
         specificity=True,
         benchmark_scaling=True,
         doc="RISE: the class score's expectation over random masks",
+    )
+)
+register_method(
+    MethodRecord(
+        key="amortized-rise",
+        name="Amortized RISE",
+        build=lambda m: AmortizedAttribution(m.amortized, m.classifier, teacher="RISE"),
+        presets=dict(demo={}, quick={}, sanity={}, benchmark={}, large={}),
+        passes=_amortized_passes,
+        specificity=True,
+        model_dependent=False,
+        needs_amortized=True,
+        doc="RISE amortized: a network trained on RISE's maps predicts them in one pass",
     )
 )
 register_method(

@@ -384,15 +384,19 @@ def _trainer(
         reduce=lambda values: mean_across_ranks(values, context),
     )
     trainer = Trainer(explainer, optimizer, step, fit_config, kind="explainer", trainable=wrapped)
-    return trainer, _loaders(config, train_set, val_set, context)
+    return trainer, data_loaders(config, train_set, val_set, context)
 
 
-def _loaders(
-    config: ExplainerTrainingConfig,
+def data_loaders(
+    config: Any,
     train_set: Dataset,
     val_set: Dataset,
     context: DistributedContext,
 ) -> tuple[Callable[[int], DataLoader], Callable[[], DataLoader]]:
+    """``epoch -> training batches`` (shuffled by ``(config.seed, epoch)`` only, so a resumed
+    run sees the same batches; one shard per process under ``torchrun``) and ``() ->
+    validation batches``; ``config`` gives ``batch_size``, ``num_workers`` and ``seed``.
+    Generated synthetic scenes are drawn once up front (their validation masks kept)."""
     collate = None
     if isinstance(train_set, SyntheticScenes):
         # The validation masks stay: the learning curve scores the masks against them.

@@ -8,10 +8,15 @@ from captum_explainer.models.explainer_nets import (
     deeplabv3_explainer,
 )
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
-from captum_explainer.models.pretrained import synthetic_classifier, synthetic_explainer
+from captum_explainer.models.pretrained import (
+    synthetic_amortized_rise,
+    synthetic_classifier,
+    synthetic_explainer,
+)
 from captum_explainer.models.registry import (
     CLASSIFIERS,
     build_classifier,
+    load_amortized,
     load_classifier,
     load_explainer,
 )
@@ -27,11 +32,13 @@ __all__ = [
     "build_explainer",
     "deeplabv3_explainer",
     "load_explainer",
+    "load_amortized",
     "SmallCNN",
     "build_classifier",
     "load_classifier",
     "resnet50_multilabel",
     "small_cnn",
+    "synthetic_amortized_rise",
     "synthetic_classifier",
     "synthetic_explainer",
     "vgg16_multilabel",

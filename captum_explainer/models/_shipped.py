@@ -21,6 +21,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 SYNTHETIC_CLASSIFIER = ASSETS / "small_cnn_synthetic.pt"
 #: The :class:`SmallExplainer` trained for :data:`SYNTHETIC_CLASSIFIER`.
 SYNTHETIC_EXPLAINER = ASSETS / "small_explainer_synthetic.pt"
+#: RISE amortized for :data:`SYNTHETIC_CLASSIFIER`: a small network that regresses its maps.
+SYNTHETIC_AMORTIZED_RISE = ASSETS / "amortized_rise_synthetic.pt"
 
 
 def manifest(weights_file: str | Path) -> dict[str, Any]:

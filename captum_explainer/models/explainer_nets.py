@@ -348,9 +348,13 @@ def init_encoder_from(explainer: nn.Module, classifier: nn.Module) -> bool:
 
 
 def check_explainer_output(
-    logits: torch.Tensor, inputs: torch.Tensor, num_classes: int | None = None
+    logits: torch.Tensor,
+    inputs: torch.Tensor,
+    num_classes: int | None = None,
+    what: str = "the Explainer",
 ) -> None:
-    """Raise ``ValueError`` unless ``logits`` is ``(N, K, H, W)`` for inputs ``(N, C, H, W)``."""
+    """Raise ``ValueError`` (naming ``what``) unless ``logits`` is ``(N, K, H, W)`` for
+    inputs ``(N, C, H, W)``."""
     n, _, h, w = inputs.shape
     ok = isinstance(logits, torch.Tensor) and logits.dim() == 4 and logits.shape[0] == n
     ok = ok and tuple(logits.shape[-2:]) == (h, w)
@@ -359,5 +363,6 @@ def check_explainer_output(
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         k = num_classes if num_classes is not None else "K"
         raise ValueError(
-            f"the Explainer must map inputs {tuple(inputs.shape)} to mask logits ({n}, {k}, {h}, {w}), got {got}"
+            f"{what} must map inputs {tuple(inputs.shape)} to maps ({n}, {k}, {h}, {w}) (one "
+            f"per class, at the input's resolution), got {got}"
         )

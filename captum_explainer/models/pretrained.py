@@ -10,19 +10,22 @@ from torch import nn
 
 from captum_explainer.models._shipped import (
     ASSETS,
+    SYNTHETIC_AMORTIZED_RISE,
     SYNTHETIC_CLASSIFIER,
     SYNTHETIC_EXPLAINER,
     manifest,
     shipped,
 )
-from captum_explainer.models.registry import load_classifier, load_explainer
+from captum_explainer.models.registry import load_amortized, load_classifier, load_explainer
 
 __all__ = [
     "ASSETS",
+    "SYNTHETIC_AMORTIZED_RISE",
     "SYNTHETIC_CLASSIFIER",
     "SYNTHETIC_EXPLAINER",
     "load_models",
     "manifest",
+    "synthetic_amortized_rise",
     "synthetic_classifier",
     "synthetic_explainer",
 ]
@@ -53,6 +56,21 @@ def synthetic_explainer(map_location: str | torch.device = "cpu") -> nn.Module:
     """
     explainer, _ = load_explainer(shipped(SYNTHETIC_EXPLAINER, "train-explainer"), map_location)
     return explainer
+
+
+def synthetic_amortized_rise(map_location: str | torch.device = "cpu") -> nn.Module:
+    """The shipped network that predicts :func:`synthetic_classifier`'s RISE maps (every
+    class) in one pass, in ``eval()`` mode; use it through
+    :class:`~captum_explainer.attr.AmortizedAttribution`.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import synthetic_amortized_rise
+        >>> synthetic_amortized_rise()(torch.rand(2, 3, 64, 64)).shape  # 8 classes' RISE maps
+        torch.Size([2, 8, 64, 64])
+    """
+    network, _ = load_amortized(shipped(SYNTHETIC_AMORTIZED_RISE, "train-amortized"), map_location)
+    return network
 
 
 def load_models(

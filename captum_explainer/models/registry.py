@@ -1,4 +1,4 @@
-"""Build classifiers by name and load classifier checkpoints."""
+"""Build classifiers by name; load classifier, Explainer and amortized-method checkpoints."""
 
 from __future__ import annotations
 
@@ -149,12 +149,40 @@ def load_explainer(
         >>> checkpoint["arch"], explainer.training
         ('small_explainer', False)
     """
-    checkpoint = load_checkpoint(path, kind="explainer", map_location=map_location)
+    return _load_map_network(path, "explainer", map_location)
+
+
+def load_amortized(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild an amortized method's network saved by ``train-amortized`` and load its weights.
+
+    Returns:
+        ``(network, checkpoint)``, the network in ``eval()`` mode; ``checkpoint["teacher"]``
+        names the method it imitates and ``checkpoint["teacher_kwargs"]`` its settings.
+
+    Example:
+        >>> from captum_explainer.models import load_amortized
+        >>> from captum_explainer.models.pretrained import SYNTHETIC_AMORTIZED_RISE
+        >>> network, checkpoint = load_amortized(SYNTHETIC_AMORTIZED_RISE)  # shipped
+        >>> checkpoint["teacher"], network.training
+        ('RISE', False)
+    """
+    network, checkpoint = _load_map_network(path, "amortized", map_location)
+    require_fields(checkpoint, ("teacher",), path)
+    return network, checkpoint
+
+
+def _load_map_network(
+    path: str | os.PathLike, kind: str, map_location: str | torch.device
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A network of :data:`EXPLAINERS` (a map per class) from a checkpoint of ``kind``."""
+    checkpoint = load_checkpoint(path, kind=kind, map_location=map_location)
     require_fields(checkpoint, ("arch", "num_classes", "state_dict"), path)
     arch = checkpoint.get("arch")
     if arch not in EXPLAINERS:
         raise CheckpointError(
-            f"checkpoint {str(path)!r} names an unknown Explainer architecture {arch!r}"
+            f"checkpoint {str(path)!r} names an unknown network architecture {arch!r}"
         )
     kwargs = checkpoint.get("arch_kwargs", LEGACY_EXPLAINER_KWARGS.get(arch, {}))
     if isinstance(kwargs, dict) and arch in PRESENCE_ARCHS and "presence" not in kwargs:
@@ -163,6 +191,6 @@ def load_explainer(
         raise CheckpointError(
             f"checkpoint {str(path)!r}: arch_kwargs must be a dict, got {kwargs!r}"
         )
-    explainer = build_explainer(arch, int(checkpoint["num_classes"]), **kwargs)
-    load_state_dict_checked(explainer, checkpoint["state_dict"], path)
-    return explainer.eval(), checkpoint
+    network = build_explainer(arch, int(checkpoint["num_classes"]), **kwargs)
+    load_state_dict_checked(network, checkpoint["state_dict"], path)
+    return network.eval(), checkpoint
