@@ -39,7 +39,8 @@ def _from_record(record: MethodRecord) -> Method:
     """A registered method with its ``quick`` preset, built on the model under test."""
 
     def build(model: nn.Module, layer: nn.Module) -> Any:
-        return record.build(Models(model, _explainer(), SYNTHETIC_NORMALIZATION, "sigmoid", layer))
+        models = Models(model, _explainer(), SYNTHETIC_NORMALIZATION, "sigmoid", layer, _amortized())
+        return record.build(models)
 
     return Method(
         record.key,
@@ -65,6 +66,11 @@ MODELS = {
 def _explainer():
     torch.manual_seed(3)
     return SmallExplainer(num_classes=8).eval()
+
+
+def _amortized():
+    torch.manual_seed(4)
+    return SmallExplainer(num_classes=8, width=8, class_head_channels=0).eval()
 
 
 def _seeded(factory, size):

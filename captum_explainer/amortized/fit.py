@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import Dataset
 
-from captum_explainer.amortized.teacher import Teacher, teacher_of
+from captum_explainer.amortized.teacher import Teacher, check_teacher, teacher_of
 from captum_explainer.amortized.train import AmortizedTrainingConfig, train_amortized
 from captum_explainer.attr import AmortizedAttribution
 from captum_explainer.data.factory import make_datasets
@@ -86,6 +86,7 @@ def fit_amortized(
         >>> rise.attribute(items[0][0][None], target=2).shape
         torch.Size([1, 1, 32, 32])
     """
+    check_teacher(teacher)
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     data = user_data(

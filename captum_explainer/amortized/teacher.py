@@ -108,14 +108,19 @@ def teacher_of(
 ) -> Teacher:
     """A :class:`Teacher` from a catalogue key (with ``teacher_kwargs`` over its demo
     settings), a :class:`MethodSpec` (``teacher_kwargs`` added to its own) or a teacher."""
+    check_teacher(teacher)
     kwargs = dict(teacher_kwargs or {})
     if isinstance(teacher, str):
         return Teacher.from_key(teacher, classifier, normalization, score, **kwargs)
-    if isinstance(teacher, Teacher):
-        teacher = teacher.method
-    if not isinstance(teacher, MethodSpec):
+    method = teacher.method if isinstance(teacher, Teacher) else teacher
+    return Teacher(replace(method, kwargs={**method.kwargs, **kwargs}))
+
+
+def check_teacher(teacher: Any) -> None:
+    """A ``ValueError`` naming what was given unless ``teacher`` is a method key, a
+    :class:`MethodSpec` or a :class:`Teacher`."""
+    if not isinstance(teacher, (str, MethodSpec, Teacher)):
         raise ValueError(
             f"teacher must be a method key (e.g. 'rise'), a MethodSpec or a Teacher, got "
             f"{type(teacher).__name__}"
         )
-    return Teacher(replace(teacher, kwargs={**teacher.kwargs, **kwargs}))

@@ -16,22 +16,24 @@ from torch.utils.data import Dataset
 
 from captum_explainer.amortized.teacher import Teacher
 from captum_explainer.data.loading import check_not_empty
+from captum_explainer.data.synthetic import SyntheticScenes
 from captum_explainer.data.types import Normalization
 from captum_explainer.distributed import DistributedContext
 from captum_explainer.explainer.train import data_loaders
 from captum_explainer.files import check_output_folder
 from captum_explainer.models.explainer_nets import build_explainer, init_encoder_from
 from captum_explainer.models.user import check_channels
+from captum_explainer.training.classifier import materialize
 from captum_explainer.training.loop import FitConfig, Trainer, check_loop_settings, checkpoint_meta
 
 #: The seed of the validation labels' draws: far from every training batch's (1, 2, ...),
 #: so that no validation label repeats a training one.
 VALIDATION_SEED = 1_000_000_007
 
-#: The default network: the small Explainer without its per-class head, narrow. A teacher's
-#: maps (RISE's: a 7 x 7 grid upsampled) are smoother than masks, and a one-pass method is
-#: worth having only if it is fast.
-DEFAULT_ARCH_KWARGS = dict(width=16, full_res_channels=8, class_head_channels=0)
+#: The default network: the small Explainer without its per-class head and with a thin
+#: full-resolution branch (a teacher's maps, RISE's a 7 x 7 grid upsampled, are smoother
+#: than masks); its encoder has the small CNN's width, so that it starts from the classifier.
+DEFAULT_ARCH_KWARGS = dict(width=32, full_res_channels=8, class_head_channels=0)
 
 
 @dataclass
@@ -45,6 +47,11 @@ class AmortizedTrainingConfig:
         lr, epochs, batch_size, patience, seed, resume, max_steps_per_epoch, progress,
             num_workers: the loop's (as ``train-explainer``).
         init_from_classifier: start the encoder from the classifier's features where they fit.
+        reuse_labels: label each training image on its first visit and reuse that label in
+            later epochs (kept in memory as float16: images x K x H x W x 2 bytes, 0.5 GB for
+            8,000 images of 8 classes at 64 px); the teacher's time is then paid once and
+            the epochs after the first cost the network only. ``False``: fresh labels on
+            every visit (a resumed run labels its images again either way).
         command, extra_meta: recorded in the checkpoint.
     """
 
@@ -61,6 +68,7 @@ class AmortizedTrainingConfig:
     progress: bool = True
     num_workers: int = 0
     init_from_classifier: bool = True
+    reuse_labels: bool = True
     command: str = ""
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
@@ -82,6 +90,20 @@ class AmortizedTrainingConfig:
         return kwargs
 
 
+class IndexedItems(Dataset):
+    """``(image, labels, index)`` for each item of ``dataset``: where its label is kept."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        item = self.dataset[index]
+        return item[0], item[1], torch.tensor(index)
+
+
 def map_correlation(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Pearson correlation of each map with its target over the pixels: ``(N, K, H, W)``
     pairs -> ``(N, K)``; NaN where either map is constant."""
@@ -89,6 +111,45 @@ def map_correlation(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tens
     b = target.flatten(2) - target.flatten(2).mean(2, keepdim=True)
     norm = a.norm(dim=2) * b.norm(dim=2)
     return torch.where(norm > 0, (a * b).sum(2) / norm.clamp(min=1e-30), torch.nan)
+
+
+def label_scales(
+    labelled: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> tuple[float, float]:
+    """The variances of the labelled classes' maps in ``(images, maps, labels)`` batches:
+    of their levels (means over the pixels) and of their patterns (the pixels around the
+    level, averaged over maps)."""
+    levels, patterns = [], []
+    for _, maps, labels in labelled:
+        flat = maps.flatten(2)[labels.bool()]
+        levels.append(flat.mean(1))
+        patterns.append(flat.var(1))
+    level, pattern = torch.cat(levels), torch.cat(patterns)
+    scales = (float(level.var()) if len(level) > 1 else 1.0, float(pattern.mean()))
+    if not scales[1] > 0:
+        raise ValueError(
+            "the teacher's maps of the labelled validation classes are flat (no variation "
+            "over the pixels): nothing to learn; check the teacher and the validation data"
+        )
+    return (scales[0] if scales[0] > 0 else 1.0), scales[1]
+
+
+def pattern_loss(
+    predicted: torch.Tensor, target: torch.Tensor, scales: tuple[float, float]
+) -> dict[str, torch.Tensor]:
+    """The squared error of each map's level (its mean over the pixels) and of its pattern
+    (the map minus its level), each divided by its scale (:func:`label_scales`).
+
+    A teacher's maps vary far more in level (a present class's RISE map sits near its score,
+    an absent one's near zero) than in pattern (a few hundredths across the image); the plain
+    squared error would learn the levels only. Both terms are squared errors of fixed linear
+    functions of the labels, so the minimiser is still the labels' expectation: noisy,
+    unbiased labels are averaged out as before.
+    """
+    level_p, level_t = predicted.mean((2, 3), keepdim=True), target.mean((2, 3), keepdim=True)
+    level = F.mse_loss(level_p, level_t) / scales[0]
+    pattern = F.mse_loss(predicted - level_p, target - level_t) / scales[1]
+    return {"loss": level + pattern, "level": level, "pattern": pattern}
 
 
 def train_amortized(
@@ -104,11 +165,12 @@ def train_amortized(
     """Train a network to predict ``teacher``'s maps of every class; write ``best.pt``,
     ``last.pt`` (kind ``"amortized"``) and ``log.csv`` into ``config.out_dir``.
 
-    Every training batch is labelled by the teacher on the fly, with a fresh seed per step
-    (:meth:`Teacher.maps`); the validation images are labelled once, with their own seed.
-    The loss is the mean squared error in the teacher's units. Each epoch's log holds
-    ``val_correlation``: the mean per-(image, class) correlation of the network's maps with
-    the validation labels (noisy themselves, so it stays below 1), ``images_seen`` and
+    Training images are labelled by the teacher on the fly, with a fresh seed per step
+    (:meth:`Teacher.maps`), and (``reuse_labels``) their labels kept for later epochs; the
+    validation images are labelled once, with their own seed.
+    The loss is :func:`pattern_loss`, in the teacher's units. Each epoch's log holds
+    ``val_correlation``: the mean correlation of the network's maps of the labelled classes
+    with the validation labels (noisy themselves, so it stays below 1), ``images_seen`` and
     ``teacher_seconds`` (the time spent computing labels so far).
 
     Args:
@@ -133,8 +195,13 @@ def train_amortized(
     if config.init_from_classifier:
         config.extra_meta["encoder_from_classifier"] = init_encoder_from(network, classifier)
     network = network.to(device)
-    train_batches, val_batches = data_loaders(config, train_set, val_set, DistributedContext())
+    if isinstance(train_set, SyntheticScenes):
+        train_set = materialize(train_set)  # drawn once, not in every epoch
+    train_batches, val_batches = data_loaders(
+        config, IndexedItems(train_set), val_set, DistributedContext()
+    )
     spent = {"teacher_seconds": 0.0}
+    cache: dict[int, torch.Tensor] = {}
 
     def labelled(images: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
         start = time.perf_counter()
@@ -142,34 +209,44 @@ def train_amortized(
         spent["teacher_seconds"] += time.perf_counter() - start
         return maps
 
-    validation = [
-        (batch[0].to(device), labelled(batch[0].to(device), batch[1].to(device), seed))
-        for seed, batch in enumerate(val_batches(), start=VALIDATION_SEED)
-    ]
+    validation = []
+    for seed, batch in enumerate(val_batches(), start=VALIDATION_SEED):
+        images, labels = batch[0].to(device), batch[1].to(device)
+        validation.append((images, labelled(images, labels, seed), labels))
+    scales = label_scales(validation)
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
         if train:
-            images = batch[0].to(device)
-            # Step s of the run (resumed runs included) draws seed s + 1: fresh masks.
-            targets = labelled(images, batch[1].to(device), trainer.steps + 1)
+            images, labels, indices = batch[0].to(device), batch[1].to(device), batch[2].tolist()
+            new = [i for i, index in enumerate(indices) if index not in cache]
+            if new:
+                # Step s of the run (resumed runs included) draws seed s + 1: fresh masks.
+                maps = labelled(images[new], labels[new], trainer.steps + 1)
+                if not config.reuse_labels:
+                    cache.clear()
+                cache.update({indices[i]: m.half().cpu() for i, m in zip(new, maps)})
+            targets = torch.stack([cache[index] for index in indices]).float().to(device)
+            if not config.reuse_labels:
+                cache.clear()
         else:
-            images, targets = batch
+            images, targets, _ = batch
         predicted = network(images)
         if predicted.shape != targets.shape:
             raise ValueError(
                 f"the network gives maps {tuple(predicted.shape)} but the teacher "
                 f"{teacher.name!r} gives {tuple(targets.shape)}"
             )
-        return {"loss": F.mse_loss(predicted, targets)}
+        return pattern_loss(predicted, targets, scales)
 
     def evaluate() -> dict[str, float]:
         was_training = network.training
         network.eval()
         with torch.no_grad():
+            # The labelled classes' maps: an absent class's map is flat up to the labels' noise.
             correlation = torch.cat(
                 [
-                    map_correlation(network(images), targets).flatten()
-                    for images, targets in validation
+                    map_correlation(network(images), targets)[labels.bool()]
+                    for images, targets, labels in validation
                 ]
             )
         network.train(was_training)

@@ -71,6 +71,12 @@ def add_models(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="Explainer checkpoint (default with the shipped classifier: the shipped Explainer)",
     )
+    parser.add_argument(
+        "--amortized",
+        type=Path,
+        help="amortized RISE checkpoint from train-amortized (default with the shipped "
+        "classifier: the shipped one)",
+    )
 
 
 def add_training_options(parser: argparse.ArgumentParser, val_size: int, batch_size: int) -> None:

@@ -56,13 +56,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    classifier = explainer = None
+    classifier = explainer = amortized = None
     task = "multilabel"  # the synthetic world's classifiers
     if (args.classifier is None) != (args.explainer is None):
         raise ValueError("--classifier and --explainer go together (the Explainer trained for it)")
     if args.classifier is not None:
-        setup = set_up(args.classifier, args.explainer, True, args.device)
+        setup = set_up(args.classifier, args.explainer, True, args.device, None, args.amortized)
         classifier, explainer, task = setup.classifier, setup.explainer, setup.task
+        amortized = setup.amortized
     if args.retrain:
         classifier, explainer = retrain_shipped_models(
             args.out.parent / f"{args.out.name}-models", args.device, not args.no_progress
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         classifier=classifier,
         explainer=explainer,
+        amortized=amortized,
         score=args.score or score_for_task(task),
         canvas=args.canvas,
         self_contained=args.single_file,

@@ -102,4 +102,5 @@ def _evaluate(args: argparse.Namespace) -> tuple[list[dict], Path] | None:
         own=own_classifier(args, str(args.classifier)) if args.model or args.classifier else None,
         data=args.data,
         masks=args.masks,
+        amortized=args.amortized,
     )

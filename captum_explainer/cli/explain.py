@@ -13,8 +13,8 @@ from captum_explainer.cli._common import (
     add_own_classifier,
     own_classifier,
 )
-from captum_explainer.evaluation.catalogue import method_keys
-from captum_explainer.models.pretrained import load_models
+from captum_explainer.evaluation.catalogue import method_keys, method_record
+from captum_explainer.models.pretrained import amortized_for, load_models
 from captum_explainer.models.registry import load_explainer
 from captum_explainer.tasks.explain import explain_files
 
@@ -67,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
         classifier, explainer, meta = load_models(
             args.classifier, args.explainer, args.method == "explainer", args.device
         )
+    amortized = None
+    if method_record(args.method).needs_amortized:
+        # The shipped network explains the shipped classifier only.
+        if args.model is None or args.amortized is not None:
+            amortized = amortized_for(args.classifier, args.amortized, args.device)
+        if amortized is None:
+            raise ValueError(f"--method {args.method} with this classifier needs --amortized")
     written = explain_files(
         args.images,
         classifier,
@@ -80,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         batch_size=args.batch_size,
         skipped=lambda line: print(line, file=sys.stderr),
+        amortized=amortized,
     )
     for path in written:
         print(path)

@@ -55,7 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--arch-kwargs",
         nargs="+",
         metavar="KEY=VALUE",
-        help="the network builder's arguments (default for small_explainer: width=16 "
+        help="the network builder's arguments (default for small_explainer: width=32 "
         "full_res_channels=8 class_head_channels=0)",
     )
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")

@@ -113,6 +113,8 @@ class Models:
             multi-label classifier, ``"softmax"`` for a single-label one).
         layer: the layer of the CAM methods: a module, its name in ``classifier``
             (``"layer3"``), or ``None`` to find it (see :class:`~captum_explainer.attr.GradCAM`).
+        amortized: the network trained to predict RISE's maps for ``classifier``
+            (:func:`~captum_explainer.fit_amortized`), where there is one.
 
     Example:
         >>> from captum_explainer.evaluation import Models, build_methods
@@ -127,6 +129,7 @@ class Models:
     normalization: Normalization | None = None
     score: str = "sigmoid"
     layer: nn.Module | TokenLayer | str | None = None
+    amortized: nn.Module | None = None
 
     def cam_layer(self) -> nn.Module | TokenLayer | None:
         """The CAM layer as a module (a name is looked up in whatever classifier this is)."""

@@ -24,6 +24,7 @@ __all__ = [
     "SYNTHETIC_CLASSIFIER",
     "SYNTHETIC_EXPLAINER",
     "load_models",
+    "amortized_for",
     "manifest",
     "synthetic_amortized_rise",
     "synthetic_classifier",
@@ -97,3 +98,17 @@ def load_models(
     if path is not None and (need_explainer or explainer is not None):
         loaded, _ = load_explainer(path, map_location)
     return model, loaded, meta
+
+
+def amortized_for(
+    classifier: str | Path | None = None,
+    amortized: str | Path | None = None,
+    map_location: str | torch.device = "cpu",
+) -> nn.Module | None:
+    """The amortized RISE network for a classifier checkpoint: the one given, else the
+    shipped one for the shipped classifier (``classifier=None``), else ``None``."""
+    if amortized is not None:
+        return load_amortized(amortized, map_location)[0]
+    if classifier is None:
+        return synthetic_amortized_rise(map_location)
+    return None

@@ -166,6 +166,7 @@ def run_demo(
     self_contained: bool = False,
     world: str = "synthetic",
     image_size: int | None = None,
+    amortized: nn.Module | None = None,
 ) -> Path:
     """Explain ``n_images`` fresh images of a generated world with every method and write the
     report.
@@ -177,6 +178,8 @@ def run_demo(
             random masks of RISE and undesirable pixels.
         device: torch device.
         progress: show progress bars.
+        amortized: the network that predicts ``classifier``'s RISE maps (amortized RISE's
+            column; default with the shipped classifier: the shipped one, else no column).
         classifier, explainer: default the shipped synthetic ones (give both for another
             world, e.g. the ResNet-18 and its Explainer of docs/real-objects.md).
         settings: per record key, ``attribute`` arguments replacing the ``demo`` preset's.
@@ -213,15 +216,20 @@ def run_demo(
         raise ValueError(
             f"world {world!r} needs its classifier and Explainer (--classifier, --explainer)"
         )
+    if classifier is None and amortized is None:
+        amortized = pretrained.synthetic_amortized_rise()
     classifier = (classifier or pretrained.synthetic_classifier()).to(device).eval()
     explainer = (explainer or pretrained.synthetic_explainer()).to(device).eval()
+    amortized = amortized.to(device).eval() if amortized is not None else None
     kind, default_size, normalization = GENERATED[world]
     size = image_size or default_size
     data = kind(n_images, image_size=size, seed=10_000 + seed, split="test")
     images, labels, segmentation = (
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
     )
-    methods = default_methods(classifier, explainer, normalization, seed, settings, score=score)
+    methods = default_methods(
+        classifier, explainer, normalization, seed, settings, score=score, amortized=amortized
+    )
     measured = measure(
         classifier, methods, images, labels, segmentation, progress, score, canvas, normalization
     )

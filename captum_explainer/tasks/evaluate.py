@@ -17,13 +17,13 @@ from captum_explainer.distributed import distributed_context
 from captum_explainer.evaluation.catalogue import (
     Models,
     build_methods,
-    method_keys,
     method_record,
+    method_records,
     work_overrides,
 )
 from captum_explainer.evaluation.evaluate import evaluate
 from captum_explainer.files import check_output_folder
-from captum_explainer.models.registry import load_explainer
+from captum_explainer.models.registry import load_amortized, load_explainer
 from captum_explainer.models.user import ClassifierInfo, OwnClassifier, check_channels
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import comparison_grid
@@ -52,6 +52,7 @@ def run_evaluation(
     own: OwnClassifier | None = None,
     data: str | Path | None = None,
     masks: str | Path | None = None,
+    amortized: str | Path | None = None,
 ) -> tuple[list[dict[str, Any]], Path] | None:
     """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
     named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
@@ -61,7 +62,8 @@ def run_evaluation(
         out: the report folder.
         dataset, root: ``"synthetic"``, ``"voc2007"`` or ``"coco2014"`` and its folder.
         classifier, explainer: checkpoints (default: the shipped synthetic models).
-        methods: record keys (default: every registered method).
+        methods: record keys (default: every registered method the models allow: the
+            Explainer and amortized RISE where their networks are given or shipped).
         n_images: at most this many images with a segmentation and a label (synthetic: 200
             are generated when not given).
         batch_size, image_size, seed, device, progress: as :func:`evaluate` and
@@ -74,6 +76,8 @@ def run_evaluation(
             and images with ground-truth masks (:func:`~captum_explainer.data.files.open_image_data`),
             instead of ``classifier`` and ``dataset``; ``explainer`` is then the Explainer
             trained for it.
+        amortized: the amortized RISE checkpoint for the classifier (default with the shipped
+            classifier: the shipped one).
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
@@ -93,15 +97,28 @@ def run_evaluation(
         [('Grad-CAM', 4), ('Explainer', 4)]
     """
     check_output_folder(out)
-    methods = list(methods or method_keys())
-    need_explainer = any(method_record(key).needs_explainer for key in methods)
+    keys = list(methods) if methods else None
+    records = [method_record(key) for key in keys] if keys else method_records()
+    need_explainer = any(r.needs_explainer for r in records)
+    need_amortized = any(r.needs_amortized for r in records)
+    network = None
     if data is not None:
-        model, learned, info, images = _own_setup(own, data, masks, explainer, need_explainer)
+        # With every method asked for, the Explainer joins only where one is given.
+        wanted = need_explainer and (keys is not None or explainer is not None)
+        model, learned, info, images = _own_setup(own, data, masks, explainer, wanted)
         dataset, classes, normalization = str(data), list(info.classes), info.normalization
         task = info.task
+        network = load_amortized(amortized)[0] if amortized is not None else None
     else:
-        setup = set_up(classifier, explainer, need_explainer, device)
-        model, learned, task = setup.classifier, setup.explainer, setup.task
+        setup = set_up(
+            classifier, explainer, need_explainer, device, None, amortized, need_amortized
+        )
+        model, learned, task, network = (
+            setup.classifier,
+            setup.explainer,
+            setup.task,
+            setup.amortized,
+        )
         pair = setup.datasets(dataset, root, image_size, val_size=n_images or 200, seed=seed)
         images, classes, normalization = pair.val, pair.classes, pair.normalization
     model = model.to(device)
@@ -110,9 +127,15 @@ def run_evaluation(
     check_channels(model, images[indices[0]][0], f"the evaluation data ({dataset})")
     score = score or score_for_task(task)
     overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
+    network = network.to(device) if network is not None else None
     chosen = build_methods(
-        Models(model, learned, normalization, score), methods, "demo", seed, overrides
+        Models(model, learned, normalization, score, amortized=network),
+        keys,
+        "demo",
+        seed,
+        overrides,
     )
+    methods = [spec.name for spec in chosen]
     with distributed_context(device) as context:
         result = evaluate(
             chosen,

@@ -132,6 +132,7 @@ def explain_files(
     recursive: bool = False,
     batch_size: int = 16,
     skipped: Callable[[str], None] | None = None,
+    amortized: nn.Module | None = None,
 ) -> list[Path]:
     """Explain each image for ``target`` with ``method``; write ``NAME_METHOD_CLASS.npy``
     (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out``.
@@ -146,6 +147,7 @@ def explain_files(
         recursive: walk subfolders too.
         batch_size: images explained together (every image is resized to the classifier's
             side, so any images batch together).
+        amortized: the amortized RISE network, for ``method="amortized-rise"``.
 
     Returns:
         The files written. Named files that do not exist and an unknown ``target`` are
@@ -179,7 +181,8 @@ def explain_files(
     items = list_images(paths, recursive, skipped)
     score = score_for_task(meta.get("task", "multilabel"))
     record = method_record(method)
-    spec = record.spec(Models(classifier, explainer, normalization, score), "demo", seed)
+    models = Models(classifier, explainer, normalization, score, amortized=amortized)
+    spec = record.spec(models, "demo", seed)
     written: list[Path] = []
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]

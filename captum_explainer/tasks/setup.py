@@ -10,7 +10,7 @@ from torch import nn
 
 from captum_explainer.data.factory import DatasetPair, make_datasets
 from captum_explainer.data.types import Normalization
-from captum_explainer.models.pretrained import load_models
+from captum_explainer.models.pretrained import amortized_for, load_models
 from captum_explainer.scores import score_for_task
 
 
@@ -22,6 +22,7 @@ class TaskSetup:
         classifier, explainer: the networks, on the task's device, in ``eval()`` mode.
         classes, normalization, image_size, task: from the classifier's checkpoint.
         score: how its logits become the scores methods explain and metrics read.
+        amortized: the network that predicts its RISE maps, where there is one.
     """
 
     classifier: nn.Module
@@ -31,6 +32,7 @@ class TaskSetup:
     image_size: int
     task: str
     score: str
+    amortized: nn.Module | None = None
 
     def datasets(
         self,
@@ -60,11 +62,20 @@ def set_up(
     need_explainer: bool = False,
     device: str | torch.device = "cpu",
     score: str | None = None,
+    amortized: str | os.PathLike | None = None,
+    need_amortized: bool = False,
 ) -> TaskSetup:
     """Load a classifier checkpoint (default: the shipped synthetic one) and its Explainer
     (see :func:`~captum_explainer.models.pretrained.load_models`) onto ``device``; ``score``
-    defaults to the classifier's task's (sigmoid for multi-label, softmax for single-label)."""
+    defaults to the classifier's task's (sigmoid for multi-label, softmax for single-label).
+    With ``need_amortized`` or ``amortized`` given, also its amortized RISE network
+    (:func:`~captum_explainer.models.pretrained.amortized_for`)."""
     model, learned, meta = load_models(classifier, explainer, need_explainer, device)
+    network = (
+        amortized_for(classifier, amortized, device)
+        if need_amortized or amortized is not None
+        else None
+    )
     stats = meta["normalization"]
     task = meta.get("task", "multilabel")
     return TaskSetup(
@@ -75,4 +86,5 @@ def set_up(
         int(meta["image_size"][0]),
         task,
         score or score_for_task(task),
+        network.to(device).eval() if network is not None else None,
     )
