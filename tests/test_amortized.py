@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 from captum.attr import Occlusion
+from PIL import Image
 from torch import nn
 
 from captum_explainer import AmortizedAttribution, SyntheticScenes, fit_amortized
@@ -135,6 +136,17 @@ def test_the_command_trains_resumes_and_records_its_teacher(tmp_path):
     assert checkpoint["teacher"] == "RISE" and checkpoint["teacher_kwargs"]["n_masks"] == 8
     assert network(torch.rand(1, 3, 32, 32)).shape == (1, 8, 32, 32)
     assert main([*args, "--teacher-kwargs", "n_masks"]) == 2  # not KEY=VALUE
+
+    # The checkpoint serves explain and evaluate as the method amortized-rise.
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (64, 64), "red").save(image)
+    explain = ["explain", str(image), "--method", "amortized-rise", "--out", str(tmp_path / "maps")]
+    assert main([*explain, "--amortized", str(out / "best.pt")]) == 0
+    assert len(list((tmp_path / "maps").glob("photo_amortized-rise_*.npy"))) == 1
+    report = tmp_path / "report"
+    evaluate = ["evaluate", "--methods", "amortized-rise", "--n-images", "2", "--out", str(report)]
+    assert main([*evaluate, "--amortized", str(out / "best.pt"), "--no-progress"]) == 0
+    assert "Amortized RISE" in (report / "results.csv").read_text()
 
 
 def test_bad_teachers_and_checkpoints_are_named():

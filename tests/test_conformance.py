@@ -39,7 +39,9 @@ def _from_record(record: MethodRecord) -> Method:
     """A registered method with its ``quick`` preset, built on the model under test."""
 
     def build(model: nn.Module, layer: nn.Module) -> Any:
-        models = Models(model, _explainer(), SYNTHETIC_NORMALIZATION, "sigmoid", layer, _amortized())
+        models = Models(
+            model, _explainer(), SYNTHETIC_NORMALIZATION, "sigmoid", layer, _amortized()
+        )
         return record.build(models)
 
     return Method(

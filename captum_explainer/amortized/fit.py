@@ -132,6 +132,17 @@ def run_amortized_training(
 
     Returns:
         The per-epoch log.
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer.amortized import AmortizedTrainingConfig, run_amortized_training
+        >>> with tempfile.TemporaryDirectory() as run:  # the shipped classifier on synthetic scenes
+        ...     config = AmortizedTrainingConfig(run, epochs=1, batch_size=4, progress=False)
+        ...     log = run_amortized_training(
+        ...         config, "rise", {"n_masks": 16}, image_size=32, train_size=8, val_size=4
+        ...     )
+        >>> len(log)
+        1
     """
     check_output_folder(config.out_dir)
     classifier_path = classifier or SYNTHETIC_CLASSIFIER

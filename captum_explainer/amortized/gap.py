@@ -25,6 +25,15 @@ class FidelityCurve:
 
     ``break_even(training_seconds, slow_seconds, fast_seconds)`` is the number of images
     whose explanation pays the training back.
+
+    Example:
+        >>> from captum_explainer.amortized.gap import FidelityCurve
+        >>> curve = FidelityCurve(8000, pairs=120, rise={250: (0.78, 0.01), 1000: (0.93, 0.01)})
+        >>> curve.amortized = (0.95, 0.01)
+        >>> curve.closest_budget_beaten()  # closer to the reference than RISE with 1,000 masks
+        1000
+        >>> round(FidelityCurve.break_even(training_seconds=2400, slow_seconds=3.0, fast_seconds=0.5))
+        960
     """
 
     reference_masks: int
@@ -109,7 +118,19 @@ def seconds_per_image(
     repeats: int = 3,
 ) -> tuple[float, float, float]:
     """``(RISE's, the network's seconds per image, their ratio)`` on the same batch and
-    target, timed alternately (:func:`~captum_explainer.evaluation.measure.time_paired`)."""
+    target, timed alternately (:func:`~captum_explainer.evaluation.measure.time_paired`).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer import RISE, AmortizedAttribution
+        >>> from captum_explainer.amortized.gap import seconds_per_image
+        >>> from captum_explainer.models import SmallExplainer, synthetic_classifier
+        >>> model = synthetic_classifier()
+        >>> amortized = AmortizedAttribution(SmallExplainer(8).eval(), model)  # untrained, for timing
+        >>> slow, fast, ratio = seconds_per_image(amortized, RISE(model), torch.rand(2, 3, 64, 64), 32, 1)
+        >>> slow > 0 and fast > 0 and ratio > 0
+        True
+    """
     timing = time_paired(
         lambda: rise.attribute(images, target=0, n_masks=n_masks, seed=0),
         lambda: amortized.attribute(images, target=0),

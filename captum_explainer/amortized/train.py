@@ -53,6 +53,12 @@ class AmortizedTrainingConfig:
             the epochs after the first cost the network only. ``False``: fresh labels on
             every visit (a resumed run labels its images again either way).
         command, extra_meta: recorded in the checkpoint.
+
+    Example:
+        >>> from captum_explainer.amortized import AmortizedTrainingConfig
+        >>> config = AmortizedTrainingConfig("runs/amortized-rise", epochs=15, lr=2e-3)
+        >>> config.builder_kwargs(channels=3)  # the default network's
+        {'width': 32, 'full_res_channels': 8, 'class_head_channels': 0, 'in_channels': 3}
     """
 
     out_dir: Path
@@ -91,7 +97,15 @@ class AmortizedTrainingConfig:
 
 
 class IndexedItems(Dataset):
-    """``(image, labels, index)`` for each item of ``dataset``: where its label is kept."""
+    """``(image, labels, index)`` for each item of ``dataset``: where its label is kept.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.amortized.train import IndexedItems
+        >>> items = IndexedItems([(torch.zeros(3, 8, 8), torch.ones(2))])
+        >>> items[0][2]
+        tensor(0)
+    """
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -106,7 +120,15 @@ class IndexedItems(Dataset):
 
 def map_correlation(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Pearson correlation of each map with its target over the pixels: ``(N, K, H, W)``
-    pairs -> ``(N, K)``; NaN where either map is constant."""
+    pairs -> ``(N, K)``; NaN where either map is constant.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.amortized import map_correlation
+        >>> maps = torch.rand(2, 3, 8, 8)
+        >>> map_correlation(2 * maps + 1, maps).allclose(torch.ones(2, 3))  # same pattern, any scale
+        True
+    """
     a = predicted.flatten(2) - predicted.flatten(2).mean(2, keepdim=True)
     b = target.flatten(2) - target.flatten(2).mean(2, keepdim=True)
     norm = a.norm(dim=2) * b.norm(dim=2)
@@ -118,7 +140,15 @@ def label_scales(
 ) -> tuple[float, float]:
     """The variances of the labelled classes' maps in ``(images, maps, labels)`` batches:
     of their levels (means over the pixels) and of their patterns (the pixels around the
-    level, averaged over maps)."""
+    level, averaged over maps).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.amortized.train import label_scales
+        >>> maps = torch.tensor([[[[0.0, 2.0]], [[5.0, 5.0]]]])  # class 0 varies, class 1 is flat
+        >>> label_scales([(None, maps, torch.tensor([[1, 0]]))])  # only the labelled class counts
+        (1.0, 2.0)
+    """
     levels, patterns = [], []
     for _, maps, labels in labelled:
         flat = maps.flatten(2)[labels.bool()]
@@ -145,6 +175,14 @@ def pattern_loss(
     squared error would learn the levels only. Both terms are squared errors of fixed linear
     functions of the labels, so the minimiser is still the labels' expectation: noisy,
     unbiased labels are averaged out as before.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.amortized.train import pattern_loss
+        >>> target = torch.tensor([[[[0.0, 2.0]]]])
+        >>> terms = pattern_loss(target + 3, target, scales=(1.0, 1.0))  # right pattern, wrong level
+        >>> terms["level"].item(), terms["pattern"].item()
+        (9.0, 0.0)
     """
     level_p, level_t = predicted.mean((2, 3), keepdim=True), target.mean((2, 3), keepdim=True)
     level = F.mse_loss(level_p, level_t) / scales[0]
@@ -183,6 +221,23 @@ def train_amortized(
 
     Returns:
         The per-epoch log.
+
+    Example:
+        >>> import tempfile
+        >>> from captum_explainer import SyntheticScenes
+        >>> from captum_explainer.amortized import AmortizedTrainingConfig, Teacher, train_amortized
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> classifier = synthetic_classifier()
+        >>> teacher = Teacher.from_key("rise", classifier, n_masks=16)
+        >>> train, val = SyntheticScenes(8, image_size=32), SyntheticScenes(4, 32, split="val")
+        >>> with tempfile.TemporaryDirectory() as run:
+        ...     config = AmortizedTrainingConfig(run, epochs=1, batch_size=4, progress=False)
+        ...     log = train_amortized(
+        ...         config, teacher, classifier, train, val, list(train.classes), SYNTHETIC_NORMALIZATION
+        ...     )
+        >>> "val_correlation" in log[0], log[0]["images_seen"]
+        (True, 8.0)
     """
     check_output_folder(config.out_dir)
     check_not_empty(train_set, "training set")

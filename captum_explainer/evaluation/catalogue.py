@@ -469,17 +469,21 @@ def record_explain(
     layer: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     explainer: nn.Module | None = None,
+    amortized: nn.Module | None = None,
 ) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
     """The method of ``record`` as ``(model, images, targets) -> (N, 1, H, W) maps``, rebuilt
     for whatever model it is given (a randomised copy included), with the record's
     ``sanity_kwargs`` and ``sanity_reduction``. ``layer``: the CAM layer's name, looked up in
-    each model handed over."""
+    each model handed over; ``explainer``, ``amortized``: the trained networks of the
+    methods that need one."""
     if record.needs_explainer and explainer is None:
         raise ValueError(f"method {record.key!r} needs explainer=, the trained Explainer network")
+    if record.needs_amortized and amortized is None:
+        raise ValueError(f"method {record.key!r} needs amortized=, its trained network")
     settings = {**record.settings(preset, seed, **(overrides or {})), **record.sanity_kwargs}
 
     def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        models = Models(model, explainer, normalization, score, layer)
+        models = Models(model, explainer, normalization, score, layer, amortized)
         maps = record.build(models).attribute(images, target=targets, **settings)
         return to_pixel_map(maps.detach(), record.sanity_reduction)
 

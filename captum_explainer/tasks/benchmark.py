@@ -22,6 +22,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from captum_explainer.amortized.train import DEFAULT_ARCH_KWARGS
 from captum_explainer.attr import GradCAM
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data.types import Normalization
@@ -39,8 +40,10 @@ from captum_explainer.evaluation.measure import (
 from captum_explainer.files import atomic_write, check_output_file
 from captum_explainer.metrics.randomization import model_randomization, parameterized_layers
 from captum_explainer.models import (
+    build_explainer,
     deeplabv3_explainer,
     resnet50_multilabel,
+    synthetic_amortized_rise,
     synthetic_classifier,
     synthetic_explainer,
 )
@@ -90,16 +93,17 @@ def default_cases(
     preset: str = "benchmark",
     scaling: Sequence[float] = (0.25, 2.0),
     keys: Sequence[str] | None = None,
+    amortized: nn.Module | None = None,
 ) -> list[BenchmarkCase]:
     """Every method of the catalogue (or ``keys``) with the ``preset``'s settings, each
     beside its bare passes (:attr:`MethodRecord.passes`). Methods that declare
     ``benchmark_scaling`` also run at ``scaling`` times their work count, so that
     :func:`scaling_warnings` can check that their time grows with their work."""
-    models = Models(classifier, explainer, normalization, score="sigmoid")
+    models = Models(classifier, explainer, normalization, score="sigmoid", amortized=amortized)
     records = [method_record(k) for k in keys] if keys is not None else list(method_records())
     cases = []
     for record in records:
-        if record.needs_explainer and explainer is None:
+        if not record.available(models):
             continue
         spec = record.spec(models, preset)
         counts = [None]
@@ -111,7 +115,8 @@ def default_cases(
             name = record.name
             if count is not None:
                 name = f"{record.name} ({count} {WORK_UNITS.get(record.work_arg, record.work_arg)})"
-            passes = record.passes(classifier, explainer, images, target, kwargs, None)
+            network = record.own_network(models)
+            passes = record.passes(classifier, network, images, target, kwargs, None)
             run = _runner(replace(spec, name=name, kwargs=kwargs), images, target)
             cases.append(BenchmarkCase(name, run, passes.run, passes.note, record.key, count))
     return cases
@@ -248,9 +253,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def build_setup(
     model_name: str, device: torch.device
-) -> tuple[nn.Module, nn.Module, torch.Tensor, Normalization]:
-    """(classifier, explainer, images, normalization) for ``"small_cnn"`` (the shipped
-    models at the demo's 64 px) or ``"resnet50"`` (random weights, 224 px)."""
+) -> tuple[nn.Module, nn.Module, torch.Tensor, Normalization, nn.Module]:
+    """(classifier, explainer, images, normalization, amortized RISE network) for
+    ``"small_cnn"`` (the shipped models at the demo's 64 px) or ``"resnet50"`` (random
+    weights, 224 px: the paper's Explainer and the default amortized network)."""
     if model_name in ("small_cnn", "tiny"):
         data = SyntheticScenes(8, split="test", seed=99)
         images = torch.stack([data[i][0] for i in range(8)])
@@ -259,13 +265,15 @@ def build_setup(
             synthetic_explainer().to(device),
             images.to(device),
             SYNTHETIC_NORMALIZATION,
+            synthetic_amortized_rise().to(device),
         )
     if model_name == "resnet50":
         torch.manual_seed(0)
         classifier = resnet50_multilabel(num_classes=20, weights=None).eval().to(device)
         explainer = deeplabv3_explainer(num_classes=20).eval().to(device)
+        amortized = build_explainer("small_explainer", 20, **DEFAULT_ARCH_KWARGS).eval()
         images = torch.randn(8, 3, 224, 224, device=device)
-        return classifier, explainer, images, IMAGENET_NORMALIZATION
+        return classifier, explainer, images, IMAGENET_NORMALIZATION, amortized.to(device)
     raise ValueError(f"model must be one of {sorted(CONFIGS)}, got {model_name!r}")
 
 
@@ -280,9 +288,11 @@ def model_cases(
     order; and the number of images per call."""
     config = dict(CONFIGS[model_name])
     n_images = config.pop("n_images")
-    classifier, explainer, images, normalization = build_setup(model_name, device)
+    classifier, explainer, images, normalization, amortized = build_setup(model_name, device)
     images = images[:n_images]
-    cases = default_cases(classifier, images, normalization, explainer, keys=keys, **config)
+    cases = default_cases(
+        classifier, images, normalization, explainer, keys=keys, amortized=amortized, **config
+    )
     if keys is None:
         cases.append(sanity_case(classifier, images))
     if peers:

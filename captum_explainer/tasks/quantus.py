@@ -28,8 +28,9 @@ RANDOMIZATION_WARNING = (
     "{name}'s maps come from its own trained network, not from the classifier at run time: "
     "Quantus's model-randomisation metrics hand over a randomised classifier, which cannot "
     "change them, so they will score it as failing. Its randomisation check is retraining "
-    "against a randomised classifier: captum-explainer sanity --explainer-steps N "
-    "(captum_explainer.tasks.sanity.explainer_randomization); see docs/evaluation.md"
+    "against a randomised classifier (for the Explainer: captum-explainer sanity "
+    "--explainer-steps N, captum_explainer.tasks.sanity.explainer_randomization); see "
+    "docs/evaluation.md"
 )
 
 
@@ -42,6 +43,7 @@ def quantus_explain_func(
     seed: int = 0,
     gradcam_layer: str | None = None,
     preset: str = "demo",
+    amortized: nn.Module | None = None,
 ) -> Callable[..., np.ndarray]:
     """``explain_func(model, inputs, targets, **kwargs) -> np.ndarray`` for Quantus.
 
@@ -56,13 +58,14 @@ def quantus_explain_func(
             ResNet), found in whatever model Quantus hands over; default: found as Grad-CAM
             finds it.
         preset: the method's cost preset.
+        amortized: the trained network, for ``method="amortized-rise"``.
 
     Returns:
         The function; its maps are ``(N, 1, H, W)`` float32 numpy arrays.
     """
     record = method_record(method)
     explain = record_explain(
-        record, normalization, preset, score, seed, gradcam_layer, settings, explainer
+        record, normalization, preset, score, seed, gradcam_layer, settings, explainer, amortized
     )
 
     models_seen: list[int] = []
