@@ -6,10 +6,17 @@
   localisation);
 - :mod:`.faithfulness`: maps against the model (saliency metric, deletion and insertion,
   class specificity, undesirable-pixel recovery);
+- :mod:`.debiased_removal`: ROAD, removal with noisy linear imputation (MoRF and LeRF curves);
 - :mod:`.classification`: the classifier's own accuracy (average precision).
 """
 
 from captum_explainer.metrics.classification import average_precision, mean_average_precision
+from captum_explainer.metrics.debiased_removal import (
+    ROAD_FRACTIONS,
+    RoadCurves,
+    noisy_linear_imputation,
+    road,
+)
 from captum_explainer.metrics.faithfulness import (
     CANVASES,
     SPECIFICITY_THRESHOLDS,
@@ -51,11 +58,13 @@ __all__ = [
     "IMAGE_SCORES",
     "IOU_THRESHOLDS",
     "PAIR_SCORES",
+    "ROAD_FRACTIONS",
     "POINTING_PROTOCOLS",
     "SCALE_RULES",
     "SPECIFICITY_THRESHOLDS",
     "CausalCurves",
     "ClassSpecificity",
+    "RoadCurves",
     "average_precision",
     "class_mask_scores",
     "class_pairs",
@@ -68,9 +77,11 @@ __all__ = [
     "mask_scores",
     "mean_average_precision",
     "merge_class_maps",
+    "noisy_linear_imputation",
     "per_class_mean",
     "pointing_game",
     "random_maps",
+    "road",
     "roc_auc",
     "saliency_metric",
     "scale_class_maps",
