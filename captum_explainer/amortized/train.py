@@ -312,14 +312,7 @@ def train_amortized(
         }
 
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    fit_config = FitConfig(
-        out_dir=config.out_dir,
-        max_epochs=config.epochs,
-        patience=config.patience,
-        resume=config.resume,
-        max_steps_per_epoch=config.max_steps_per_epoch,
-        progress=config.progress,
-    )
+    fit_config = FitConfig.from_command(config)
     trainer = Trainer(network, optimizer, step, fit_config, kind="amortized")
     fit_config.meta = checkpoint_meta(
         config.arch,
