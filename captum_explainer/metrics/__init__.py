@@ -7,10 +7,18 @@
 - :mod:`.faithfulness`: maps against the model (saliency metric, deletion and insertion,
   class specificity, undesirable-pixel recovery);
 - :mod:`.debiased_removal`: ROAD, removal with noisy linear imputation (MoRF and LeRF curves);
+- :mod:`.controls`: the controls beside a faithfulness score: does a mask's shape alone give its
+  class away (the mask-only check), what does sharpness alone change (the blur-matched maps);
 - :mod:`.classification`: the classifier's own accuracy (average precision).
 """
 
 from captum_explainer.metrics.classification import average_precision, mean_average_precision
+from captum_explainer.metrics.controls import (
+    MaskOnlyResult,
+    blur_to_match,
+    mask_only_check,
+    roughness,
+)
 from captum_explainer.metrics.debiased_removal import (
     ROAD_FRACTIONS,
     RoadCurves,
@@ -64,8 +72,10 @@ __all__ = [
     "SPECIFICITY_THRESHOLDS",
     "CausalCurves",
     "ClassSpecificity",
+    "MaskOnlyResult",
     "RoadCurves",
     "average_precision",
+    "blur_to_match",
     "class_mask_scores",
     "class_pairs",
     "class_specificity",
@@ -74,6 +84,7 @@ __all__ = [
     "energy_pointing_game",
     "gaussian_blur",
     "insertion_canvas",
+    "mask_only_check",
     "mask_scores",
     "mean_average_precision",
     "merge_class_maps",
@@ -83,6 +94,7 @@ __all__ = [
     "random_maps",
     "road",
     "roc_auc",
+    "roughness",
     "saliency_metric",
     "scale_class_maps",
     "scale_maps",
