@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION
-from captum_explainer.evaluation import catalogue
+from captum_explainer.evaluation import catalogue, compare, score_faithfulness
 from captum_explainer.evaluation.catalogue import (
     PRESETS,
+    MethodSpec,
     Models,
     build_methods,
     method_record,
@@ -23,6 +24,7 @@ from captum_explainer.evaluation.catalogue import (
     unregister_method,
     work_overrides,
 )
+from captum_explainer.metrics import deletion_insertion
 from captum_explainer.models import SmallCNN, SmallExplainer
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -71,12 +73,16 @@ def test_unknown_key_names_the_known_ones():
 def test_build_methods_follows_the_records():
     torch.manual_seed(0)
     model, explainer = SmallCNN(8).eval(), SmallExplainer(8).eval()
-    with_explainer = build_methods(Models(model, explainer, SYNTHETIC_NORMALIZATION), seed=5)
+    amortized = SmallExplainer(8, class_head_channels=0).eval()
+    every = Models(model, explainer, SYNTHETIC_NORMALIZATION, amortized=amortized)
+    with_explainer = build_methods(every, seed=5)
     assert [s.name for s in with_explainer] == [r.name for r in method_records()]
     without = build_methods(Models(model, None, SYNTHETIC_NORMALIZATION))
-    assert "Explainer" not in [s.name for s in without]
+    assert {"Explainer", "Amortized RISE"}.isdisjoint(s.name for s in without)
     with pytest.raises(ValueError, match="needs a trained Explainer"):
         build_methods(Models(model, None, SYNTHETIC_NORMALIZATION), ["explainer"])
+    with pytest.raises(ValueError, match="needs the amortized network"):
+        build_methods(Models(model, explainer, SYNTHETIC_NORMALIZATION), ["amortized-rise"])
     rise = next(s for s in with_explainer if s.name == "RISE")
     assert rise.kwargs == {"n_masks": 4000, "seed": 5} and rise.specificity
     quick = build_methods(Models(model), ["rise"], "quick", overrides={"rise": {"n_masks": 7}})[0]
@@ -105,3 +111,29 @@ def test_the_tables_of_0_3_are_derived_and_deprecated():
         from captum_explainer import sanity
 
         assert sanity.model_randomisation.__name__ == "model_randomization"
+
+
+class _Ramp:
+    """A map that rises to the right; with ``flip=True`` it rises to the left."""
+
+    def attribute(self, images, target=None, flip=False):
+        ramp = torch.linspace(0, 1, images.shape[-1]).expand(images.shape[0], 1, *images.shape[-2:])
+        return ramp.flip(-1) if flip else ramp
+
+
+@pytest.mark.filterwarnings("ignore:the deletion baseline keeps the class")  # an untrained model
+def test_the_ranking_games_read_a_methods_ranking_map():
+    model = SmallCNN(8).eval()
+    images, labels = torch.rand(2, 3, 16, 16), torch.eye(8)[:2]
+    plain = MethodSpec("ramp", _Ramp(), all_classes=False)
+    ranked = MethodSpec("ramp, ranked flipped", _Ramp(), all_classes=False, ranking={"flip": True})
+    result = compare([plain, ranked], images, labels)
+    assert result["ramp"].ranking_maps is None
+    assert torch.equal(result["ramp, ranked flipped"].pair_maps, result["ramp"].pair_maps)
+    games = score_faithfulness(model, [plain, ranked], result, deletion_steps=4)
+    expected = deletion_insertion(
+        model, images, result["ramp"].pair_maps.flip(-1), torch.tensor([0, 1]), 4, "sigmoid"
+    )
+    assert torch.allclose(games.curves["ramp, ranked flipped"].deletion, expected.deletion)
+    assert not torch.allclose(games.curves["ramp"].deletion, expected.deletion)
+    assert method_record("explainer").ranking == {"output": "logits"}

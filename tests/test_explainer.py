@@ -79,3 +79,20 @@ def test_small_explainer_starts_from_the_classifier():
     assert torch.equal(explainer.encoder.block6[0].weight, classifier.features.block6[0].weight)
     # Sides that are not multiples of 8 are padded inside and cropped back.
     assert explainer.eval()(torch.randn(1, 3, 30, 30)).shape == (1, 8, 30, 30)
+
+
+def test_logits_give_the_masks_order_without_the_saturated_ties():
+    torch.manual_seed(0)
+    network = nn.Conv2d(3, 8, 1).eval()
+    with torch.no_grad():
+        network.weight.mul_(40)  # logits far beyond float32's saturated sigmoid
+    explainer = ExplainerAttribution(network)
+    x = torch.randn(2, 3, 16, 16)
+    masks = explainer.attribute(x, target=1)
+    logits = explainer.attribute(x, target=1, output="logits")
+    assert torch.equal(torch.sigmoid(logits), masks)
+    assert masks.unique().numel() < logits.unique().numel()  # ties among the masks only
+    every = explainer.attribute_all_classes(x, output="logits")
+    assert torch.equal(every[:, 1:2], logits)
+    with pytest.raises(ValueError, match=r"output must be one of \['mask', 'logits'\]"):
+        explainer.attribute(x, target=1, output="probabilities")

@@ -22,6 +22,15 @@ from captum_explainer.attr._base import (
 from captum_explainer.maps import max_over_classes
 from captum_explainer.scores import TASK_SCORES
 
+#: What the Explainer's ``attribute`` returns: the masks, or their logits (for a ranking).
+OUTPUTS = ("mask", "logits")
+
+
+def _output_link(output: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
+    return torch.sigmoid if output == "mask" else (lambda logits: logits)
+
 
 class ExplainerAttribution(Attribution):
     """Class-specific masks from a trained Explainer in one forward pass, no gradients.
@@ -71,6 +80,7 @@ class ExplainerAttribution(Attribution):
         inputs: torch.Tensor | tuple[torch.Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
+        output: str = "mask",
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The target class's mask.
 
@@ -80,11 +90,15 @@ class ExplainerAttribution(Attribution):
                 and explains the predicted classes with their max-merged mask: multi-label,
                 those with logit >= 0 (the top-1 where none reaches 0); single-label, the top-1.
             additional_forward_args: passed to ``forward_func`` when ``target`` is None.
+            output: ``"mask"`` (default) or ``"logits"``: the mask's logits, in the same
+                order but without the ties where the sigmoid saturates (float32 rounds every
+                logit above about 17 to a mask of exactly 1), for a metric that ranks pixels.
 
         Returns:
-            ``(N, 1, H, W)`` masks in [0, 1] (a tuple for a tuple input).
+            ``(N, 1, H, W)`` masks in [0, 1], or their logits (a tuple for a tuple input).
         """
         formatted, is_tuple = format_inputs(inputs)
+        link = _output_link(output)
         logits = self._logits(formatted)
         n, k = logits.shape[:2]
         if target is None:
@@ -93,16 +107,18 @@ class ExplainerAttribution(Attribution):
                 raise ValueError(
                     f"the classifier has {classes.shape[1]} classes but the Explainer gives {k} masks"
                 )
-            masks = self.merge(logits, classes)
+            masks = link(max_over_classes(logits, classes.to(logits.device), float("-inf")))
         else:
             index = resolve_targets(target, n, k).to(logits.device)
-            masks = torch.sigmoid(logits[torch.arange(n, device=logits.device), index][:, None])
+            masks = link(logits[torch.arange(n, device=logits.device), index][:, None])
         return format_output(is_tuple, [masks] * len(formatted))
 
-    def attribute_all_classes(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Every class's mask from the same forward pass: ``(N, K, H, W)`` in [0, 1]."""
+    def attribute_all_classes(self, inputs: torch.Tensor, output: str = "mask") -> torch.Tensor:
+        """Every class's mask (or, ``output="logits"``, its logits) from the same forward
+        pass: ``(N, K, H, W)``."""
+        link = _output_link(output)
         formatted, _ = format_inputs(inputs)
-        return torch.sigmoid(self._logits(formatted))
+        return link(self._logits(formatted))
 
     def attribute_classes(self, inputs: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """The max-merged mask of a set of classes per image: the paper's target mask.

@@ -80,6 +80,10 @@ class MethodSpec:
             own-object share, absent-class mass).
         specificity: its every-class maps are cheap enough for the class-specificity game
             (each class's map masks the image once per class).
+        ranking: ``attribute`` arguments (over ``kwargs``) that give a map in the same
+            order as the displayed one but without its ties, which the games that rank
+            pixels (deletion, insertion) use instead: the Explainer's ``{"output":
+            "logits"}``, whose masks saturate at 0 and 1. ``None``: the map itself.
 
     Example:
         >>> from captum_explainer import RISE
@@ -99,6 +103,7 @@ class MethodSpec:
     labels_as: str | None = None
     per_class: bool = True
     specificity: bool = False
+    ranking: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,8 @@ class MethodRecord:
             run's seed.
         work_arg: the keyword that counts its work (``n_masks``, ``n_steps``, ``n_iter``),
             which the command line's cost options and the benchmark's scaling check set.
-        scale, reduction, all_classes, labels_as, per_class, specificity: as
-            :class:`MethodSpec` (map kind and scale, per-class support).
+        scale, reduction, all_classes, labels_as, per_class, specificity, ranking: as
+            :class:`MethodSpec` (map kind and scale, per-class support, the ranking map).
         model_dependent: its maps are computed from the classifier at run time, so
             randomising the classifier must change them (the sanity checks). The Explainer's
             come from its own network and need another test.
@@ -202,6 +207,7 @@ class MethodRecord:
     labels_as: str | None = None
     per_class: bool = True
     specificity: bool = False
+    ranking: Mapping[str, Any] | None = None
     model_dependent: bool = True
     needs_explainer: bool = False
     needs_amortized: bool = False
@@ -265,6 +271,7 @@ class MethodRecord:
             labels_as=self.labels_as,
             per_class=self.per_class,
             specificity=self.specificity,
+            ranking=dict(self.ranking) if self.ranking is not None else None,
         )
 
 
@@ -586,6 +593,7 @@ register_method(
         passes=_explainer_passes,
         scale="none",
         specificity=True,
+        ranking=dict(output="logits"),
         model_dependent=False,
         needs_explainer=True,
         doc="the learned Explainer: every class's mask in one forward pass",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -65,6 +65,8 @@ class MethodResult:
     per_pair: dict[str, torch.Tensor] = field(default_factory=dict)  # (M,) each
     class_maps: torch.Tensor | None = None  # (N, K, H, W) raw, every class (when computed)
     scale: str = "minmax"  # the method's rule to bring maps to [0, 1] (scale_maps)
+    # (M, 1, H, W): the pairs' maps the pixel-ranking games read (MethodSpec.ranking), if any
+    ranking_maps: torch.Tensor | None = None
 
 
 @dataclass
@@ -197,6 +199,9 @@ def compare(
             spec.name, pair_maps, merged, seconds / images.shape[0], peak, scale=spec.scale
         )
         result.class_maps = every
+        if spec.ranking is not None:  # outside the timing: a second view of the same maps
+            ranked = replace(spec, kwargs={**spec.kwargs, **spec.ranking})
+            result.ranking_maps = _pair_maps(ranked, images, labels, pair_images, pair_classes)[0]
         if segmentation is not None:
             result.per_image, result.per_pair = ground_truth_values(
                 merged,
@@ -411,10 +416,11 @@ def score_faithfulness(
     out = BatchFaithfulness()
     pair_images = result.images[result.pair_images]
     for spec, method in zip(methods, result.methods):
+        order = method.ranking_maps if method.ranking_maps is not None else method.pair_maps
         curves = deletion_insertion(
             classifier,
             pair_images,
-            method.pair_maps,
+            order,
             result.pair_classes,
             n_steps=deletion_steps,
             score=score,
