@@ -7,7 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from captum_explainer import GradCAM, SyntheticScenes
+from captum_explainer.evaluation import MethodSpec, evaluate
 from captum_explainer.metrics import noisy_linear_imputation, random_maps, road
+from captum_explainer.models import synthetic_classifier
 
 
 def _ramp(size: int = 16) -> torch.Tensor:
@@ -109,3 +112,19 @@ def test_bad_arguments_are_named():
             torch.zeros(1, dtype=torch.long),
             fractions=(0.0,),
         )
+
+
+@pytest.mark.filterwarnings("ignore:the insertion canvas keeps the class")  # 32 px images
+def test_evaluate_reports_road_beside_deletion_when_asked():
+    model = synthetic_classifier()
+    scenes = SyntheticScenes(2, image_size=32, seed=4, split="test")
+    methods = [MethodSpec("Grad-CAM", GradCAM(model))]
+    plain = evaluate(methods, model, scenes, range(2), progress=False, deletion_steps=4).rows()[0]
+    with_road = evaluate(
+        methods, model, scenes, range(2), progress=False, deletion_steps=4, road=True
+    ).rows()[0]
+    assert "road_combined" not in plain
+    assert {"road_morf", "road_lerf", "road_combined"} <= set(with_road)
+    assert with_road["road_combined"] == pytest.approx(
+        (with_road["road_lerf"] - with_road["road_morf"]) / 2, abs=1e-6
+    )

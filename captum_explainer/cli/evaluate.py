@@ -58,6 +58,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--fgvis-iterations", type=int, help="FGVis's iterations (default 300)")
     add_score(evaluate)
     add_canvas(evaluate)
+    evaluate.add_argument(
+        "--road",
+        action="store_true",
+        help="also ROAD (remove and debias: removed pixels imputed from their neighbours, "
+        "MoRF and LeRF at 10-90 %%); about 20x the deletion game's cost on a CPU",
+    )
     add_single_file(evaluate)
     evaluate.add_argument(
         "--out", type=Path, default=Path("evaluation-output"), help="report folder"
@@ -103,4 +109,5 @@ def _evaluate(args: argparse.Namespace) -> tuple[list[dict], Path] | None:
         data=args.data,
         masks=args.masks,
         amortized=args.amortized,
+        road=args.road,
     )

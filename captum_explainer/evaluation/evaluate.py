@@ -28,6 +28,7 @@ from captum_explainer.evaluation.run import (
     score_faithfulness,
     summarize,
 )
+from captum_explainer.metrics import ROAD_FRACTIONS
 from captum_explainer.report import uniform_rows
 
 
@@ -133,6 +134,7 @@ def evaluate(
     deletion_steps: int = 32,
     score: str = "sigmoid",
     canvas: str = "blur",
+    road: bool = False,
 ) -> EvaluationResult | None:
     """Mask scores, pointing games, saliency metric, deletion/insertion and class specificity.
 
@@ -152,6 +154,8 @@ def evaluate(
         progress: progress bar over this process's batches.
         deletion_steps: steps of the deletion and insertion curves.
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
+        road: also ROAD (remove and debias, :func:`~captum_explainer.metrics.road`) at
+            :data:`~captum_explainer.metrics.ROAD_FRACTIONS`.
         self_contained: one ``report.html`` with the figures embedded.
         score: how the classifier's logits become probabilities for the faithfulness games
             (deletion, insertion, class specificity); ``blank_score`` in the rows is the
@@ -187,7 +191,7 @@ def evaluate(
     ):
         try:
             result, faithfulness = _score_batch(
-                methods, classifier, dataset, batch, context, deletion_steps, score, canvas
+                methods, classifier, dataset, batch, context, deletion_steps, score, canvas, road
             )
         except KeyboardInterrupt:
             # One process: what the finished batches gathered stays usable (the caller
@@ -219,6 +223,7 @@ def _score_batch(
     deletion_steps: int,
     score: str,
     canvas: str,
+    road: bool = False,
 ) -> tuple[ComparisonResult, BatchFaithfulness]:
     """Every method's maps and scores on one batch of ``dataset``, and their faithfulness."""
     images, labels, segmentation = collate_items([dataset[i] for i in batch])
@@ -227,7 +232,13 @@ def _score_batch(
     pointing = {k: v.to(context.device) for k, v in _pointing_ground_truth(dataset, batch).items()}
     result = compare(methods, images, labels, segmentation, **pointing)
     faithfulness = score_faithfulness(
-        classifier, methods, result, score, deletion_steps, canvas=canvas
+        classifier,
+        methods,
+        result,
+        score,
+        deletion_steps,
+        canvas=canvas,
+        road_fractions=ROAD_FRACTIONS if road else None,
     )
     return result, faithfulness
 

@@ -32,6 +32,7 @@ from captum_explainer.metrics import (
     merge_class_maps,
     per_class_mean,
     pointing_game,
+    road,
     saliency_metric,
     scale_class_maps,
     scale_maps,
@@ -392,9 +393,14 @@ def score_faithfulness(
     deletion_steps: int = 32,
     specificity_methods: Sequence[str] | None = None,
     canvas: str = "blur",
+    road_fractions: Sequence[float] | None = None,
 ) -> BatchFaithfulness:
-    """Deletion and insertion, the saliency metric and class specificity of every method of
-    ``result`` (the same methods, in order), all read with the classifier's ``score``.
+    """Deletion and insertion, ROAD, the saliency metric and class specificity of every
+    method of ``result`` (the same methods, in order), all read with the classifier's
+    ``score``. The games that rank pixels read each method's ranking map where it has one
+    (:attr:`MethodResult.ranking_maps`). ``road_fractions``: ROAD's removed shares
+    (:func:`~captum_explainer.metrics.road`, e.g. ``ROAD_FRACTIONS``; ``None``, the default,
+    skips it: its imputation costs about 20x the deletion game on a CPU).
 
     ``canvas`` is insertion's starting image (:data:`~captum_explainer.metrics.CANVASES`);
     where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch).
@@ -437,6 +443,15 @@ def score_faithfulness(
             "blank_score": curves.blank_score,
             "canvas_score": curves.canvas_score,
         }
+        if road_fractions is not None:
+            removal = road(
+                classifier, pair_images, order, result.pair_classes, road_fractions, score
+            )
+            out.per_pair[spec.name].update(
+                road_morf=removal.morf_mean,
+                road_lerf=removal.lerf_mean,
+                road_combined=removal.combined,
+            )
         out.per_image[spec.name] = {
             "saliency_metric": saliency_metric(
                 classifier, result.images, method.merged, result.labels

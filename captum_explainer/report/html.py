@@ -62,6 +62,11 @@ COLUMNS: dict[str, Column] = {
     "saliency_metric": Column("saliency metric", "lower", "Dabkowski & Gal"),
     "deletion_auc": Column("deletion AUC", "lower", "score while the top pixels are deleted"),
     "insertion_auc": Column("insertion AUC", "higher", "score while the top pixels are revealed"),
+    "road_morf": Column(
+        "ROAD MoRF", "lower", "score with the top 10-90 % imputed (remove and debias)"
+    ),
+    "road_lerf": Column("ROAD LeRF", "higher", "score with the bottom 10-90 % imputed"),
+    "road_combined": Column("ROAD", "higher", "(LeRF - MoRF) / 2: removal without the leak"),
     "blank_score": Column("blank image", None, "the score with every pixel deleted"),
     "canvas_score": Column("insertion canvas", None, "the score on insertion's canvas"),
     "specificity_diagonal": Column("specificity diag.", "higher", "own map keeps the class"),

@@ -53,6 +53,7 @@ def run_evaluation(
     data: str | Path | None = None,
     masks: str | Path | None = None,
     amortized: str | Path | None = None,
+    road: bool = False,
 ) -> tuple[list[dict[str, Any]], Path] | None:
     """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
     named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
@@ -78,6 +79,7 @@ def run_evaluation(
             trained for it.
         amortized: the amortized RISE checkpoint for the classifier (default with the shipped
             classifier: the shipped one).
+        road: also score ROAD (remove and debias) for every method.
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
@@ -147,6 +149,7 @@ def run_evaluation(
             progress,
             score=score,
             canvas=canvas,
+            road=road,
         )
     if result is None:  # not the main process
         return None
