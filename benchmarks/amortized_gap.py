@@ -115,7 +115,7 @@ def fidelity_figure(rows: list[dict], reference_masks: int, path: Path) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("seconds per image (2 CPU cores)")
     axes.set_ylabel(f"correlation with RISE ({reference_masks:,} masks)")
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

@@ -15,15 +15,19 @@ from captum.attr import Occlusion
 from PIL import Image
 from torch import nn
 
-from captum_explainer import AmortizedAttribution, SyntheticScenes, fit_amortized
+from captum_explainer import RISE, AmortizedAttribution, SyntheticScenes, fit_amortized
 from captum_explainer.amortized import AmortizedTrainingConfig, Teacher, map_correlation
 from captum_explainer.amortized.train import train_amortized
 from captum_explainer.checkpoint import CheckpointError
 from captum_explainer.cli import main
-from captum_explainer.data import SYNTHETIC_NORMALIZATION
+from captum_explainer.data import SYNTHETIC_NORMALIZATION, collate_items
 from captum_explainer.evaluation import MethodSpec
-from captum_explainer.models import load_amortized, synthetic_classifier
-from captum_explainer.models.pretrained import SYNTHETIC_EXPLAINER
+from captum_explainer.models import load_amortized, synthetic_amortized_rise, synthetic_classifier
+from captum_explainer.models.pretrained import (
+    SYNTHETIC_AMORTIZED_RISE,
+    SYNTHETIC_EXPLAINER,
+    manifest,
+)
 
 K = 3
 
@@ -169,3 +173,19 @@ def test_target_none_explains_the_top_class_and_needs_the_classifier():
     assert torch.equal(with_model.attribute(images), with_model.attribute(images, target=top))
     with pytest.raises(ValueError, match="target=None needs the classifier"):
         AmortizedAttribution(network).attribute(images)
+
+
+def test_the_shipped_network_is_small_documented_and_close_to_rise():
+    assert SYNTHETIC_AMORTIZED_RISE.stat().st_size <= 5 * 1024 * 1024
+    info = manifest(SYNTHETIC_AMORTIZED_RISE)
+    assert info["command"].startswith("captum-explainer train-amortized")
+    guard = info["regression_guard"]
+    model = synthetic_classifier()
+    scenes = SyntheticScenes(8, seed=4242, split="test")  # a seed no training run used
+    images, labels, _ = collate_items([scenes[i] for i in range(8)])
+    reference = RISE(model).attribute_all_classes(images, n_masks=1000, seed=5)
+    predicted = AmortizedAttribution(synthetic_amortized_rise(), model).attribute_all_classes(
+        images
+    )
+    correlation = float(map_correlation(predicted, reference)[labels.bool()].mean())
+    assert correlation >= guard["floor"], (correlation, guard)
