@@ -36,7 +36,14 @@ from captum_explainer.metrics.localization import scale_maps
 @dataclass
 class MaskOnlyResult:
     """Held-out accuracy of the mask-only classifier, the chance level (the most frequent
-    class's share of the held-out masks) and the split's sizes."""
+    class's share of the held-out masks) and the split's sizes.
+
+    Example:
+        >>> from captum_explainer.metrics import MaskOnlyResult
+        >>> result = MaskOnlyResult(accuracy=0.625, chance=0.25, n_train=140, n_test=60)
+        >>> result.excess  # half the way from chance to every mask's class read from its shape
+        0.5
+    """
 
     accuracy: float
     chance: float
@@ -149,7 +156,17 @@ def roughness(maps: torch.Tensor) -> torch.Tensor:
     """Root mean square of the differences between neighbouring pixels of each map
     ``(N, 1, H, W)`` scaled to [0, 1] (min-max): ``(N,)``, 0 for a flat map. A sharp edge
     scores high and the same edge blurred low (the mean absolute difference, the total
-    variation, is the same for both: it cannot see blur)."""
+    variation, is the same for both: it cannot see blur).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import gaussian_blur, roughness
+        >>> edge = torch.zeros(1, 1, 32, 32)
+        >>> edge[..., 16:] = 1.0
+        >>> blurred = gaussian_blur(edge, kernel_size=13, sigma=2.0)
+        >>> bool(roughness(blurred) < roughness(edge))  # the same edge, blurred: smoother
+        True
+    """
     scaled = scale_maps(maps.float())
     across = (scaled[..., :, 1:] - scaled[..., :, :-1]).pow(2).flatten(1).mean(1)
     down = (scaled[..., 1:, :] - scaled[..., :-1, :]).pow(2).flatten(1).mean(1)

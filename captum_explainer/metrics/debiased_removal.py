@@ -133,6 +133,18 @@ class RoadCurves:
     ``morf_mean`` (lower is better) and ``lerf_mean`` (higher is better) average the curve
     over the fractions; ``combined`` is ``(lerf_mean - morf_mean) / 2`` (higher is better),
     pytorch-grad-cam's ``ROADCombined``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import RoadCurves
+        >>> curves = RoadCurves(
+        ...     fractions=torch.tensor([0.25, 0.5, 0.75]),
+        ...     morf=torch.tensor([[0.5, 0.25, 0.0]]),  # the class drops as its evidence goes
+        ...     lerf=torch.tensor([[1.0, 1.0, 0.75]]),  # and holds while the rest goes
+        ...     image_score=torch.tensor([1.0]),
+        ... )
+        >>> curves.morf_mean.tolist(), curves.lerf_mean.tolist(), curves.combined.tolist()
+        ([0.25], [0.9166666865348816], [0.3333333432674408])
     """
 
     fractions: torch.Tensor
