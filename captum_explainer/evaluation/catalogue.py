@@ -336,7 +336,7 @@ def method_keys() -> tuple[str, ...]:
     Example:
         >>> from captum_explainer.evaluation import method_keys
         >>> method_keys()[:4]
-        ('explainer', 'gradcam', 'rise', 'integrated-gradients')
+        ('explainer', 'gradcam', 'rise', 'amortized-rise')
     """
     return tuple(_RECORDS)
 
