@@ -44,8 +44,8 @@ class AmortizedTrainingConfig:
         out_dir: the run's folder (``best.pt``, ``last.pt``, ``log.csv``).
         arch, arch_kwargs: the network (:data:`~captum_explainer.models.EXPLAINERS`) and its
             builder's arguments (default :data:`DEFAULT_ARCH_KWARGS` for ``small_explainer``).
-        lr, epochs, batch_size, patience, seed, resume, max_steps_per_epoch, progress,
-            num_workers: the loop's (as ``train-explainer``).
+        lr, epochs, batch_size, patience, seed: the training (as ``train-explainer``).
+        resume, max_steps_per_epoch, progress, num_workers: the loop's, likewise.
         init_from_classifier: start the encoder from the classifier's features where they fit.
         reuse_labels: label each training image on its first visit and reuse that label in
             later epochs (kept in memory as float16: images x K x H x W x 2 bytes, 0.5 GB for
