@@ -96,6 +96,25 @@ class AmortizedTrainingConfig:
         return kwargs
 
 
+class KeptLabels:
+    """Each training image's label from its first visit, as float16 in one CPU tensor
+    (allocated with the first labels, when their shape is known)."""
+
+    def __init__(self, size: int) -> None:
+        self.have = torch.zeros(size, dtype=torch.bool)
+        self.maps: torch.Tensor | None = None
+
+    def missing(self, indices: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` true where the image ``indices[i]`` has no label yet."""
+        return ~self.have[indices]
+
+    def keep(self, indices: torch.Tensor, maps: torch.Tensor) -> None:
+        if self.maps is None:
+            self.maps = torch.empty((len(self.have), *maps.shape[1:]), dtype=torch.float16)
+        self.maps[indices] = maps.detach().to("cpu", torch.float16)
+        self.have[indices] = True
+
+
 class IndexedItems(Dataset):
     """``(image, labels, index)`` for each item of ``dataset``: where its label is kept.
 
@@ -256,7 +275,7 @@ def train_amortized(
         config, IndexedItems(train_set), val_set, DistributedContext()
     )
     spent = {"teacher_seconds": 0.0}
-    cache: dict[int, torch.Tensor] = {}
+    kept = KeptLabels(len(train_set)) if config.reuse_labels else None
 
     def labelled(images: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
         start = time.perf_counter()
@@ -272,17 +291,17 @@ def train_amortized(
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
         if train:
-            images, labels, indices = batch[0].to(device), batch[1].to(device), batch[2].tolist()
-            new = [i for i, index in enumerate(indices) if index not in cache]
-            if new:
-                # Step s of the run (resumed runs included) draws seed s + 1: fresh masks.
-                maps = labelled(images[new], labels[new], trainer.steps + 1)
-                if not config.reuse_labels:
-                    cache.clear()
-                cache.update({indices[i]: m.half().cpu() for i, m in zip(new, maps)})
-            targets = torch.stack([cache[index] for index in indices]).float().to(device)
-            if not config.reuse_labels:
-                cache.clear()
+            images, labels, indices = batch[0].to(device), batch[1].to(device), batch[2]
+            # Step s of the run (resumed runs included) draws seed s + 1: fresh masks.
+            seed = trainer.steps + 1
+            if kept is None:
+                targets = labelled(images, labels, seed)
+            else:
+                new = kept.missing(indices)
+                if new.any():
+                    on_device = new.to(device)
+                    kept.keep(indices[new], labelled(images[on_device], labels[on_device], seed))
+                targets = kept.maps[indices].float().to(device)
         else:
             images, targets, _ = batch
         predicted = network(images)
