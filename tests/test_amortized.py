@@ -21,13 +21,14 @@ from captum_explainer.amortized.train import train_amortized
 from captum_explainer.checkpoint import CheckpointError
 from captum_explainer.cli import main
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, collate_items
-from captum_explainer.evaluation import MethodSpec
+from captum_explainer.evaluation import MethodSpec, method_records
 from captum_explainer.models import load_amortized, synthetic_amortized_rise, synthetic_classifier
 from captum_explainer.models.pretrained import (
     SYNTHETIC_AMORTIZED_RISE,
     SYNTHETIC_EXPLAINER,
     manifest,
 )
+from captum_explainer.tasks.demo import run_demo
 
 K = 3
 
@@ -188,3 +189,12 @@ def test_the_shipped_network_is_small_documented_and_close_to_rise():
     )
     correlation = float(map_correlation(predicted, reference)[labels.bool()].mean())
     assert correlation >= guard["floor"], (correlation, guard)
+
+
+def test_the_demo_shows_amortized_rise_beside_rise_with_plain_file_names(tmp_path):
+    quick = {record.key: record.presets["quick"] for record in method_records()}
+    report = run_demo(tmp_path / "demo", n_images=2, settings=quick, progress=False)
+    html = report.read_text()
+    assert "<td>RISE</td>" in html and "<td>Amortized RISE</td>" in html
+    assert (report.parent / "class_specificity_amortized_rise.png").is_file()
+    assert not [p.name for p in report.parent.iterdir() if " " in p.name]

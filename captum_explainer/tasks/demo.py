@@ -7,6 +7,7 @@ write the figures, the table and ``report.html``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,8 @@ def _write(
             "depends on the model falls below the dashed line.",
         )
     for name, value in measured.specificity.items():
-        key = f"class_specificity_{name.lower().replace('-', '_')}"
+        # A file name from the method's name: "Amortized RISE" -> amortized_rise.
+        key = "class_specificity_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
         figures[key] = specificity_heatmap(value, classes, name)
         captions[key] = FigureText(
             f"Class specificity of {name}",
