@@ -3,10 +3,15 @@ mask whose shape is independent of its class stays near chance."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
+from captum_explainer import GradCAM, SyntheticScenes
+from captum_explainer.evaluation import MethodSpec, evaluate
 from captum_explainer.metrics import blur_to_match, gaussian_blur, mask_only_check, roughness
+from captum_explainer.models import synthetic_classifier
 
 SHAPES = ((6, 6), (2, 12), (12, 2))  # class 0 a square, 1 a flat bar, 2 a tall bar
 
@@ -53,3 +58,77 @@ def test_blur_matching_reaches_the_references_smoothness_and_keeps_each_range():
     # Maps already as smooth as the reference come back as they are.
     same, none = blur_to_match(reference, sharp)
     assert none == 0.0 and torch.equal(same, reference)
+
+
+# --- The controls in the evaluation: known answers through evaluate() ---
+
+
+class _ClassBands:
+    """A "method" whose map is a horizontal band at a height set by the class alone: its
+    masks' shapes give the class away, whatever the image."""
+
+    def attribute(self, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        maps = torch.zeros(inputs.shape[0], 1, *inputs.shape[-2:])
+        for row, k in enumerate(target.tolist()):  # one band per map, 8 rows at 8 k
+            maps[row, 0, 8 * k : 8 * k + 8] = 1.0
+        return maps
+
+
+class _OneDisk:
+    """A "method" whose map is the same disk for every image and class: nothing to read."""
+
+    def attribute(self, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        side = inputs.shape[-1]
+        ys, xs = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+        disk = ((ys - side / 2) ** 2 + (xs - side / 2) ** 2 < (side / 4) ** 2).float()
+        return disk.expand(inputs.shape[0], 1, side, side).clone()
+
+
+@pytest.fixture(scope="module")
+def controlled_run():
+    model = synthetic_classifier()
+    gradcam = GradCAM(model)
+    methods = [
+        MethodSpec("Grad-CAM", gradcam),
+        MethodSpec("bands", _ClassBands(), scale="none", per_class=False),
+        MethodSpec("disk", _OneDisk(), scale="none", per_class=False),
+        MethodSpec("Grad-CAM, again", gradcam),
+    ]
+    scenes = SyntheticScenes(64, seed=12, split="test")
+    # Few deletion steps: the games are not under test here, only what sits beside them.
+    result = evaluate(
+        methods, model, scenes, range(64), batch_size=32, progress=False, deletion_steps=4
+    )
+    return {row["method"]: row for row in result.rows()}, result
+
+
+def test_the_mask_only_check_catches_a_method_whose_masks_encode_the_class(controlled_run):
+    rows, result = controlled_run
+    bands, disk = rows["bands"], rows["disk"]
+    assert bands["mask_only_accuracy"] > bands["mask_only_chance"] + 0.5, bands
+    assert disk["mask_only_accuracy"] <= disk["mask_only_chance"] + 0.1, disk
+    # Read against the ground truth's own level, on the same held-out masks.
+    assert set(result.mask_only) == {"Grad-CAM", "bands", "disk", "Grad-CAM, again", "ground truth"}
+    assert bands["mask_only_test_masks"] == disk["mask_only_test_masks"] > 30
+
+
+def test_the_sharpness_control_blurs_sharper_maps_and_leaves_the_reference(controlled_run):
+    rows, _ = controlled_run
+    assert math.isnan(rows["Grad-CAM"]["blur_sigma"])
+    assert math.isnan(rows["Grad-CAM"]["deletion_auc_blurred"])
+    assert rows["bands"]["blur_sigma"] > 1  # sharp edges: blurred to Grad-CAM's roughness
+    # As smooth as the reference already: no blur, the same games, the same numbers.
+    again = rows["Grad-CAM, again"]
+    assert again["blur_sigma"] == 0
+    assert again["deletion_auc_blurred"] == again["deletion_auc"]
+    assert again["insertion_auc_blurred"] == again["insertion_auc"]
+
+
+def test_the_controls_can_be_left_out():
+    model = synthetic_classifier()
+    scenes = SyntheticScenes(4, seed=12, split="test")
+    methods = [MethodSpec("Grad-CAM", GradCAM(model)), MethodSpec("disk", _OneDisk(), scale="none")]
+    result = evaluate(methods, model, scenes, range(4), progress=False, controls=False)
+    columns = set(result.rows()[0])
+    assert not any("blur" in c or "mask_only" in c for c in columns), columns
+    assert result.mask_only == {}

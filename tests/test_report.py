@@ -101,6 +101,22 @@ def test_every_reported_metric_has_a_known_direction_or_none_on_purpose():
     assert COLUMNS["saliency_metric"].better == "lower"
 
 
+def test_each_faithfulness_column_says_what_it_can_and_cannot_show(tmp_path):
+    rows = [
+        {"method": "Explainer", "deletion_auc": 0.2, "insertion_auc": 0.9, "mean_f1": 0.7},
+        {"method": "Grad-CAM", "deletion_auc": 0.1, "insertion_auc": 0.8, "mean_f1": 0.4},
+    ]
+    page = write_report(tmp_path / "report", rows, {}).read_text()
+    caveats = page[page.index("<ul class='caveats'>") :]
+    for column in ("deletion_auc", "insertion_auc"):
+        text = COLUMNS[column].caveat
+        assert "Can show" in text and "Cannot show" in text, column
+        assert f"<b>{COLUMNS[column].header}</b>" in caveats
+    assert "mean F1</b>" not in caveats  # localisation columns carry no caveat
+    for column in ("road_combined", "saliency_metric", "mask_only_accuracy"):
+        assert COLUMNS[column].caveat, column
+
+
 def test_markdown_table_formats():
     text = markdown_table(ROWS, formats={"seconds_per_image": ".1g"}, headers={"mean_f1": "F1"})
     assert text.splitlines()[0] == "| method | seconds_per_image | F1 | deletion_auc |"

@@ -52,6 +52,15 @@ def add_canvas(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_road(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--road",
+        action="store_true",
+        help="also ROAD (remove and debias: removed pixels imputed from their neighbours, "
+        "MoRF and LeRF at 10-90 %%); about 20x the deletion game's cost on a CPU",
+    )
+
+
 def add_single_file(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--single-file",

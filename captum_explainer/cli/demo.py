@@ -10,6 +10,7 @@ from captum_explainer.cli._common import (
     add_command,
     add_common,
     add_models,
+    add_road,
     add_score,
     add_single_file,
 )
@@ -50,6 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_models(demo)
     add_score(demo)
     add_canvas(demo)
+    add_road(demo)
     add_single_file(demo)
     add_common(demo)
     demo.set_defaults(run=run)
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         amortized=amortized,
         score=args.score or score_for_task(task),
         canvas=args.canvas,
+        road=args.road,
         self_contained=args.single_file,
         world=args.world,
     )

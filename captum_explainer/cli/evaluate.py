@@ -12,6 +12,7 @@ from captum_explainer.cli._common import (
     add_common,
     add_models,
     add_own_classifier,
+    add_road,
     add_score,
     add_single_file,
     own_classifier,
@@ -58,11 +59,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--fgvis-iterations", type=int, help="FGVis's iterations (default 300)")
     add_score(evaluate)
     add_canvas(evaluate)
+    add_road(evaluate)
     evaluate.add_argument(
-        "--road",
-        action="store_true",
-        help="also ROAD (remove and debias: removed pixels imputed from their neighbours, "
-        "MoRF and LeRF at 10-90 %%); about 20x the deletion game's cost on a CPU",
+        "--no-controls",
+        dest="controls",
+        action="store_false",
+        help="skip the faithfulness controls (the games on maps blurred to Grad-CAM's "
+        "smoothness; the mask-only check, a small classifier of the masks' shapes)",
     )
     add_single_file(evaluate)
     evaluate.add_argument(
@@ -110,4 +113,5 @@ def _evaluate(args: argparse.Namespace) -> tuple[list[dict], Path] | None:
         masks=args.masks,
         amortized=args.amortized,
         road=args.road,
+        controls=args.controls,
     )

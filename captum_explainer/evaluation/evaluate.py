@@ -25,10 +25,12 @@ from captum_explainer.evaluation.run import (
     BatchFaithfulness,
     ComparisonResult,
     compare,
+    mask_only_checks,
+    mask_only_columns,
     score_faithfulness,
     summarize,
 )
-from captum_explainer.metrics import ROAD_FRACTIONS
+from captum_explainer.metrics import ROAD_FRACTIONS, MaskOnlyResult
 from captum_explainer.report import uniform_rows
 
 
@@ -46,6 +48,9 @@ class MethodTotals:
     specificity_count: torch.Tensor | None = None  # (K,)
     specificity_blank: torch.Tensor | None = None  # (K,) the score on a blank image
     curve_sum: dict[str, torch.Tensor] = field(default_factory=dict)
+    # With the controls: the pairs' binary shapes (and the ground truth's), one per batch.
+    shapes: list[torch.Tensor] = field(default_factory=list)
+    truth_shapes: list[torch.Tensor] = field(default_factory=list)
 
     def add(self, values: dict[str, torch.Tensor], into: dict[str, list[torch.Tensor]]) -> None:
         for name, value in values.items():
@@ -75,6 +80,8 @@ class EvaluationResult:
     #: Set when the run was interrupted (Ctrl-C): the images it was asked for; the totals
     #: then cover only the batches finished before (``None``: the run finished).
     planned_images: int | None = None
+    #: With the controls: the mask-only check of every method (and of ``"ground truth"``).
+    mask_only: dict[str, MaskOnlyResult] = field(default_factory=dict)
 
     @property
     def interrupted(self) -> bool:
@@ -105,6 +112,7 @@ class EvaluationResult:
                 row["specificity_off_diagonal"] = float(off.mean()) if off.numel() else float("nan")
                 row["specificity_unmasked"] = float(unmasked[valid].mean())
                 row["specificity_blank"] = float(t.specificity_blank[valid].mean())
+            row.update(mask_only_columns(self.mask_only, name))
             rows.append(row)
         return uniform_rows(rows)
 
@@ -135,6 +143,7 @@ def evaluate(
     score: str = "sigmoid",
     canvas: str = "blur",
     road: bool = False,
+    controls: bool = True,
 ) -> EvaluationResult | None:
     """Mask scores, pointing games, saliency metric, deletion/insertion and class specificity.
 
@@ -156,6 +165,10 @@ def evaluate(
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
         road: also ROAD (remove and debias, :func:`~captum_explainer.metrics.road`) at
             :data:`~captum_explainer.metrics.ROAD_FRACTIONS`.
+        controls: the faithfulness controls (:func:`score_faithfulness`): the sharpness
+            control's columns, and the mask-only check over every pair of the run
+            (``mask_only_accuracy`` against ``mask_only_chance`` and the ground truth's
+            ``mask_only_truth``, on ``mask_only_test_masks`` held-out masks).
         self_contained: one ``report.html`` with the figures embedded.
         score: how the classifier's logits become probabilities for the faithfulness games
             (deletion, insertion, class specificity); ``blank_score`` in the rows is the
@@ -191,7 +204,16 @@ def evaluate(
     ):
         try:
             result, faithfulness = _score_batch(
-                methods, classifier, dataset, batch, context, deletion_steps, score, canvas, road
+                methods,
+                classifier,
+                dataset,
+                batch,
+                context,
+                deletion_steps,
+                score,
+                canvas,
+                road,
+                controls,
             )
         except KeyboardInterrupt:
             # One process: what the finished batches gathered stays usable (the caller
@@ -211,7 +233,19 @@ def evaluate(
     if not context.is_main:
         return None
     planned = None if done == len(indices) or context.enabled else len(indices)
-    return EvaluationResult(merged, num_classes, first, warnings, planned)
+    checks = _mask_only(merged, num_classes) if controls else {}
+    return EvaluationResult(merged, num_classes, first, warnings, planned, checks)
+
+
+def _mask_only(totals: dict[str, MethodTotals], num_classes: int) -> dict[str, MaskOnlyResult]:
+    """The mask-only check of every method over every pair of the run."""
+    shapes = {name: torch.cat(t.shapes) for name, t in totals.items() if t.shapes}
+    if not shapes:
+        return {}
+    first = next(iter(totals.values()))
+    classes = torch.cat(first.pair_classes)
+    truth = torch.cat(first.truth_shapes) if first.truth_shapes else None
+    return mask_only_checks(shapes, classes, num_classes, truth)
 
 
 def _score_batch(
@@ -224,6 +258,7 @@ def _score_batch(
     score: str,
     canvas: str,
     road: bool = False,
+    controls: bool = True,
 ) -> tuple[ComparisonResult, BatchFaithfulness]:
     """Every method's maps and scores on one batch of ``dataset``, and their faithfulness."""
     images, labels, segmentation = collate_items([dataset[i] for i in batch])
@@ -239,6 +274,7 @@ def _score_batch(
         deletion_steps,
         canvas=canvas,
         road_fractions=ROAD_FRACTIONS if road else None,
+        controls=controls,
     )
     return result, faithfulness
 
@@ -269,6 +305,10 @@ def _accumulate(
         t.add({**method.per_image, **faithfulness.per_image[spec.name]}, t.per_image)
         t.add({**method.per_pair, **faithfulness.per_pair[spec.name]}, t.per_pair)
         t.pair_classes.append(result.pair_classes.cpu())
+        if spec.name in faithfulness.shapes:
+            t.shapes.append(faithfulness.shapes[spec.name].cpu())
+            if faithfulness.truth_shapes is not None:
+                t.truth_shapes.append(faithfulness.truth_shapes.cpu())
         if t.specificity_sum is None:
             t.specificity_sum, t.specificity_count = torch.zeros(k, k + 1), torch.zeros(k)
         if spec.name in faithfulness.specificity:
@@ -303,6 +343,8 @@ def _merge(totals: dict[str, MethodTotals], context: DistributedContext) -> dict
                     for key, values in part.per_pair.items():
                         out.per_pair.setdefault(key, []).append(values[step])
                     out.pair_classes.append(part.pair_classes[step])
+                    out.shapes += part.shapes[step : step + 1]
+                    out.truth_shapes += part.truth_shapes[step : step + 1]
         sums = [p.specificity_sum for p in parts if p.specificity_sum is not None]
         counts = [p.specificity_count for p in parts if p.specificity_count is not None]
         out.specificity_sum = torch.stack(sums).sum(0) if sums else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from captum_explainer.evaluation.catalogue import MethodSpec
@@ -23,11 +24,14 @@ from captum_explainer.maps import to_pixel_map
 from captum_explainer.metrics import (
     CausalCurves,
     ClassSpecificity,
+    MaskOnlyResult,
+    blur_to_match,
     class_mask_scores,
     class_pairs,
     class_specificity,
     deletion_insertion,
     energy_pointing_game,
+    mask_only_check,
     mask_scores,
     merge_class_maps,
     per_class_mean,
@@ -383,6 +387,113 @@ class BatchFaithfulness:
     specificity: dict[str, ClassSpecificity] = field(default_factory=dict)
     class_maps: dict[str, torch.Tensor] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: With ``controls``: each method's pair maps as binary shapes (:func:`mask_shapes`), and
+    #: the pairs' ground-truth shapes (``None`` without a segmentation), for the mask-only check.
+    shapes: dict[str, torch.Tensor] = field(default_factory=dict)
+    truth_shapes: torch.Tensor | None = None
+
+
+#: Side of the binary shapes the mask-only check reads: the masks' silhouettes, not details.
+SHAPE_SIDE = 32
+
+#: The faithfulness columns the sharpness control repeats on blurred maps (name + this).
+BLURRED = "_blurred"
+
+
+def mask_shapes(maps: torch.Tensor, scale: str = "none") -> torch.Tensor:
+    """Maps ``(M, 1, H, W)`` as the mask-only check reads them: scaled by their method's rule
+    (:func:`~captum_explainer.metrics.scale_maps`), averaged down to ``SHAPE_SIDE`` pixels
+    a side and thresholded at 0.5: ``(M, 1, SHAPE_SIDE, SHAPE_SIDE)`` booleans.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.evaluation.run import mask_shapes
+        >>> square = torch.zeros(1, 1, 64, 64)
+        >>> square[..., :32, :32] = 1
+        >>> shape = mask_shapes(square)
+        >>> shape.shape, int(shape.sum())  # a quarter of 32 x 32
+        (torch.Size([1, 1, 32, 32]), 256)
+    """
+    small = F.interpolate(scale_maps(maps.float(), scale), size=SHAPE_SIDE, mode="area")
+    return small >= 0.5
+
+
+def mask_only_checks(
+    shapes: dict[str, torch.Tensor],
+    classes: torch.Tensor,
+    num_classes: int,
+    truth: torch.Tensor | None = None,
+    seed: int = 0,
+    steps: int = 300,
+) -> dict[str, MaskOnlyResult]:
+    """The mask-only check (:func:`~captum_explainer.metrics.mask_only_check`) of every
+    method's shapes, and of the ground truth's (key ``"ground truth"``) where given: the
+    level a perfect localiser reaches where the classes differ in shape. The same split and
+    training for each (``seed``); a method with fewer than 3 masks is left out.
+
+    Args:
+        shapes: method name -> ``(M, 1, S, S)`` binary shapes (:func:`mask_shapes`), one per
+            (image, class) pair, the pairs in the same order for every method.
+        classes: ``(M,)`` the class each pair explains.
+        num_classes: ``K``.
+        truth: ``(M, 1, S, S)`` the pairs' ground-truth shapes, or ``None``.
+        seed, steps: the held-out split and the reader's training (Adam steps).
+
+    Returns:
+        Name -> :class:`~captum_explainer.metrics.MaskOnlyResult`.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.evaluation.run import mask_only_checks
+        >>> classes = torch.arange(40) % 2
+        >>> shapes = torch.zeros(40, 1, 32, 32, dtype=torch.bool)
+        >>> shapes[classes == 0, :, :16] = True  # class 0: the top half; class 1: the bottom
+        >>> shapes[classes == 1, :, 16:] = True
+        >>> checks = mask_only_checks({"halves": shapes}, classes, 2, steps=100)
+        >>> checks["halves"].accuracy
+        1.0
+    """
+    named = dict(shapes)
+    if truth is not None:
+        named["ground truth"] = truth
+    return {
+        name: mask_only_check(masks.float(), classes, num_classes, steps=steps, seed=seed)
+        for name, masks in named.items()
+        if masks.shape[0] >= 3
+    }
+
+
+def mask_only_columns(checks: dict[str, MaskOnlyResult], name: str) -> dict[str, float]:
+    """A method's mask-only columns for a table: its held-out accuracy, chance, the ground
+    truth's accuracy (NaN without one) and the held-out masks' count; empty where the
+    method was not checked.
+
+    Example:
+        >>> from captum_explainer.evaluation.run import mask_only_columns
+        >>> from captum_explainer.metrics import MaskOnlyResult
+        >>> checks = {"Explainer": MaskOnlyResult(accuracy=0.4, chance=0.2, n_train=70, n_test=30)}
+        >>> mask_only_columns(checks, "Explainer")["mask_only_truth"]
+        nan
+        >>> mask_only_columns(checks, "RISE")
+        {}
+    """
+    if name not in checks:
+        return {}
+    truth = checks.get("ground truth")
+    return {
+        "mask_only_accuracy": checks[name].accuracy,
+        "mask_only_chance": checks[name].chance,
+        "mask_only_truth": truth.accuracy if truth else float("nan"),
+        "mask_only_test_masks": checks[name].n_test,
+    }
+
+
+def _pair_truth(result: ComparisonResult) -> torch.Tensor | None:
+    """Each pair's own class's pixels as a binary shape (:func:`mask_shapes`)."""
+    if result.segmentation is None:
+        return None
+    own = result.segmentation[result.pair_images] == (result.pair_classes[:, None, None] + 1)
+    return mask_shapes(own[:, None].float())
 
 
 def score_faithfulness(
@@ -394,6 +505,8 @@ def score_faithfulness(
     specificity_methods: Sequence[str] | None = None,
     canvas: str = "blur",
     road_fractions: Sequence[float] | None = None,
+    controls: bool = False,
+    blur_reference: str = "Grad-CAM",
 ) -> BatchFaithfulness:
     """Deletion and insertion, ROAD, the saliency metric and class specificity of every
     method of ``result`` (the same methods, in order), all read with the classifier's
@@ -401,6 +514,15 @@ def score_faithfulness(
     (:attr:`MethodResult.ranking_maps`). ``road_fractions``: ROAD's removed shares
     (:func:`~captum_explainer.metrics.road`, e.g. ``ROAD_FRACTIONS``; ``None``, the default,
     skips it: its imputation costs about 20x the deletion game on a CPU).
+
+    ``controls`` adds what each faithfulness number needs beside it: the methods' binary
+    shapes and the ground truth's (``shapes``, ``truth_shapes``) for the mask-only check
+    (:func:`mask_only_checks`, run once over every batch), and the sharpness control: every
+    method's maps blurred to ``blur_reference``'s roughness
+    (:func:`~captum_explainer.metrics.blur_to_match`; unchanged where already as smooth)
+    and scored again, as ``deletion_auc_blurred``, ``insertion_auc_blurred`` (and
+    ``road_combined_blurred``) with the blur's ``blur_sigma`` in pixels; NaN for the
+    reference itself, and nothing without it.
 
     ``canvas`` is insertion's starting image (:data:`~captum_explainer.metrics.CANVASES`);
     where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch).
@@ -452,6 +574,21 @@ def score_faithfulness(
                 road_lerf=removal.lerf_mean,
                 road_combined=removal.combined,
             )
+        if controls:
+            out.shapes[spec.name] = mask_shapes(method.pair_maps, method.scale)
+            out.per_pair[spec.name].update(
+                _sharpness_control(
+                    classifier,
+                    result,
+                    method,
+                    out.per_pair[spec.name],
+                    blur_reference,
+                    score,
+                    deletion_steps,
+                    canvas,
+                    road_fractions,
+                )
+            )
         out.per_image[spec.name] = {
             "saliency_metric": saliency_metric(
                 classifier, result.images, method.merged, result.labels
@@ -463,4 +600,55 @@ def score_faithfulness(
             out.specificity[spec.name] = class_specificity(
                 classifier, result.images, maps, result.labels, score=score
             )
+    if controls:
+        out.truth_shapes = _pair_truth(result)
+    return out
+
+
+def _sharpness_control(
+    classifier: nn.Module,
+    result: ComparisonResult,
+    method: MethodResult,
+    unblurred: dict[str, torch.Tensor],
+    reference_name: str,
+    score: str,
+    deletion_steps: int,
+    canvas: str,
+    road_fractions: Sequence[float] | None,
+) -> dict[str, torch.Tensor]:
+    """One method's faithfulness games again on its maps blurred to the reference's
+    roughness (see :func:`score_faithfulness`)."""
+    names = [m.name for m in result.methods]
+    if reference_name not in names:
+        return {}
+    columns = ["deletion_auc", "insertion_auc"] + (["road_combined"] if road_fractions else [])
+    m = method.pair_maps.shape[0]
+    if method.name == reference_name:
+        nothing = method.pair_maps.new_full((m,), float("nan"))
+        return {**{c + BLURRED: nothing for c in columns}, "blur_sigma": nothing}
+    reference = result[reference_name]
+    maps = scale_maps(method.pair_maps.float(), method.scale)
+    target = scale_maps(reference.pair_maps.float(), reference.scale)
+    blurred, sigma = blur_to_match(maps, target)
+    sigmas = method.pair_maps.new_full((m,), sigma)
+    if sigma == 0:  # already as smooth as the reference: the same games, the same numbers
+        return {**{c + BLURRED: unblurred[c] for c in columns}, "blur_sigma": sigmas}
+    pair_images = result.images[result.pair_images]
+    curves = deletion_insertion(
+        classifier,
+        pair_images,
+        blurred,
+        result.pair_classes,
+        n_steps=deletion_steps,
+        score=score,
+        canvas=canvas,
+    )
+    out = {
+        "deletion_auc" + BLURRED: curves.deletion_auc,
+        "insertion_auc" + BLURRED: curves.insertion_auc,
+    }
+    if road_fractions:
+        removal = road(classifier, pair_images, blurred, result.pair_classes, road_fractions, score)
+        out["road_combined" + BLURRED] = removal.combined
+    out["blur_sigma"] = sigmas
     return out

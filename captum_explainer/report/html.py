@@ -32,6 +32,8 @@ class Column:
     header: str
     better: str | None = None  # "higher", "lower" or None (no direction)
     meaning: str = ""
+    #: What the number can and cannot show, printed under every table that has the column.
+    caveat: str = ""
 
 
 #: Every column the package reports. Unknown columns are shown as they are named.
@@ -59,14 +61,77 @@ COLUMNS: dict[str, Column] = {
     "absent_class_mass": Column(
         "absent-class mass", "lower", "absent classes' map mass over present classes'"
     ),
-    "saliency_metric": Column("saliency metric", "lower", "Dabkowski & Gal"),
-    "deletion_auc": Column("deletion AUC", "lower", "score while the top pixels are deleted"),
-    "insertion_auc": Column("insertion AUC", "higher", "score while the top pixels are revealed"),
+    "saliency_metric": Column(
+        "saliency metric",
+        "lower",
+        "Dabkowski & Gal",
+        "Can show: whether the smallest box around the map's strongest part keeps the class. "
+        "Cannot show: anything about maps whose evidence is not one compact region; a box "
+        "cropped and resized is an image the classifier never saw.",
+    ),
+    "deletion_auc": Column(
+        "deletion AUC",
+        "lower",
+        "score while the top pixels are deleted",
+        "Can show: whether the pixels the map ranks first are the ones whose removal lowers "
+        "the score. Cannot show: whether the fall comes from the evidence or from the "
+        "removal itself (a hole shaped like the object can tell or hide the class: see ROAD "
+        "and the mask-only check); it favours smooth maps, whose ranks remove whole regions "
+        "(see the blurred column).",
+    ),
+    "insertion_auc": Column(
+        "insertion AUC",
+        "higher",
+        "score while the top pixels are revealed",
+        "Can show: whether revealing the map's first pixels on a canvas without the class's "
+        "evidence restores the score. Cannot show: whether the revealed silhouette, not its "
+        "content, brings the score back (the mask-only check); its level depends on the "
+        "canvas (the canvas score beside it).",
+    ),
     "road_morf": Column(
         "ROAD MoRF", "lower", "score with the top 10-90 % imputed (remove and debias)"
     ),
     "road_lerf": Column("ROAD LeRF", "higher", "score with the bottom 10-90 % imputed"),
-    "road_combined": Column("ROAD", "higher", "(LeRF - MoRF) / 2: removal without the leak"),
+    "road_combined": Column(
+        "ROAD",
+        "higher",
+        "(LeRF - MoRF) / 2: removal without the leak",
+        "Can show: the deletion game with the removed pixels imputed from their neighbours, "
+        "so that the removal's shape leaks less of the class (Rong et al. 2022). Cannot show: "
+        "faithfulness where the imputation fails (large holes are filled smoothly, a new "
+        "kind of image); the classifier is not retrained.",
+    ),
+    "deletion_auc_blurred": Column(
+        "deletion AUC, blurred",
+        "lower",
+        "deletion with the map blurred to the reference's roughness",
+        "The sharpness control: the same game on the map blurred until it is as smooth as "
+        "the reference's (Grad-CAM's; blur sigma beside it). A lead that appears or vanishes "
+        "here was made by sharpness alone, not by where the map points.",
+    ),
+    "insertion_auc_blurred": Column(
+        "insertion AUC, blurred",
+        "higher",
+        "insertion with the map blurred to the reference's roughness",
+    ),
+    "road_combined_blurred": Column(
+        "ROAD, blurred", "higher", "ROAD with the map blurred to the reference's roughness"
+    ),
+    "blur_sigma": Column("blur sigma", None, "the control's Gaussian blur, in pixels"),
+    "mask_only_accuracy": Column(
+        "mask-only accuracy",
+        None,
+        "a classifier of the binary masks alone (no image): held-out accuracy",
+        "The leakage control: far above chance, a mask's shape alone gives its class away, "
+        "and a game that masks the image with it can be read from the silhouette. Cannot "
+        "show leakage where the classes themselves differ in shape: read it against the "
+        "ground truth's accuracy (a perfect localiser's); few held-out masks make it noisy.",
+    ),
+    "mask_only_chance": Column("chance", None, "the most frequent class's held-out share"),
+    "mask_only_truth": Column(
+        "mask-only, ground truth", None, "the same check on the objects' own masks"
+    ),
+    "mask_only_test_masks": Column("held-out masks", None, "masks the accuracy is read on"),
     "blank_score": Column("blank image", None, "the score with every pixel deleted"),
     "canvas_score": Column("insertion canvas", None, "the score on insertion's canvas"),
     "specificity_diagonal": Column("specificity diag.", "higher", "own map keeps the class"),
@@ -136,7 +201,18 @@ def _table_html(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
             text = html.escape(format_value(row[c], digits))
             cells.append(f"<td class='best'>{text}</td>" if i in best[c] else f"<td>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return table + _caveats_html(columns)
+
+
+def _caveats_html(columns: Sequence[str]) -> str:
+    """What each of the table's columns that has a caveat can and cannot show."""
+    items = [
+        f"<li><b>{html.escape(COLUMNS[c].header)}</b>: {html.escape(COLUMNS[c].caveat)}</li>"
+        for c in columns
+        if c in COLUMNS and COLUMNS[c].caveat
+    ]
+    return f"<ul class='caveats'>{''.join(items)}</ul>" if items else ""
 
 
 def with_relative_time(
@@ -172,6 +248,7 @@ figure { margin: 0.5em 0 1.5em 0; }
 figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
 img { max-width: 100%; border: 1px solid #eee; }
 .note, .intro { color: #444; max-width: 60em; }
+.caveats { color: #444; font-size: 0.85em; max-width: 60em; }
 """
 
 #: The one sentence that opens each of the report's sections, by heading.
@@ -181,7 +258,9 @@ INTROS = {
     "value of each column is in bold.",
     "Faithfulness": "Whether the map points at what the classifier uses: its score while the "
     "map's top pixels are deleted (lower is better) or revealed on a canvas without the "
-    "class's evidence (higher is better), beside the levels of the blank image and the canvas.",
+    "class's evidence (higher is better), beside the levels of the blank image and the canvas, "
+    "and the controls every such number needs: the same games on the map blurred to "
+    "Grad-CAM's smoothness, and whether the masks' shapes alone give the class away.",
     "Class specificity": "Whether a class's map keeps that class and not others: the score of "
     "class t on the image masked by t's own map (diagonal, higher is better) and by other "
     "classes' maps (off-diagonal, lower is better, ideally at the blank image's level).",

@@ -24,11 +24,18 @@ from captum_explainer.evaluation.catalogue import (
     method_records,
     record_explain,
 )
-from captum_explainer.evaluation.run import ComparisonResult, compare, score_faithfulness
+from captum_explainer.evaluation.run import (
+    ComparisonResult,
+    compare,
+    mask_only_checks,
+    mask_only_columns,
+    score_faithfulness,
+)
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.files import check_output_folder
 from captum_explainer.metrics import (
+    ROAD_FRACTIONS,
     random_maps,
     undesirable_recovery,
 )
@@ -75,9 +82,11 @@ def measure(
     score: str = "sigmoid",
     canvas: str = "blur",
     normalization: Normalization = SYNTHETIC_NORMALIZATION,
+    road: bool = False,
 ) -> DemoMeasurements:
-    """Run every method, then the faithfulness games, class specificity and recovery, all
-    read with the classifier's ``score`` (``"sigmoid"`` or ``"softmax"``)."""
+    """Run every method, then the faithfulness games with their controls (and ROAD where
+    ``road``), class specificity and recovery, all read with the classifier's ``score``
+    (``"sigmoid"`` or ``"softmax"``)."""
     bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
 
     def announce(name: str) -> None:
@@ -86,12 +95,27 @@ def measure(
 
     result = compare(methods, images, labels, segmentation, progress=announce)
     announce("deletion/insertion, class specificity")
-    faithfulness = score_faithfulness(classifier, methods, result, score, canvas=canvas)
+    faithfulness = score_faithfulness(
+        classifier,
+        methods,
+        result,
+        score,
+        canvas=canvas,
+        road_fractions=ROAD_FRACTIONS if road else None,
+        controls=True,
+    )
+    checks = mask_only_checks(
+        faithfulness.shapes,
+        result.pair_classes,
+        result.labels.shape[1],
+        faithfulness.truth_shapes,
+    )
     rows = [
         {
             "method": name,
             **{k: float(v.mean()) for k, v in faithfulness.per_pair[name].items()},
             **{k: float(v.mean()) for k, v in faithfulness.per_image[name].items()},
+            **mask_only_columns(checks, name),
         }
         for name in faithfulness.per_pair
     ]
@@ -164,6 +188,7 @@ def run_demo(
     settings: dict[str, dict[str, Any]] | None = None,
     score: str = "sigmoid",
     canvas: str = "blur",
+    road: bool = False,
     self_contained: bool = False,
     world: str = "synthetic",
     image_size: int | None = None,
@@ -187,6 +212,8 @@ def run_demo(
         score: how the classifier's logits become the scores the methods explain and the
             faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
+        road: also ROAD (remove and debias) in the faithfulness table, about 20x the
+            deletion game's cost on a CPU.
         self_contained: one ``report.html`` with the figures embedded (to share as a file).
         world: ``"synthetic"`` or ``"real_objects"``
             (:data:`~captum_explainer.data.factory.GENERATED`).
@@ -232,7 +259,16 @@ def run_demo(
         classifier, explainer, normalization, seed, settings, score=score, amortized=amortized
     )
     measured = measure(
-        classifier, methods, images, labels, segmentation, progress, score, canvas, normalization
+        classifier,
+        methods,
+        images,
+        labels,
+        segmentation,
+        progress,
+        score,
+        canvas,
+        normalization,
+        road,
     )
     print(measured.result.to_markdown())
     notes = [
@@ -240,7 +276,8 @@ def run_demo(
         f"{'the shipped' if world == 'synthetic' else 'the given'} classifier and Explainer. "
         f"Each image's map is the max over its labelled classes' maps.",
         "Mask scores and pointing games are against the pixel-exact ground truth; saliency maps "
-        "are scaled min-max (each map to [0, 1]), masks (Explainer, FGVis) are used as they are. "
+        "are scaled min-max (each map to [0, 1]), the Explainer's masks are used as they are, "
+        "FGVis's deletion maps divided by their maximum. "
         "Undesirable pixels show what hinders a class, so low overlap with the objects is "
         "expected of them.",
         f"Deletion, insertion, class specificity and recovery read the classifier's {score} "

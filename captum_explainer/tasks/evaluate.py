@@ -54,6 +54,7 @@ def run_evaluation(
     masks: str | Path | None = None,
     amortized: str | Path | None = None,
     road: bool = False,
+    controls: bool = True,
 ) -> tuple[list[dict[str, Any]], Path] | None:
     """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
     named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
@@ -80,6 +81,9 @@ def run_evaluation(
         amortized: the amortized RISE checkpoint for the classifier (default with the shipped
             classifier: the shipped one).
         road: also score ROAD (remove and debias) for every method.
+        controls: the faithfulness controls beside the games (the maps blurred to
+            Grad-CAM's smoothness, the mask-only check; see
+            :func:`~captum_explainer.evaluation.evaluate`).
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
@@ -150,6 +154,7 @@ def run_evaluation(
             score=score,
             canvas=canvas,
             road=road,
+            controls=controls,
         )
     if result is None:  # not the main process
         return None
