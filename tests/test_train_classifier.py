@@ -5,6 +5,7 @@ import sys
 import pytest
 import torch
 
+from captum_explainer import GradCAM
 from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.cli import main
 from captum_explainer.models import load_classifier
@@ -41,6 +42,23 @@ def test_train_classifier_writes_checkpoints_and_log(tmp_path):
     assert meta["classes"][0] == "circle" and meta["image_size"] == [32, 32]
     assert "train-classifier" in meta["command"] and meta["seed"] == 0
     assert not model.training
+
+
+@pytest.mark.parametrize("arch", ["vit_tiny", "torchvision:vit_b_16"])
+def test_a_vision_transformer_trains_at_the_datas_side_and_loads_back(tmp_path, arch):
+    """ViTs hold one position embedding per patch: built at the data's side (32 px here,
+    not torchvision's 224), stored with it and rebuilt at it; Grad-CAM finds its token
+    layer."""
+    out = tmp_path / "run"
+    args = ["train-classifier", "--out", str(out), "--model", arch, "--epochs", "1", *SMALL]
+    args[args.index("--max-steps-per-epoch") + 1] = "1"
+    assert main(args) == 0
+    model, meta = load_classifier(out / "best.pt")
+    assert meta["arch"] == arch and meta["image_size"] == [32, 32]
+    images = torch.rand(2, 3, 32, 32)
+    assert model(images).shape == (2, 8)
+    maps = GradCAM(model).attribute(images, target=1)
+    assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all()
 
 
 def test_resume_continues_where_it_stopped(tmp_path):

@@ -46,9 +46,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="ARCH",
         type=_architecture,
         default="small_cnn",
-        help=f"one of {sorted(CLASSIFIERS)}, or torchvision:<name> for any torchvision "
-        "classification model (e.g. torchvision:resnet18, torchvision:vit_b_16), trained from "
-        "scratch or from --weights",
+        help=f"one of {sorted(CLASSIFIERS)} (vit_tiny: torchvision's ViT at ViT-Tiny's size), or "
+        "torchvision:<name> for any torchvision classification model (e.g. "
+        "torchvision:resnet18, torchvision:vit_b_16), trained from scratch or from --weights; "
+        "vision transformers are built at the data's image side",
     )
     train.add_argument("--weights", type=Path, help="a state_dict to start from (your weights)")
     train.add_argument(

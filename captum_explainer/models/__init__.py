@@ -21,6 +21,7 @@ from captum_explainer.models.registry import (
     load_explainer,
 )
 from captum_explainer.models.small_cnn import SmallCNN, small_cnn
+from captum_explainer.models.vit import vit_tiny
 
 __all__ = [
     "CLASSIFIERS",
@@ -42,4 +43,5 @@ __all__ = [
     "synthetic_classifier",
     "synthetic_explainer",
     "vgg16_multilabel",
+    "vit_tiny",
 ]

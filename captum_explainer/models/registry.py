@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from captum_explainer.checkpoint import (
 from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.small_cnn import SmallCNN
+from captum_explainer.models.vit import vit_tiny
 
 #: What a classifier checkpoint must hold to be rebuilt and used on the right inputs.
 CLASSIFIER_FIELDS = ("arch", "num_classes", "state_dict", "classes", "image_size", "normalization")
@@ -34,6 +36,7 @@ CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": SmallCNN,
     "vgg16": vgg16_multilabel,
     "resnet50": resnet50_multilabel,
+    "vit_tiny": vit_tiny,
 }
 
 
@@ -41,9 +44,13 @@ CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
 TORCHVISION_PREFIX = "torchvision:"
 
 
-def build_classifier(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
+def build_classifier(
+    arch: str, num_classes: int, image_size: int | None = None, **kwargs: Any
+) -> nn.Module:
     """A fresh classifier of architecture ``arch``: one of :data:`CLASSIFIERS`, or
     ``torchvision:<name>`` for any torchvision classification model (random weights).
+    ``image_size`` reaches the architectures whose weights depend on it (vision
+    transformers: one position embedding per patch) and is ignored by the others.
 
     Example:
         >>> import torch
@@ -62,12 +69,17 @@ def build_classifier(arch: str, num_classes: int, **kwargs: Any) -> nn.Module:
                 f"torchvision.models.list_models()"
             )
         kwargs.pop("weights", None)
+        if image_size is not None and name.startswith("vit_"):
+            kwargs["image_size"] = image_size
         return torchvision.models.get_model(name, weights=None, num_classes=num_classes, **kwargs)
     if arch not in CLASSIFIERS:
         raise ValueError(
             f"arch must be one of {sorted(CLASSIFIERS)} or torchvision:<name>, got {arch!r}"
         )
-    return CLASSIFIERS[arch](num_classes=num_classes, **kwargs)
+    builder = CLASSIFIERS[arch]
+    if image_size is not None and "image_size" in inspect.signature(builder).parameters:
+        kwargs["image_size"] = image_size
+    return builder(num_classes=num_classes, **kwargs)
 
 
 def load_weights(network: nn.Module, path: str | os.PathLike) -> None:
@@ -128,8 +140,10 @@ def load_classifier(
     ):
         raise CheckpointError(f"checkpoint {str(path)!r} names an unknown architecture {arch!r}")
     # Backbone weights come from the checkpoint itself, so the builder gets weights=None.
-    kwargs = {} if arch == "small_cnn" else {"weights": None}
-    model = build_classifier(arch, int(checkpoint["num_classes"]), **kwargs)
+    kwargs = {} if arch in ("small_cnn", "vit_tiny") else {"weights": None}
+    size = checkpoint["image_size"]  # [H, W] (an int in hand-written checkpoints)
+    side = int(size[-1] if isinstance(size, (list, tuple)) else size)
+    model = build_classifier(arch, int(checkpoint["num_classes"]), side, **kwargs)
     load_state_dict_checked(model, checkpoint["state_dict"], path)
     return model.eval(), checkpoint
 

@@ -115,7 +115,7 @@ def train_classifier(
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     image, labels, _ = train_set[0]
-    model = build_classifier(config.arch, num_classes=len(classes))
+    model = build_classifier(config.arch, num_classes=len(classes), image_size=image.shape[-1])
     if config.init_weights is not None:
         load_weights(model, config.init_weights)
     model = model.to(device)
