@@ -25,6 +25,7 @@ from captum_explainer.evaluation.catalogue import (
     record_explain,
 )
 from captum_explainer.evaluation.run import (
+    MASK_ONLY_MIN_MASKS,
     ComparisonResult,
     compare,
     mask_only_checks,
@@ -284,6 +285,11 @@ def run_demo(
         f"scores; blank_score is the class's score on the all-baseline image, where every "
         f"deletion curve ends; canvas_score its score on insertion's {canvas!r} canvas, where "
         f"every insertion curve starts.",
+        "Beside them, the sharpness control: the same games on each map blurred to "
+        "Grad-CAM's smoothness (the *_blurred columns). The mask-only check (can a mask's "
+        f"shape alone tell its class?) needs at least {MASK_ONLY_MIN_MASKS} (image, class) "
+        "pairs to say anything; with fewer it is left out here: run captum-explainer "
+        "evaluate on more images.",
         *(f"Warning: {w}." for w in measured.warnings),
     ]
     return _write(out, measured, list(data.classes), notes, normalization, self_contained)
