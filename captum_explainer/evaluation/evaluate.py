@@ -48,7 +48,8 @@ class MethodTotals:
     specificity_count: torch.Tensor | None = None  # (K,)
     specificity_blank: torch.Tensor | None = None  # (K,) the score on a blank image
     curve_sum: dict[str, torch.Tensor] = field(default_factory=dict)
-    # With the controls: the pairs' binary shapes (and the ground truth's), one per batch.
+    # With the controls: the pairs' binary shapes, one per batch (the ground truth's only in
+    # the first method's totals: the pairs are the same for every method).
     shapes: list[torch.Tensor] = field(default_factory=list)
     truth_shapes: list[torch.Tensor] = field(default_factory=list)
 
@@ -298,6 +299,10 @@ def _accumulate(
 ) -> None:
     k = result.labels.shape[1]
     counts = result.labels.bool().sum(0).cpu().float()
+    if faithfulness.truth_shapes is not None and methods:
+        # The pairs, hence their ground truth, are the same for every method: kept once,
+        # with the first method's totals, where the mask-only check reads them.
+        totals[methods[0].name].truth_shapes.append(faithfulness.truth_shapes.cpu())
     for spec, method in zip(methods, result.methods):
         t = totals[spec.name]
         t.images += result.images.shape[0]
@@ -307,8 +312,6 @@ def _accumulate(
         t.pair_classes.append(result.pair_classes.cpu())
         if spec.name in faithfulness.shapes:
             t.shapes.append(faithfulness.shapes[spec.name].cpu())
-            if faithfulness.truth_shapes is not None:
-                t.truth_shapes.append(faithfulness.truth_shapes.cpu())
         if t.specificity_sum is None:
             t.specificity_sum, t.specificity_count = torch.zeros(k, k + 1), torch.zeros(k)
         if spec.name in faithfulness.specificity:

@@ -77,8 +77,11 @@ def build_classifier(
             f"arch must be one of {sorted(CLASSIFIERS)} or torchvision:<name>, got {arch!r}"
         )
     builder = CLASSIFIERS[arch]
-    if image_size is not None and "image_size" in inspect.signature(builder).parameters:
+    accepted = inspect.signature(builder).parameters
+    if image_size is not None and "image_size" in accepted:
         kwargs["image_size"] = image_size
+    if "weights" not in accepted and kwargs.get("weights", 1) is None:
+        del kwargs["weights"]  # nothing to load, and this builder never loads any
     return builder(num_classes=num_classes, **kwargs)
 
 
@@ -140,10 +143,9 @@ def load_classifier(
     ):
         raise CheckpointError(f"checkpoint {str(path)!r} names an unknown architecture {arch!r}")
     # Backbone weights come from the checkpoint itself, so the builder gets weights=None.
-    kwargs = {} if arch in ("small_cnn", "vit_tiny") else {"weights": None}
     size = checkpoint["image_size"]  # [H, W] (an int in hand-written checkpoints)
     side = int(size[-1] if isinstance(size, (list, tuple)) else size)
-    model = build_classifier(arch, int(checkpoint["num_classes"]), side, **kwargs)
+    model = build_classifier(arch, int(checkpoint["num_classes"]), side, weights=None)
     load_state_dict_checked(model, checkpoint["state_dict"], path)
     return model.eval(), checkpoint
 
