@@ -23,6 +23,7 @@ from torch import nn
 
 from captum_explainer.models.adapters import output_logits
 from captum_explainer.models.explainer_nets import check_explainer_output
+from captum_explainer.models.memory_format import like_network
 
 #: Input dtypes the methods accept. Half precision is refused: RISE sums thousands of
 #: scores per pixel and FGVis compares activations exactly, both too coarse in float16.
@@ -228,8 +229,9 @@ class TargetChecked:
 def network_maps(network: nn.Module, inputs: tuple[torch.Tensor, ...], what: str) -> torch.Tensor:
     """One forward pass of a network that predicts a map per class (the Explainer, an
     amortized method): no gradients, its state left as it was, its output checked to be
-    ``(N, K, H, W)`` at the input's resolution and finite (errors name ``what``)."""
+    ``(N, K, H, W)`` at the input's resolution and finite (errors name ``what``). The input
+    takes the network's memory layout and the maps come back in the standard one."""
     with torch.no_grad(), preserved_model_state(network):
-        maps = network(*inputs)
+        maps = network(*like_network(network, inputs))
     check_explainer_output(maps, inputs[0], what=what)
-    return check_finite_scores(maps, f"{what}'s maps")
+    return check_finite_scores(maps.contiguous(), f"{what}'s maps")

@@ -18,6 +18,7 @@ from captum_explainer.checkpoint import (
     require_fields,
 )
 from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
+from captum_explainer.models.memory_format import to_channels_last
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.small_cnn import SmallCNN
 from captum_explainer.models.vit import vit_tiny
@@ -156,7 +157,8 @@ def load_explainer(
     """Rebuild an Explainer saved by ``train-explainer`` and load its weights.
 
     Returns:
-        ``(explainer, checkpoint)``, the network in ``eval()`` mode.
+        ``(explainer, checkpoint)``, the network in ``eval()`` mode, its weights stored
+        channels-last (faster on the CPU; see ``captum_explainer.models.memory_format``).
 
     Example:
         >>> from captum_explainer.models import load_explainer
@@ -174,7 +176,8 @@ def load_amortized(
     """Rebuild an amortized method's network saved by ``train-amortized`` and load its weights.
 
     Returns:
-        ``(network, checkpoint)``, the network in ``eval()`` mode; ``checkpoint["teacher"]``
+        ``(network, checkpoint)``, the network in ``eval()`` mode (weights channels-last,
+        as :func:`load_explainer`); ``checkpoint["teacher"]``
         names the method it imitates and ``checkpoint["teacher_kwargs"]`` its settings.
 
     Example:
@@ -209,4 +212,4 @@ def _load_map_network(
         )
     network = build_explainer(arch, int(checkpoint["num_classes"]), **kwargs)
     load_state_dict_checked(network, checkpoint["state_dict"], path)
-    return network.eval(), checkpoint
+    return to_channels_last(network).eval(), checkpoint
