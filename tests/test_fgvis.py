@@ -56,6 +56,26 @@ def test_gradient_is_zero_exactly_where_activations_leave_their_bounds():
     assert (inside == 0).any() and (inside == 1).any()  # the case is not trivial
 
 
+def test_an_activation_that_can_be_negative_is_bounded_on_both_sides():
+    # LeakyReLU outputs can be negative: lower = min(0, h(x)) binds too (the filter's
+    # two-sided path; ReLU's takes only the upper bound).
+    torch.manual_seed(1)
+    conv, act, linear = nn.Conv2d(3, 4, 3, padding=1), nn.LeakyReLU(0.3), nn.Linear(4 * 8 * 8, 2)
+    model = nn.Sequential(conv, act, nn.Flatten(), linear).eval()
+    x = torch.randn(1, 3, 8, 8)
+    e = (x + torch.randn_like(x)).requires_grad_(True)
+    clean = act(conv(x)).detach()
+    lower, upper = clean.clamp(max=0), clean.clamp(min=0)
+    with GradientFilter(model) as grad_filter:
+        grad_filter.record(lambda: model(x))
+        got = torch.autograd.grad(grad_filter.run(lambda: model(e))[0, 0], e)[0]
+    h = act(conv(e))
+    inside = ((h >= lower) & (h <= upper)).float().detach()
+    expected = torch.autograd.grad((linear(torch.flatten(h * inside, 1)))[0, 0], e)[0]
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert (h.detach() < lower).any()  # the lower bound is what cuts some gradient here
+
+
 def test_the_sparsity_gradient_is_not_filtered():
     model = SmallCNN().eval()
     x = torch.randn(1, 3, 32, 32)
