@@ -32,6 +32,7 @@ from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.evaluation.catalogue import Models, build_methods, work_overrides
 from captum_explainer.evaluation.evaluate import evaluate
 from captum_explainer.metrics import average_precision, mean_average_precision
+from captum_explainer.models.inference import PRECISIONS
 from captum_explainer.models.pretrained import load_models
 from captum_explainer.report import (
     class_specific_view,
@@ -170,7 +171,7 @@ def speed(args: argparse.Namespace) -> None:
     _, explainer, meta = load_models(args.classifier, args.explainer, True)
     # Timed as a user calls it: every class's masks through the attribution class (the
     # network stored channels-last by the loader, the input copied into that layout).
-    attribution = ExplainerAttribution(explainer.eval())
+    attribution = ExplainerAttribution(explainer.eval(), precision=args.precision)
     size = int(meta["image_size"][0])
     batch = torch.randn(args.batch_size, 3, size, size)
     for _ in range(3):
@@ -183,7 +184,8 @@ def speed(args: argparse.Namespace) -> None:
     median = sorted(times)[len(times) // 2]
     print(
         f"Explainer inference at {size} px, batch {args.batch_size}, {torch.get_num_threads()} "
-        f"threads: {args.batch_size / median:.0f} images/s (median of {args.repeats})"
+        f"threads, {args.precision}: {args.batch_size / median:.0f} images/s (median of "
+        f"{args.repeats})"
     )
 
 
@@ -225,6 +227,7 @@ def main() -> None:
     p = _with_models(commands.add_parser("speed"))
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.set_defaults(run=speed)
     args = parser.parse_args()
     args.run(args)

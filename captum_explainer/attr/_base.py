@@ -23,7 +23,7 @@ from torch import nn
 
 from captum_explainer.models.adapters import output_logits
 from captum_explainer.models.explainer_nets import check_explainer_output
-from captum_explainer.models.memory_format import like_network
+from captum_explainer.models.inference import autocast, like_network
 
 #: Input dtypes the methods accept. Half precision is refused: RISE sums thousands of
 #: scores per pixel and FGVis compares activations exactly, both too coarse in float16.
@@ -226,12 +226,20 @@ class TargetChecked:
         return output
 
 
-def network_maps(network: nn.Module, inputs: tuple[torch.Tensor, ...], what: str) -> torch.Tensor:
+def network_maps(
+    network: nn.Module, inputs: tuple[torch.Tensor, ...], what: str, precision: str = "fp32"
+) -> torch.Tensor:
     """One forward pass of a network that predicts a map per class (the Explainer, an
     amortized method): no gradients, its state left as it was, its output checked to be
     ``(N, K, H, W)`` at the input's resolution and finite (errors name ``what``). The input
-    takes the network's memory layout and the maps come back in the standard one."""
-    with torch.no_grad(), preserved_model_state(network):
+    takes the network's memory layout, the maps come back in the standard one and in the
+    input's dtype; ``precision="bf16"`` runs the pass under bfloat16 autocast."""
+    with (
+        torch.no_grad(),
+        preserved_model_state(network),
+        autocast(inputs[0].device, precision),
+    ):
         maps = network(*like_network(network, inputs))
     check_explainer_output(maps, inputs[0], what=what)
-    return check_finite_scores(maps.contiguous(), f"{what}'s maps")
+    maps = maps.to(dtype=inputs[0].dtype, memory_format=torch.contiguous_format)
+    return check_finite_scores(maps, f"{what}'s maps")

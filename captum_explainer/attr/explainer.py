@@ -20,6 +20,7 @@ from captum_explainer.attr._base import (
     resolve_targets,
 )
 from captum_explainer.maps import max_over_classes
+from captum_explainer.models.inference import check_precision
 from captum_explainer.scores import TASK_SCORES
 
 #: What the Explainer's ``attribute`` returns: the masks, or their logits (for a ranking).
@@ -44,6 +45,11 @@ class ExplainerAttribution(Attribution):
             the classes the classifier predicts, as the paper does at inference.
         task: what "predicts" means: ``"multilabel"`` (every class with logit >= 0, else the
             top-1) or ``"single-label"`` (the top-1 class of a softmax classifier).
+        precision: ``"fp32"`` (default) or ``"bf16"``: the Explainer's pass under bfloat16
+            autocast, masks returned in the input's dtype. On a CPU with AVX-512 BF16 (or a
+            GPU) it is faster (``resnet18_fpn``, 128 px, batch 16, 2 cores: 140 -> 234
+            images/s), the masks within about 0.01 of float32's (see
+            ``captum_explainer.models.inference``).
 
     Example:
         >>> import torch
@@ -58,7 +64,11 @@ class ExplainerAttribution(Attribution):
     """
 
     def __init__(
-        self, explainer: nn.Module, forward_func: Callable | None = None, task: str = "multilabel"
+        self,
+        explainer: nn.Module,
+        forward_func: Callable | None = None,
+        task: str = "multilabel",
+        precision: str = "fp32",
     ) -> None:
         super().__init__(forward_func if forward_func is not None else explainer)
         if task not in TASK_SCORES:
@@ -66,13 +76,14 @@ class ExplainerAttribution(Attribution):
         self.explainer = explainer
         self.classifier = forward_func
         self.task = task
+        self.precision = check_precision(precision)
 
     @property
     def multiplies_by_inputs(self) -> bool:
         return False
 
     def _logits(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return network_maps(self.explainer, inputs, "the Explainer")
+        return network_maps(self.explainer, inputs, "the Explainer", self.precision)
 
     @log_usage()
     def attribute(

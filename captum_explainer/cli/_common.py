@@ -12,9 +12,9 @@ from typing import Any
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.explainer.loss import TASKS
 from captum_explainer.metrics import CANVASES
+from captum_explainer.models.inference import PRECISIONS
 from captum_explainer.models.user import OwnClassifier
 from captum_explainer.scores import TASK_SCORES
-from captum_explainer.training.classifier import PRECISIONS
 
 
 def add_command(

@@ -50,7 +50,7 @@ from captum_explainer.evaluation.measure import (
     in_sequence,
 )
 from captum_explainer.maps import to_pixel_map
-from captum_explainer.models.memory_format import like_network
+from captum_explainer.models.inference import like_network
 
 #: The cost presets every record defines: ``demo`` (the demo, ``evaluate``, ``compare``),
 #: ``quick`` (tests, CI), ``sanity`` (the randomisation checks, which explain each image

@@ -38,10 +38,11 @@ from captum_explainer.models.explainer_nets import (
     check_explainer_output,
     init_encoder_from,
 )
+from captum_explainer.models.inference import PRECISIONS, autocast
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.registry import load_classifier
 from captum_explainer.models.user import check_channels
-from captum_explainer.training.classifier import PRECISIONS, autocast, materialize
+from captum_explainer.training.classifier import materialize
 from captum_explainer.training.loop import FitConfig, Trainer, check_loop_settings, checkpoint_meta
 
 

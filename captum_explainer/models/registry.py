@@ -18,7 +18,7 @@ from captum_explainer.checkpoint import (
     require_fields,
 )
 from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
-from captum_explainer.models.memory_format import to_channels_last
+from captum_explainer.models.inference import to_channels_last
 from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
 from captum_explainer.models.small_cnn import SmallCNN
 from captum_explainer.models.vit import vit_tiny
@@ -158,7 +158,7 @@ def load_explainer(
 
     Returns:
         ``(explainer, checkpoint)``, the network in ``eval()`` mode, its weights stored
-        channels-last (faster on the CPU; see ``captum_explainer.models.memory_format``).
+        channels-last (faster on the CPU; see ``captum_explainer.models.inference``).
 
     Example:
         >>> from captum_explainer.models import load_explainer

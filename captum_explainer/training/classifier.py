@@ -17,6 +17,7 @@ from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.files import check_output_folder
 from captum_explainer.metrics.classification import mean_average_precision
+from captum_explainer.models.inference import PRECISIONS, autocast
 from captum_explainer.models.registry import build_classifier, load_weights
 from captum_explainer.training.loop import (
     FitConfig,
@@ -25,14 +26,6 @@ from captum_explainer.training.loop import (
     checkpoint_meta,
     warmup_cosine,
 )
-
-#: Numeric precisions of the training step's forward pass.
-PRECISIONS = ("fp32", "bf16")
-
-
-def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """The autocast context of ``precision`` (a no-op for ``"fp32"``)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @dataclass

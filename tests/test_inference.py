@@ -1,15 +1,16 @@
-"""Channels-last storage of the package's map networks: same maps, standard layout out, and a
-user's own network called exactly as before."""
+"""The package's map networks at inference: channels-last storage (same maps, standard layout
+out, a user's own network called exactly as before) and bfloat16 autocast."""
 
 import copy
 
+import pytest
 import torch
 from torch import nn
 
 from captum_explainer import ExplainerAttribution
 from captum_explainer.attr import AmortizedAttribution
 from captum_explainer.models import load_amortized, load_explainer
-from captum_explainer.models.memory_format import like_network, stores_channels_last
+from captum_explainer.models.inference import like_network, stores_channels_last
 from captum_explainer.models.pretrained import SYNTHETIC_AMORTIZED_RISE, SYNTHETIC_EXPLAINER
 
 
@@ -54,3 +55,21 @@ def test_a_network_in_the_standard_layout_gets_its_input_unchanged():
     converted = like_network(conv, inputs)
     assert converted[0].is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(converted[0], inputs[0])
+
+
+def test_bfloat16_masks_are_close_to_float32_and_come_back_as_float32():
+    explainer, _ = load_explainer(SYNTHETIC_EXPLAINER)
+    images = torch.rand(2, 3, 64, 64)
+    full = ExplainerAttribution(explainer).attribute_all_classes(images)
+    half = ExplainerAttribution(explainer, precision="bf16").attribute_all_classes(images)
+    assert half.dtype == torch.float32 and half.is_contiguous()
+    assert not torch.equal(half, full)  # it did run in bfloat16
+    assert (half - full).abs().mean() < 5e-3 and (half - full).abs().max() < 0.1
+
+
+def test_an_unknown_precision_is_named():
+    explainer, _ = load_explainer(SYNTHETIC_EXPLAINER)
+    with pytest.raises(
+        ValueError, match=r"precision must be one of \['fp32', 'bf16'\], got 'fp16'"
+    ):
+        ExplainerAttribution(explainer, precision="fp16")

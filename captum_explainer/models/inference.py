@@ -1,5 +1,6 @@
-"""Channels-last storage for the package's map networks, for faster inference on the CPU.
+"""How the package's networks run fast: channels-last storage and bfloat16 autocast.
 
+**Layout.**
 oneDNN's convolutions work on channels-last (``NHWC``) data. Given standard (``NCHW``)
 tensors they reorder the input and the weights at every call, which costs a small network a
 large share of its time: the shipped ``SmallExplainer`` at 64 px, batch 2, took 6.4 ms per
@@ -10,12 +11,33 @@ docs/performance.md). The values are the same to float32 rounding.
 The package's loaders store the networks they build this way (:func:`to_channels_last`);
 :func:`like_network` gives an input the layout of the network it goes to, so a user's own
 network in the standard layout is called exactly as before.
+
+**Precision.** :data:`PRECISIONS` are the forward passes' numeric precisions, for training
+(``--precision``) and for a map network's inference (``ExplainerAttribution(precision=...)``):
+``"bf16"`` runs them under bfloat16 autocast (weights stay float32, outputs come back as
+float32). On a CPU with AVX-512 BF16 the ``resnet18_fpn`` Explainer at 128 px, batch 16, went
+from 140 to 234 images/s, its masks within 0.0085 of float32's (mean difference 2e-5).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+#: Numeric precisions of a forward pass: float32, or bfloat16 autocast.
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str, name: str = "precision") -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`; else a ``ValueError`` naming ``name``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"{name} must be one of {list(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The autocast context of ``precision`` on ``device`` (a no-op for ``"fp32"``)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def to_channels_last(network: nn.Module) -> nn.Module:
@@ -25,7 +47,7 @@ def to_channels_last(network: nn.Module) -> nn.Module:
     Example:
         >>> import torch
         >>> from captum_explainer.models import SmallExplainer
-        >>> from captum_explainer.models.memory_format import stores_channels_last, to_channels_last
+        >>> from captum_explainer.models.inference import stores_channels_last, to_channels_last
         >>> stores_channels_last(to_channels_last(SmallExplainer(num_classes=3)))
         True
     """
