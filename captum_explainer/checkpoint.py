@@ -82,6 +82,33 @@ def load_checkpoint(
     return data
 
 
+def read_state_dict(path: str | os.PathLike, what: str) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` in a weights file: a plain one, or a checkpoint dictionary holding
+    one under ``"state_dict"`` (this package's, or a training script's), read with
+    ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file cannot be read or holds no ``state_dict``; the message
+            starts with ``what`` (e.g. ``"--weights"``) and names the file.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} {os.fspath(path)!r} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for an unreadable file
+        raise CheckpointError(
+            f"{what} {os.fspath(path)!r} cannot be read as a state_dict file: {error}"
+        ) from error
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{what} {os.fspath(path)!r} holds a {type(state).__name__}, not a state_dict"
+        )
+    return state
+
+
 def require_fields(
     data: Mapping[str, Any], fields: tuple[str, ...], path: str | os.PathLike
 ) -> None:

@@ -16,11 +16,12 @@ from torch import nn
 
 from captum_explainer import ExplainerAttribution, GradCAM, fit_explainer
 from captum_explainer.attr import RISE, FGVis, IntegratedGradients, UndesirablePixels
-from captum_explainer.checkpoint import load_checkpoint
+from captum_explainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from captum_explainer.cli import main
 from captum_explainer.data import IMAGENET_NORMALIZATION, Normalization
 from captum_explainer.data.files import ImageFolderData, ImageListData, open_image_data
 from captum_explainer.explainer.loss import check_labels, classification_loss
+from captum_explainer.models.explainer_nets import ResNetExplainer, init_encoder_from_file
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.user import OwnClassifier, load_model
 from captum_explainer.training.user_data import LabelledItems
@@ -250,6 +251,42 @@ def test_train_explainer_command_with_a_torchvision_model(tmp_path, capsys):
         ["train-explainer", "--out", str(tmp_path / "x"), "--model", "torchvision:resnet18"]
     )
     assert code == 2 and "needs --data" in capsys.readouterr().err
+
+
+def test_the_encoder_starts_from_a_weights_file(tmp_path, capsys):
+    # A donor ResNet-18 (not the classifier) saved two ways: a plain state_dict, and a
+    # package classifier checkpoint holding one.
+    torch.manual_seed(3)
+    donor = torchvision.models.resnet18(weights=None, num_classes=5)
+    torch.save(donor.state_dict(), tmp_path / "plain.pt")
+    save_checkpoint({"state_dict": donor.state_dict()}, tmp_path / "ckpt.pt", kind="classifier")
+    for name in ("plain.pt", "ckpt.pt"):
+        explainer = ResNetExplainer(2)
+        init_encoder_from_file(explainer, tmp_path / name)
+        ours = explainer.encoder.state_dict()
+        assert ours and all(torch.equal(ours[k], donor.state_dict()[k]) for k in ours)
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "r34.pt")
+    with pytest.raises(CheckpointError, match="r34.pt.*do not fit ResNet"):
+        init_encoder_from_file(ResNetExplainer(2), tmp_path / "r34.pt")
+    with pytest.raises(FileNotFoundError, match="encoder weights .*nowhere.pt"):
+        init_encoder_from_file(ResNetExplainer(2), tmp_path / "nowhere.pt")
+
+    # Through the command: a torchvision classifier, the encoder from the donor's file.
+    net = torchvision.models.resnet18(weights=None, num_classes=2)
+    torch.save(net.state_dict(), tmp_path / "r18.pt")
+    folder = _write_folder(tmp_path / "train", per_class=4, size=(36, 40), mode="RGB")
+    code = main(
+        [
+            "train-explainer", "--out", str(tmp_path / "run"), "--model", "torchvision:resnet18",
+            "--weights", str(tmp_path / "r18.pt"), "--num-classes", "2", "--data", str(folder),
+            "--image-size", "36", "--epochs", "1", "--batch-size", "4", "--arch", "resnet18_fpn",
+            "--encoder-weights", str(tmp_path / "plain.pt"), "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    stored = load_checkpoint(tmp_path / "run" / "best.pt", kind="explainer")
+    assert stored["encoder_from"] == str(tmp_path / "plain.pt")
+    assert "encoder_from_classifier" not in stored
 
 
 # --- Grad-CAM's layer, and the other methods, on torchvision models -----------------------

@@ -88,6 +88,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="start the small Explainer's encoder from random weights",
     )
+    train.add_argument(
+        "--encoder-weights",
+        type=Path,
+        help="resnet*_fpn: start the encoder from this ResNet state_dict file or classifier "
+        "checkpoint instead of the classifier's backbone (for a classifier that is not a "
+        "ResNet, e.g. a ViT; e.g. torchvision's ImageNet weights file)",
+    )
     train.set_defaults(run=run)
 
 
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         weights=loss_weights(args.preset, **{k: getattr(args, k) for k in LOSS_WEIGHTS}),
         init_from_classifier=not args.no_init_from_classifier,
+        encoder_weights=args.encoder_weights,
         arch_kwargs=_arch_kwargs(args),
         **loop_options(args),
     )
@@ -153,6 +161,7 @@ def _run_own(args: argparse.Namespace) -> int:
         weights=weights,
         device=args.device,
         init_from_classifier=not args.no_init_from_classifier,
+        encoder_weights=args.encoder_weights,
         arch_kwargs=_arch_kwargs(args),
         **settings,
     )

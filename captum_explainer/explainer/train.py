@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from captum_explainer.models.explainer_nets import (
     build_explainer,
     check_explainer_output,
     init_encoder_from,
+    init_encoder_from_file,
 )
 from captum_explainer.models.inference import PRECISIONS, autocast
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
@@ -77,6 +79,10 @@ class ExplainerTrainingConfig:
     progress: bool = True
     num_workers: int = 0
     init_from_classifier: bool = True
+    #: A ResNet ``state_dict`` file (or classifier checkpoint) to start the encoder from
+    #: instead of the classifier's backbone, e.g. for a ViT classifier (see
+    #: :func:`~captum_explainer.models.explainer_nets.init_encoder_from_file`).
+    encoder_weights: str | os.PathLike | None = None
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     task: str = "multilabel"
     command: str = ""
@@ -175,7 +181,10 @@ def train_explainer(
         explainer = build_explainer(
             config.arch, num_classes=len(classes), **_arch_kwargs(config, image.shape[0])
         )
-        if config.init_from_classifier:
+        if config.encoder_weights is not None:
+            init_encoder_from_file(explainer, config.encoder_weights)
+            config.extra_meta["encoder_from"] = os.fspath(config.encoder_weights)
+        elif config.init_from_classifier:
             config.extra_meta["encoder_from_classifier"] = init_encoder_from(explainer, classifier)
     explainer = explainer.to(device)
     with preserved_model_state(classifier):

@@ -25,6 +25,7 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet50_Weights
 
+from captum_explainer.checkpoint import load_state_dict_checked, read_state_dict
 from captum_explainer.models.multilabel import BackboneWeights, load_backbone_file, resolve_weights
 from captum_explainer.models.small_cnn import SmallCNN, _conv_block
 
@@ -345,6 +346,30 @@ def init_encoder_from(explainer: nn.Module, classifier: nn.Module) -> bool:
     except ValueError:
         return False
     return True
+
+
+def init_encoder_from_file(explainer: nn.Module, path: str | os.PathLike) -> None:
+    """Start ``explainer``'s encoder from the backbone weights in ``path``: a ``state_dict``
+    of the same torchvision architecture (e.g. torchvision's ImageNet ResNet-18 file), or a
+    classifier checkpoint of the package holding one (``train-classifier --model
+    torchvision:resnet18``). For a classifier that is not a ResNet (a ViT), whose backbone
+    cannot start the encoder itself. A head (``fc``) in the file is left out.
+
+    Raises:
+        ValueError: ``explainer`` has no encoder.
+        CheckpointError: the file cannot be read, or its weights do not fit the encoder.
+    """
+    encoder = getattr(explainer, "encoder", None)
+    if not isinstance(encoder, nn.Module):
+        raise ValueError(
+            f"encoder_weights: {type(explainer).__name__} has no encoder to start from "
+            f"{os.fspath(path)!r}; use an Explainer with an encoder (resnet18_fpn, resnet50_fpn)"
+        )
+    state = read_state_dict(path, "encoder weights")
+    # Everything but a classifier's head (fc), which the encoder does not have; strictly, so
+    # that another depth of the same family (a ResNet-34's extra blocks) is refused.
+    backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    load_state_dict_checked(encoder, backbone, path)
 
 
 def check_explainer_output(

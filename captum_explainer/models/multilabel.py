@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import torch
 import torchvision
 from torch import nn
 from torchvision.models import ResNet50_Weights, VGG16_Weights, WeightsEnum
 
-from captum_explainer.checkpoint import CheckpointError, load_state_dict_checked
+from captum_explainer.checkpoint import load_state_dict_checked, read_state_dict
 
 #: ``None``, a torchvision weights enum (or its name, e.g. ``"IMAGENET1K_V1"``), or the
 #: path of a local file holding the torchvision model's ImageNet ``state_dict``.
@@ -39,13 +38,7 @@ def resolve_weights(
 
 
 def load_backbone_file(model: nn.Module, path: str) -> None:
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - re-raised with the file's name
-        raise CheckpointError(f"backbone weights {path!r} cannot be read: {error}") from error
-    if not isinstance(state_dict, dict):
-        raise CheckpointError(f"backbone weights {path!r} do not hold a state_dict")
-    load_state_dict_checked(model, state_dict, path)
+    load_state_dict_checked(model, read_state_dict(path, "backbone weights"), path)
 
 
 def _build_backbone(

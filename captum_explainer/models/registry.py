@@ -15,6 +15,7 @@ from captum_explainer.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_state_dict_checked,
+    read_state_dict,
     require_fields,
 )
 from captum_explainer.models.explainer_nets import EXPLAINERS, build_explainer
@@ -89,21 +90,7 @@ def build_classifier(
 def load_weights(network: nn.Module, path: str | os.PathLike) -> None:
     """Load a ``state_dict`` file (or a checkpoint dictionary holding one) into ``network``,
     with ``weights_only=True``; a clear error names the file and what is wrong."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # torch raises many kinds for a file it cannot read
-        raise ValueError(
-            f"--weights {str(path)!r} is not a readable state_dict file ({error})"
-        ) from error
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]  # a checkpoint dictionary holding one
-    if not isinstance(state, dict):
-        raise ValueError(
-            f"--weights {str(path)!r} holds a {type(state).__name__}, not a state_dict"
-        )
-    load_state_dict_checked(network, state, path)
+    load_state_dict_checked(network, read_state_dict(path, "--weights"), path)
 
 
 def load_classifier(
