@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from matplotlib.figure import Figure
 from captum_explainer.attr import ExplainerAttribution, GradCAM, ScoreCAM
 from captum_explainer.data import RealObjects, collate_items
 from captum_explainer.data.loading import evaluable_indices
-from captum_explainer.evaluation.catalogue import Models, build_methods, work_overrides
+from captum_explainer.evaluation.catalogue import MethodSpec, Models, build_methods, work_overrides
 from captum_explainer.evaluation.evaluate import evaluate
 from captum_explainer.metrics import average_precision, mean_average_precision
 from captum_explainer.models.inference import PRECISIONS
@@ -96,7 +97,9 @@ def curve(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
-def compare(args: argparse.Namespace) -> None:
+def compare(args: argparse.Namespace, extra: Sequence[MethodSpec] = ()) -> None:
+    """Every method of ``args.methods`` (and ``extra``, e.g. P-TAME from
+    benchmarks/ptame_compare.py) on the same held-out scenes."""
     classifier, explainer, meta = load_models(args.classifier, args.explainer, True)
     classifier, explainer = classifier.eval(), explainer.eval()
     data = RealObjects(
@@ -104,21 +107,28 @@ def compare(args: argparse.Namespace) -> None:
     )
     models = Models(classifier, explainer, data.NORMALIZATION, "sigmoid")
     overrides = work_overrides(n_masks=args.rise_masks, n_iter=args.fgvis_iterations)
-    specs = build_methods(models, KEYS, "demo", args.seed, overrides)
-    gradcam = next(s for s in specs if s.name == "Grad-CAM")
-    specs.insert(
-        specs.index(gradcam) + 1,
-        replace(
-            gradcam, name="Grad-CAM (layer3)", attribution=GradCAM(classifier, classifier.layer3)
-        ),
-    )
-    if args.no_fgvis_per_class:
+    specs = build_methods(models, args.methods, "demo", args.seed, overrides)
+    by_name = {s.name: s for s in specs}
+    resnet = all(hasattr(classifier, name) for name in ("layer3", "layer4"))
+    if resnet and "Grad-CAM" in by_name:
+        # A ResNet's layer3 (16 x 16 at 128 px) beside the default layer4 (4 x 4). A ViT's
+        # Grad-CAM reads the last block's tokens (the default).
+        gradcam = by_name["Grad-CAM"]
+        specs.insert(
+            specs.index(gradcam) + 1,
+            replace(
+                gradcam,
+                name="Grad-CAM (layer3)",
+                attribution=GradCAM(classifier, classifier.layer3),
+            ),
+        )
+    if args.no_fgvis_per_class and "FGVis" in by_name:
         # FGVis optimises one mask per (image, class): every class of every image costs K
         # times its run, more than every other method together here.
-        fgvis = next(s for s in specs if s.name == "FGVis")
-        fgvis.per_class = False
-    scorecam = next(s for s in specs if s.name == "Score-CAM")
-    scorecam.attribution = ScoreCAM(classifier, classifier.layer4, score="sigmoid")
+        by_name["FGVis"].per_class = False
+    if resnet and "Score-CAM" in by_name:
+        by_name["Score-CAM"].attribution = ScoreCAM(classifier, classifier.layer4, score="sigmoid")
+    specs.extend(extra)
     indices = evaluable_indices(data, args.n_images)
     start = time.perf_counter()
     result = evaluate(specs, classifier, data, indices, args.batch_size, score="sigmoid")
@@ -189,6 +199,22 @@ def speed(args: argparse.Namespace) -> None:
     )
 
 
+def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``compare``'s options (shared with benchmarks/ptame_compare.py)."""
+    _with_models(parser)
+    parser.add_argument("--n-images", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rise-masks", type=int, default=1000)
+    parser.add_argument("--fgvis-iterations", type=int, default=100)
+    parser.add_argument(
+        "--no-fgvis-per-class", action="store_true", help="FGVis's per-class scores off"
+    )
+    parser.add_argument("--methods", nargs="+", default=KEYS, help=f"record keys (default {KEYS})")
+    parser.add_argument("--out", type=Path, required=True)
+    return parser
+
+
 def _with_models(
     parser: argparse.ArgumentParser, explainer: bool = True
 ) -> argparse.ArgumentParser:
@@ -211,15 +237,7 @@ def main() -> None:
     c.add_argument("--run-dir", type=Path, required=True, help="a train-explainer output folder")
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(run=curve)
-    e = _with_models(commands.add_parser("compare"))
-    e.add_argument("--n-images", type=int, default=64)
-    e.add_argument("--seed", type=int, default=2026)
-    e.add_argument("--batch-size", type=int, default=16)
-    e.add_argument("--rise-masks", type=int, default=1000)
-    e.add_argument("--fgvis-iterations", type=int, default=100)
-    e.add_argument("--no-fgvis-per-class", action="store_true", help="FGVis's per-class scores off")
-    e.add_argument("--out", type=Path, required=True)
-    e.set_defaults(run=compare)
+    add_compare_arguments(commands.add_parser("compare")).set_defaults(run=compare)
     m = _with_models(commands.add_parser("classifier"), explainer=False)
     m.add_argument("--n-images", type=int, default=1000)
     m.add_argument("--seed", type=int, default=2026)
