@@ -231,18 +231,23 @@ def test_single_label_loss_is_cross_entropy_on_the_label():
         check_labels(torch.tensor([[1.0, 1.0, 0.0]]), "single-label")
 
 
-def test_train_explainer_command_with_a_torchvision_model(tmp_path, capsys):
+def _train_resnet18_explainer(tmp_path, *options: str) -> int:
+    """``train-explainer`` for a torchvision ResNet-18 (2 classes) on a small image folder."""
     net = torchvision.models.resnet18(weights=None, num_classes=2)
     torch.save(net.state_dict(), tmp_path / "r18.pt")
     folder = _write_folder(tmp_path / "train", per_class=4, size=(36, 40), mode="RGB")
-    code = main(
+    return main(
         [
             "train-explainer", "--out", str(tmp_path / "run"), "--model", "torchvision:resnet18",
             "--weights", str(tmp_path / "r18.pt"), "--num-classes", "2", "--data", str(folder),
             "--image-size", "36", "--epochs", "1", "--batch-size", "4", "--arch", "resnet18_fpn",
-            "--no-progress",
+            "--no-progress", *options,
         ]
     )  # fmt: skip
+
+
+def test_train_explainer_command_with_a_torchvision_model(tmp_path, capsys):
+    code = _train_resnet18_explainer(tmp_path)
     assert code == 0, capsys.readouterr().err
     stored = load_checkpoint(tmp_path / "run" / "best.pt", kind="explainer")
     assert stored["task"] == "single-label" and stored["encoder_from_classifier"] is True
@@ -272,17 +277,7 @@ def test_the_encoder_starts_from_a_weights_file(tmp_path, capsys):
         init_encoder_from_file(ResNetExplainer(2), tmp_path / "nowhere.pt")
 
     # Through the command: a torchvision classifier, the encoder from the donor's file.
-    net = torchvision.models.resnet18(weights=None, num_classes=2)
-    torch.save(net.state_dict(), tmp_path / "r18.pt")
-    folder = _write_folder(tmp_path / "train", per_class=4, size=(36, 40), mode="RGB")
-    code = main(
-        [
-            "train-explainer", "--out", str(tmp_path / "run"), "--model", "torchvision:resnet18",
-            "--weights", str(tmp_path / "r18.pt"), "--num-classes", "2", "--data", str(folder),
-            "--image-size", "36", "--epochs", "1", "--batch-size", "4", "--arch", "resnet18_fpn",
-            "--encoder-weights", str(tmp_path / "plain.pt"), "--no-progress",
-        ]
-    )  # fmt: skip
+    code = _train_resnet18_explainer(tmp_path, "--encoder-weights", str(tmp_path / "plain.pt"))
     assert code == 0, capsys.readouterr().err
     stored = load_checkpoint(tmp_path / "run" / "best.pt", kind="explainer")
     assert stored["encoder_from"] == str(tmp_path / "plain.pt")
