@@ -11,7 +11,8 @@ docs/real-objects.md.
 
 ``compare`` scores every method on held-out scenes (the ``test`` split: Fashion-MNIST's test
 file, a seed no run trained or was tuned on) through the package's one evaluation path, with
-Grad-CAM on ``layer4`` and on ``layer3``. P-TAME (``ptame``) is not run: see docs/real-objects.md.
+Grad-CAM on ``layer4`` and on ``layer3`` (for a ResNet); P-TAME joins it through
+benchmarks/ptame_compare.py.
 """
 
 from __future__ import annotations
