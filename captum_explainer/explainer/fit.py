@@ -74,7 +74,8 @@ def fit_explainer(
             alone is ``weights=LossWeights()``.
         device: ``"cpu"`` or ``"cuda"`` (under ``torchrun``: each process its own GPU).
         settings: any other :class:`ExplainerTrainingConfig` field (``patience``, ``seed``,
-            ``resume``, ``max_steps_per_epoch``, ``arch_kwargs``, ``progress``, ...).
+            ``resume``, ``max_steps_per_epoch``, ``arch_kwargs``, ``progress``, ``encoder_weights``:
+            a ResNet weights file to start a ``resnet*_fpn`` encoder from, e.g. for a ViT, ...).
 
     Returns:
         The trained Explainer (its best checkpoint) as an :class:`ExplainerAttribution`
