@@ -47,7 +47,7 @@ class ExplainerAttribution(Attribution):
             top-1) or ``"single-label"`` (the top-1 class of a softmax classifier).
         precision: ``"fp32"`` (default) or ``"bf16"``: the Explainer's pass under bfloat16
             autocast, masks returned in the input's dtype. On a CPU with AVX-512 BF16 (or a
-            GPU) it is faster (``resnet18_fpn``, 128 px, batch 16, 2 cores: 140 -> 234
+            GPU) it is faster (``resnet18_fpn``, 128 px, batch 16, 2 cores: 127-133 -> 223-252
             images/s), the masks within about 0.01 of float32's (see
             ``captum_explainer.models.inference``).
 

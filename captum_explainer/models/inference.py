@@ -1,12 +1,11 @@
 """How the package's networks run fast: channels-last storage and bfloat16 autocast.
 
-**Layout.**
-oneDNN's convolutions work on channels-last (``NHWC``) data. Given standard (``NCHW``)
+**Layout.** oneDNN's convolutions work on channels-last (``NHWC``) data. Given standard (``NCHW``)
 tensors they reorder the input and the weights at every call, which costs a small network a
 large share of its time: the shipped ``SmallExplainer`` at 64 px, batch 2, took 6.4 ms per
 call with standard tensors and 4.7 ms with channels-last weights and input; the
-``resnet18_fpn`` Explainer at 128 px, batch 16, 128 ms and 109 ms (2 CPU cores; see
-docs/performance.md). The values are the same to float32 rounding.
+``resnet18_fpn`` Explainer at 128 px, batch 16, 108-115 and 123-129 images/s (2 CPU cores;
+see docs/performance.md). The values are the same to float32 rounding.
 
 The package's loaders store the networks they build this way (:func:`to_channels_last`);
 :func:`like_network` gives an input the layout of the network it goes to, so a user's own
@@ -16,7 +15,7 @@ network in the standard layout is called exactly as before.
 (``--precision``) and for a map network's inference (``ExplainerAttribution(precision=...)``):
 ``"bf16"`` runs them under bfloat16 autocast (weights stay float32, outputs come back as
 float32). On a CPU with AVX-512 BF16 the ``resnet18_fpn`` Explainer at 128 px, batch 16, went
-from 140 to 234 images/s, its masks within 0.0085 of float32's (mean difference 2e-5).
+from 127-133 to 223-252 images/s, its masks within 0.0085 of float32's (mean difference 2e-5).
 """
 
 from __future__ import annotations
