@@ -24,6 +24,7 @@ from captum_explainer.explainer.loss import (
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.models.explainer_nets import EXPLAINERS
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
+from captum_explainer.models.registry import PRESENCE_ARCHS
 
 EPILOG = """examples:
   captum-explainer train-explainer --out runs/explainer                # synthetic data, shipped classifier
@@ -89,6 +90,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="start the small Explainer's encoder from random weights",
     )
     train.add_argument(
+        "--no-presence",
+        action="store_true",
+        help="resnet*_fpn: no presence logits (docs/real-objects.md: on the real-objects "
+        "world they let the Explainer empty the masks of present classes)",
+    )
+    train.add_argument(
         "--encoder-weights",
         type=Path,
         help="resnet*_fpn: start the encoder from this ResNet state_dict file or classifier "
@@ -121,14 +128,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _arch_kwargs(args: argparse.Namespace) -> dict[str, int]:
-    if args.class_head_channels is None:
-        return {}
-    if args.arch != "small_explainer":
-        raise ValueError(
-            f"--class-head-channels applies to --arch small_explainer, not {args.arch!r}"
-        )
-    return {"class_head_channels": args.class_head_channels}
+def _arch_kwargs(args: argparse.Namespace) -> dict[str, int | bool]:
+    kwargs: dict[str, int | bool] = {}
+    if args.class_head_channels is not None:
+        if args.arch != "small_explainer":
+            raise ValueError(
+                f"--class-head-channels applies to --arch small_explainer, not {args.arch!r}"
+            )
+        kwargs["class_head_channels"] = args.class_head_channels
+    if args.no_presence:
+        if args.arch not in PRESENCE_ARCHS:
+            raise ValueError(
+                f"--no-presence applies to --arch {' or '.join(PRESENCE_ARCHS)}, not {args.arch!r}"
+            )
+        kwargs["presence"] = False
+    return kwargs
 
 
 def _run_own(args: argparse.Namespace) -> int:
