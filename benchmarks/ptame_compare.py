@@ -47,6 +47,7 @@ from real_objects import add_compare_arguments, compare
 from torch import nn
 from torch.utils.data import DataLoader
 
+from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.data import RealObjects, collate_items
 from captum_explainer.evaluation.catalogue import MethodSpec
 from captum_explainer.files import atomic_write
@@ -156,7 +157,7 @@ class PTAMEMaps(Attribution):
 
 def compare_with_ptame(args: argparse.Namespace) -> None:
     reuse_freed_memory()
-    _, _, meta = load_models(args.classifier)
+    meta = load_checkpoint(args.classifier, kind="classifier")  # compare() loads the model
     stored = torch.load(args.ptame, map_location="cpu", weights_only=True)
     features, _, _ = load_models(stored["features"])
     attention = build_attention(features.eval(), len(meta["classes"]), int(meta["image_size"][0]))

@@ -40,7 +40,7 @@ from captum_explainer.models.explainer_nets import (
     init_encoder_from,
     init_encoder_from_file,
 )
-from captum_explainer.models.inference import PRECISIONS, autocast
+from captum_explainer.models.inference import autocast, check_precision
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.registry import load_classifier
 from captum_explainer.models.user import check_channels
@@ -95,10 +95,7 @@ class ExplainerTrainingConfig:
         check_loop_settings(self)
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {list(TASKS)}, got {self.task!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"precision (--precision) must be one of {list(PRECISIONS)}, got {self.precision!r}"
-            )
+        check_precision(self.precision, "precision (--precision)")
 
     def resolved(self) -> tuple[float, LossWeights]:
         """The learning rate and loss weights in force (explicit > preset > defaults)."""

@@ -17,7 +17,7 @@ from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.files import check_output_folder
 from captum_explainer.metrics.classification import mean_average_precision
-from captum_explainer.models.inference import PRECISIONS, autocast
+from captum_explainer.models.inference import autocast, check_precision
 from captum_explainer.models.registry import build_classifier, load_weights
 from captum_explainer.training.loop import (
     FitConfig,
@@ -56,10 +56,7 @@ class ClassifierTrainingConfig:
 
     def __post_init__(self) -> None:
         check_loop_settings(self)
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"precision (--precision) must be one of {list(PRECISIONS)}, got {self.precision!r}"
-            )
+        check_precision(self.precision, "precision (--precision)")
 
 
 def materialize(dataset: Dataset, keep_segmentation: bool = False) -> TensorDataset:
