@@ -2,7 +2,8 @@
 docs/real-objects.md.
 
     python benchmarks/real_objects.py samples --out docs/images/real_objects_samples.png
-    python benchmarks/real_objects.py curve --run-dir runs/explainer-r18 --out docs/images/real_objects_learning_curve.png
+    python benchmarks/real_objects.py curve --run-dir runs/explainer-r18 [OTHER_RUN ...] \\
+        --out docs/images/real_objects_learning_curve.png
     python benchmarks/real_objects.py compare --classifier runs/resnet18/best.pt \\
         --explainer runs/explainer-r18/best.pt --n-images 64 --seed 2026 --out runs/real-eval
     python benchmarks/real_objects.py classifier --classifier runs/resnet18/best.pt
@@ -69,32 +70,44 @@ def samples(args: argparse.Namespace) -> None:
 
 
 def curve(args: argparse.Namespace) -> None:
-    with open(args.run_dir / "log.csv") as stream:
-        rows = list(csv.DictReader(stream))
-    seen = [float(r["images_seen"]) / 1000 for r in rows]
-    figure = Figure(figsize=(6.5, 3.4))
+    """The learning curves of one or more train-explainer runs (the first one solid)."""
+    figure = Figure(figsize=(6.5, 4.4))
     axis = figure.subplots()
-    for key, label in (
-        ("val_class_iou", "per-class IoU"),
-        ("val_own_object_share", "own-object share"),
-    ):
-        axis.plot(seen, [float(r[key]) for r in rows], marker="o", label=label)
+    # The absent-class mass is a ratio per image: images whose present masks are empty make
+    # its mean explode, so it gets a log axis of its own.
+    ratio = axis.twinx()
+    labels = args.labels or [run.name for run in args.run_dir]
+    if len(labels) != len(args.run_dir):
+        raise SystemExit(f"--labels: {len(labels)} given for {len(args.run_dir)} --run-dir")
+    for run_dir, name, style in zip(args.run_dir, labels, ("-", ":", "-.", "--")):
+        with open(run_dir / "log.csv") as stream:
+            rows = list(csv.DictReader(stream))
+        seen = [float(r["images_seen"]) / 1000 for r in rows]
+        for key, label, colour in (
+            ("val_class_iou", "per-class IoU", "C0"),
+            ("val_own_object_share", "own-object share", "C1"),
+        ):
+            values = [float(r[key]) for r in rows]
+            axis.plot(seen, values, style, color=colour, marker="o", label=f"{label} ({name})")
+        absent = [float(r["val_absent_class_mass"]) for r in rows]
+        ratio.semilogy(seen, absent, style, color="k", marker="x", label=f"absent mass ({name})")
+        print(name)
+        for r, s in zip(rows, seen):
+            print(
+                f"{s:7.1f}k images: class IoU {float(r['val_class_iou']):.3f}, share "
+                f"{float(r['val_own_object_share']):.3f}, absent "
+                f"{float(r['val_absent_class_mass']):.3f}"
+            )
     axis.set_xlabel("training images seen (thousands)")
     axis.set_ylim(0, 1.0)
     axis.grid(alpha=0.3)
-    # The absent-class mass is a ratio per image: images whose present masks are empty make
-    # its mean explode, so it gets a log axis of its own.
-    ratio = figure.axes[0].twinx()
-    ratio.semilogy(seen, [float(r["val_absent_class_mass"]) for r in rows], "k--", marker="x")
     ratio.set_ylabel("absent-class mass (mean ratio, log)", fontsize=8)
-    axis.legend(fontsize=8, loc="lower right")
+    handles = axis.get_legend_handles_labels()[0] + ratio.get_legend_handles_labels()[0]
+    axis.legend(
+        handles=handles, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2)
+    )
     figure.tight_layout()
     figure.savefig(args.out, dpi=90)
-    for r, s in zip(rows, seen):
-        print(
-            f"{s:7.1f}k images: class IoU {float(r['val_class_iou']):.3f}, share "
-            f"{float(r['val_own_object_share']):.3f}, absent {float(r['val_absent_class_mass']):.3f}"
-        )
     print(f"wrote {args.out}")
 
 
@@ -235,7 +248,10 @@ def main() -> None:
     s.add_argument("--seed", type=int, default=5)
     s.set_defaults(run=samples)
     c = commands.add_parser("curve")
-    c.add_argument("--run-dir", type=Path, required=True, help="a train-explainer output folder")
+    c.add_argument(
+        "--run-dir", type=Path, nargs="+", required=True, help="train-explainer output folders"
+    )
+    c.add_argument("--labels", nargs="+", help="a name per run (default: the folders' names)")
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(run=curve)
     add_compare_arguments(commands.add_parser("compare")).set_defaults(run=compare)

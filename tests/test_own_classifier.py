@@ -284,12 +284,18 @@ def test_the_encoder_starts_from_a_weights_file(tmp_path, capsys):
     assert "encoder_from_classifier" not in stored
 
 
-def test_the_presence_logits_can_be_left_out(tmp_path, capsys):
-    code = _train_resnet18_explainer(tmp_path, "--no-presence")
+def test_the_presence_logits_are_opt_in(tmp_path, capsys):
+    code = _train_resnet18_explainer(tmp_path)
     assert code == 0, capsys.readouterr().err
     stored = load_checkpoint(tmp_path / "run" / "best.pt", kind="explainer")
     assert stored["arch_kwargs"]["presence"] is False
     assert not any(key.startswith("presence.") for key in stored["state_dict"])
+    (tmp_path / "with").mkdir()
+    code = _train_resnet18_explainer(tmp_path / "with", "--presence")
+    assert code == 0, capsys.readouterr().err
+    stored = load_checkpoint(tmp_path / "with" / "run" / "best.pt", kind="explainer")
+    assert stored["arch_kwargs"]["presence"] is True
+    assert any(key.startswith("presence.") for key in stored["state_dict"])
     code = main(
         ["train-explainer", "--out", str(tmp_path / "x"), "--arch", "small_explainer",
          "--no-presence", "--epochs", "1"]

@@ -1,5 +1,6 @@
-"""The ResNet Explainer's presence logits: started from the classifier's head, added to every
-pixel's class logit, and absent from 0.3 checkpoints, which still load."""
+"""The ResNet Explainer's optional presence logits: off by default; when asked for, started
+from the classifier's head and added to every pixel's class logit; checkpoints with and
+without them load as they were written."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from captum_explainer.models.registry import load_explainer
 def test_presence_starts_as_the_classifiers_logits_and_shifts_each_class_map():
     torch.manual_seed(0)
     classifier = torchvision.models.resnet18(weights=None, num_classes=5).eval()
-    explainer = ResNetExplainer(5).eval()
+    explainer = ResNetExplainer(5, presence=True).eval()
     assert init_encoder_from(explainer, classifier)
     assert torch.equal(explainer.presence.weight, classifier.fc.weight)
     x = torch.randn(2, 3, 64, 64)
@@ -26,18 +27,30 @@ def test_presence_starts_as_the_classifiers_logits_and_shifts_each_class_map():
         assert torch.allclose(masks, classifier(x)[:, :, None, None].expand_as(masks), atol=1e-4)
 
 
-def test_a_checkpoint_without_presence_logits_loads(tmp_path):
-    old = ResNetExplainer(3, presence=False)
-    kwargs = {k: v for k, v in old.builder_kwargs.items() if k != "presence"}  # as 0.3 wrote
+def test_presence_is_off_by_default_and_checkpoints_load_as_written(tmp_path):
+    assert ResNetExplainer(3).presence is None
+    for presence in (True, False):
+        network = ResNetExplainer(3, presence=presence)
+        path = save_checkpoint(
+            {
+                "arch": "resnet18_fpn",
+                "num_classes": 3,
+                "arch_kwargs": network.builder_kwargs,
+                "state_dict": network.state_dict(),
+            },
+            tmp_path / f"{presence}.pt",
+            kind="explainer",
+        )
+        loaded, _ = load_explainer(path)
+        assert (loaded.presence is not None) is presence
+    # 0.3 wrote no "presence" entry, and had none.
+    old = ResNetExplainer(3)
+    kwargs = {k: v for k, v in old.builder_kwargs.items() if k != "presence"}
     path = save_checkpoint(
-        {
-            "arch": "resnet18_fpn",
-            "num_classes": 3,
-            "arch_kwargs": kwargs,
-            "state_dict": old.state_dict(),
-        },
+        {"arch": "resnet18_fpn", "num_classes": 3, "arch_kwargs": kwargs,
+         "state_dict": old.state_dict()},
         tmp_path / "old.pt",
         kind="explainer",
-    )
+    )  # fmt: skip
     loaded, _ = load_explainer(path)
     assert loaded.presence is None

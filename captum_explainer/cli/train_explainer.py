@@ -90,10 +90,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="start the small Explainer's encoder from random weights",
     )
     train.add_argument(
-        "--no-presence",
-        action="store_true",
-        help="resnet*_fpn: no presence logits (docs/real-objects.md: on the real-objects "
-        "world they let the Explainer empty the masks of present classes)",
+        "--presence",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="resnet*_fpn: add presence logits (off by default: on the real-objects world "
+        "they let the Explainer empty the masks of present classes, docs/real-objects.md)",
     )
     train.add_argument(
         "--encoder-weights",
@@ -136,12 +137,13 @@ def _arch_kwargs(args: argparse.Namespace) -> dict[str, int | bool]:
                 f"--class-head-channels applies to --arch small_explainer, not {args.arch!r}"
             )
         kwargs["class_head_channels"] = args.class_head_channels
-    if args.no_presence:
+    if args.presence is not None:
+        option = "--presence" if args.presence else "--no-presence"
         if args.arch not in PRESENCE_ARCHS:
             raise ValueError(
-                f"--no-presence applies to --arch {' or '.join(PRESENCE_ARCHS)}, not {args.arch!r}"
+                f"{option} applies to --arch {' or '.join(PRESENCE_ARCHS)}, not {args.arch!r}"
             )
-        kwargs["presence"] = False
+        kwargs["presence"] = args.presence
     return kwargs
 
 

@@ -168,10 +168,10 @@ class ResNetExplainer(nn.Module):
         decoder_channels: the decoder's width.
         presence: add to every pixel's logit of class ``k`` a presence logit of ``k`` read from
             the encoder's globally pooled last stage (a linear layer, started from the
-            classifier's own head by :meth:`init_from_classifier`). The spatial logits say
-            where, the presence logit whether: an absent class's mask can be pushed down as a
-            whole, as the classifier's own decision separates the classes. Checkpoints of 0.3
-            (without it) load with ``presence=False``.
+            classifier's own head by :meth:`init_from_classifier`). Off by default: on the
+            real-objects world it let the Explainer switch off present classes as a whole
+            (empty masks; every score was worse with it, docs/real-objects.md). Checkpoints
+            that have it store ``presence=True`` in their ``arch_kwargs`` and load with it.
 
     Shapes: ``(N, in_channels, H, W)``, any ``H, W >= 1``; output ``(N, K, H, W)``.
     """
@@ -184,7 +184,7 @@ class ResNetExplainer(nn.Module):
         backbone: str = "resnet18",
         in_channels: int = 3,
         decoder_channels: int = 64,
-        presence: bool = True,
+        presence: bool = False,
     ) -> None:
         super().__init__()
         if backbone not in self.BACKBONES:

@@ -31,7 +31,7 @@ CLASSIFIER_FIELDS = ("arch", "num_classes", "state_dict", "classes", "image_size
 #: their SmallExplainer had the shared 1 x 1 head.
 LEGACY_EXPLAINER_KWARGS: dict[str, dict[str, Any]] = {"small_explainer": {"class_head_channels": 0}}
 
-#: Explainer architectures that gained presence logits in 0.4 (older checkpoints lack them).
+#: Explainer architectures with optional presence logits (``presence=True``; off by default).
 PRESENCE_ARCHS = ("resnet18_fpn", "resnet50_fpn")
 
 CLASSIFIERS: dict[str, Callable[..., nn.Module]] = {
@@ -191,8 +191,6 @@ def _load_map_network(
             f"checkpoint {str(path)!r} names an unknown network architecture {arch!r}"
         )
     kwargs = checkpoint.get("arch_kwargs", LEGACY_EXPLAINER_KWARGS.get(arch, {}))
-    if isinstance(kwargs, dict) and arch in PRESENCE_ARCHS and "presence" not in kwargs:
-        kwargs = {**kwargs, "presence": False}  # written by 0.3, before the presence logits
     if not isinstance(kwargs, dict):
         raise CheckpointError(
             f"checkpoint {str(path)!r}: arch_kwargs must be a dict, got {kwargs!r}"
