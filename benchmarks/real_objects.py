@@ -103,9 +103,7 @@ def curve(args: argparse.Namespace) -> None:
     axis.grid(alpha=0.3)
     ratio.set_ylabel("absent-class mass (mean ratio, log)", fontsize=8)
     handles = axis.get_legend_handles_labels()[0] + ratio.get_legend_handles_labels()[0]
-    axis.legend(
-        handles=handles, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2)
-    )
+    axis.legend(handles=handles, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     figure.tight_layout()
     figure.savefig(args.out, dpi=90)
     print(f"wrote {args.out}")
