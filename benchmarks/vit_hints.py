@@ -34,14 +34,6 @@ from captum_explainer.models.registry import load_classifier
 from captum_explainer.runtime import reuse_freed_memory
 
 
-def tokens_and_logits(vit: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """torchvision ViT's forward, keeping the patch tokens ``(N, P, D)`` beside the logits."""
-    tokens = vit._process_input(images)
-    tokens = torch.cat([vit.class_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
-    tokens = vit.encoder(tokens)
-    return tokens[:, 1:], vit.heads(tokens[:, 0])
-
-
 def validation_map(vit: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     vit.eval()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -81,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         vit.load_state_dict(read_state_dict(args.init, "--init"))
     width = getattr(teacher.layer3[-1], "conv3", teacher.layer3[-1].conv2).out_channels
     to_hint = torch.nn.Linear(vit.hidden_dim, width)
+    # The encoder's output: the class token, then one token per patch in row-major order.
+    vit.encoder.register_forward_hook(lambda _m, _i, out: hints.__setitem__("tokens", out[:, 1:]))
     params = [*vit.parameters(), *to_hint.parameters()]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -116,8 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         target = hints["layer3"].float().flatten(2).transpose(1, 2)  # (N, P, C)
         target = F.layer_norm(target, target.shape[-1:])
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            tokens, logits = tokens_and_logits(vit, images)
-            predicted = to_hint(tokens)
+            logits = vit(images)
+            predicted = to_hint(hints["tokens"])
         classification = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
         hint = F.mse_loss(predicted.float(), target)
         loss = classification + args.hint_weight * hint
