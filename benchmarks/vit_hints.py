@@ -18,6 +18,7 @@ written checkpoint is an ordinary ``vit_tiny`` classifier checkpoint (``load_cla
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--warmup", type=int, default=150, help="linear warm-up steps")
+    parser.add_argument(
+        "--schedule",
+        choices=["cosine", "constant"],
+        default="cosine",
+        help="after the warm-up: cosine decay to 0 at --steps, or a constant rate",
+    )
     parser.add_argument("--hint-weight", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--val-size", type=int, default=256)
@@ -77,9 +84,16 @@ def main(argv: list[str] | None = None) -> None:
     vit.encoder.register_forward_hook(lambda _m, _i, out: hints.__setitem__("tokens", out[:, 1:]))
     params = [*vit.parameters(), *to_hint.parameters()]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / args.warmup)
-    )
+
+    def rate(step: int) -> float:
+        if step < args.warmup:
+            return (step + 1) / args.warmup
+        if args.schedule == "constant":
+            return 1.0
+        done = (step - args.warmup) / max(1, args.steps - args.warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     data = RealObjects(400_000, image_size=size, seed=args.seed, split="train")
     loader = DataLoader(
         data, batch_size=args.batch_size, shuffle=True, collate_fn=collate_items, num_workers=1

@@ -5,12 +5,19 @@ import copy
 
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 from captum_explainer import ExplainerAttribution
 from captum_explainer.attr import AmortizedAttribution
 from captum_explainer.models import load_amortized, load_explainer
-from captum_explainer.models.inference import like_network, stores_channels_last
+from captum_explainer.models.explainer_nets import build_explainer
+from captum_explainer.models.inference import (
+    fold_batch_norms,
+    like_network,
+    stores_channels_last,
+    to_channels_last,
+)
 from captum_explainer.models.pretrained import SYNTHETIC_AMORTIZED_RISE, SYNTHETIC_EXPLAINER
 
 
@@ -73,3 +80,75 @@ def test_an_unknown_precision_is_named():
         ValueError, match=r"precision must be one of \['fp32', 'bf16'\], got 'fp16'"
     ):
         ExplainerAttribution(explainer, precision="fp16")
+
+
+def _with_trained_looking_norms(network: nn.Module) -> nn.Module:
+    """Give every batch norm statistics and an affine map far from the identity, as after
+    training (fresh ones would make folding trivially right)."""
+    generator = torch.Generator().manual_seed(0)
+    for module in network.modules():
+        if isinstance(module, nn.BatchNorm2d) and module.track_running_stats:
+            c = module.num_features
+            module.running_mean.copy_(torch.randn(c, generator=generator))
+            module.running_var.copy_(torch.rand(c, generator=generator) * 2 + 0.2)
+            with torch.no_grad():
+                module.weight.copy_(torch.rand(c, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(c, generator=generator))
+    return network
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: to_channels_last(build_explainer("resnet18_fpn", 4)),
+        lambda: build_explainer("small_explainer", 4),
+        lambda: torchvision.models.resnet18(weights=None, num_classes=5),
+    ],
+    ids=["resnet18_fpn channels-last", "small_explainer", "torchvision resnet18"],
+)
+def test_folded_batch_norms_give_the_same_outputs_and_leave_the_network_alone(build):
+    network = _with_trained_looking_norms(build()).train()
+    norms = sum(isinstance(m, nn.BatchNorm2d) for m in network.modules())
+    folded = fold_batch_norms(network)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert not folded.training and not any(p.requires_grad for p in folded.parameters())
+    # The user's network: still training, every norm and gradient flag where it was.
+    assert network.training and all(p.requires_grad for p in network.parameters())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in network.modules()) == norms
+    assert stores_channels_last(folded) == stores_channels_last(network)
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = network.eval()(images)
+    torch.testing.assert_close(folded(images), expected, atol=1e-4, rtol=1e-4)
+
+
+class _NotAPair(nn.Module):
+    """A norm named like a convolution's partner that does not follow it, and a norm without
+    running statistics: neither may be folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.sequence = nn.Sequential(
+            nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4, track_running_stats=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sequence(self.bn2(self.conv1(x)))
+
+
+def test_only_norms_that_follow_a_convolution_with_running_statistics_are_folded():
+    folded = fold_batch_norms(_with_trained_looking_norms(_NotAPair()))
+    assert isinstance(folded.bn2, nn.BatchNorm2d)
+    assert isinstance(folded.sequence[1], nn.BatchNorm2d)
+
+
+def test_a_compiled_folded_explainer_gives_the_same_masks():
+    explainer = _with_trained_looking_norms(build_explainer("small_explainer", 3)).eval()
+    images = torch.rand(2, 3, 32, 32)
+    expected = ExplainerAttribution(explainer).attribute_all_classes(images)
+    compiled = torch.compile(fold_batch_norms(explainer))
+    torch.testing.assert_close(
+        ExplainerAttribution(compiled).attribute_all_classes(images), expected, atol=1e-5, rtol=0
+    )

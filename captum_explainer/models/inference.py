@@ -11,6 +11,12 @@ The package's loaders store the networks they build this way (:func:`to_channels
 :func:`like_network` gives an input the layout of the network it goes to, so a user's own
 network in the standard layout is called exactly as before.
 
+**Folded batch norms, compiled.** In evaluation mode a batch norm after a convolution is an
+affine map per channel: :func:`fold_batch_norms` gives a copy of a network with each such pair
+made one convolution (one pass over the activations fewer per pair), and ``torch.compile`` of
+that copy fuses the rest. ``resnet18_fpn`` at 128 px, batch 16, 2 cores, float32: 135 images/s
+as stored, 143 folded, 155-158 folded and compiled (docs/performance.md).
+
 **Precision.** :data:`PRECISIONS` are the forward passes' numeric precisions, for training
 (``--precision``) and for a map network's inference (``ExplainerAttribution(precision=...)``):
 ``"bf16"`` runs them under bfloat16 autocast (weights stay float32, outputs come back as
@@ -19,6 +25,8 @@ from 127-133 to 223-252 images/s, its masks within 0.0085 of float32's (mean dif
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
@@ -71,3 +79,74 @@ def like_network(network: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[
     return tuple(
         t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in inputs
     )
+
+
+def _fold_into(convolution: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    """Make ``convolution`` compute ``norm(convolution(x))`` with ``norm``'s running statistics."""
+    scale = torch.rsqrt(norm.running_var + norm.eps)
+    shift = -norm.running_mean * scale
+    if norm.affine:
+        scale, shift = scale * norm.weight, shift * norm.weight + norm.bias
+    weight = convolution.weight * scale.reshape(-1, 1, 1, 1)
+    bias = shift if convolution.bias is None else convolution.bias * scale + shift
+    layout = (
+        torch.channels_last
+        if convolution.weight.is_contiguous(memory_format=torch.channels_last)
+        else torch.contiguous_format
+    )
+    convolution.weight = nn.Parameter(weight.detach().contiguous(memory_format=layout))
+    convolution.bias = nn.Parameter(bias.detach())
+
+
+def _convolution_norm_pairs(network: nn.Module) -> list[tuple[nn.Module, str, nn.Conv2d]]:
+    """``(parent, name of the norm, convolution)`` for each batch norm that follows a
+    convolution by structure: neighbours in an ``nn.Sequential``, or siblings named ``convN``
+    and ``bnN`` (torchvision's ResNet stem and blocks)."""
+    pairs = []
+    for parent in network.modules():
+        children = dict(parent.named_children())
+        names = list(children)
+        if isinstance(parent, nn.Sequential):
+            neighbours = zip(names, names[1:])
+        else:
+            neighbours = (("conv" + n[2:], n) for n in names if n.startswith("bn"))
+        for conv_name, norm_name in neighbours:
+            convolution, norm = children.get(conv_name), children[norm_name]
+            if (
+                isinstance(convolution, nn.Conv2d)
+                and isinstance(norm, nn.BatchNorm2d)
+                and norm.running_var is not None
+            ):
+                pairs.append((parent, norm_name, convolution))
+    return pairs
+
+
+def fold_batch_norms(network: nn.Module) -> nn.Module:
+    """An inference copy of ``network``: in evaluation mode, without gradients, each batch norm
+    that directly follows a convolution folded into that convolution's weights and replaced by
+    ``nn.Identity`` (``network`` itself is not changed).
+
+    A pair is found by structure, as the package's networks and torchvision's ResNets are
+    built: neighbours in an ``nn.Sequential``, or siblings named ``convN`` and ``bnN`` whose
+    convolution feeds only that norm. The copy gives the same outputs to float32 rounding and
+    saves one pass over the activations per pair; ``torch.compile`` of it is the fastest
+    float32 Explainer here (see the module's notes).
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.models import SmallExplainer
+        >>> from captum_explainer.models.inference import fold_batch_norms
+        >>> explainer = SmallExplainer(num_classes=3).eval()
+        >>> folded = fold_batch_norms(explainer)
+        >>> any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        False
+        >>> images = torch.rand(2, 3, 32, 32)
+        >>> torch.allclose(folded(images), explainer(images), atol=1e-5)
+        True
+    """
+    folded = copy.deepcopy(network).eval()
+    with torch.no_grad():
+        for parent, norm_name, convolution in _convolution_norm_pairs(folded):
+            _fold_into(convolution, getattr(parent, norm_name))
+            setattr(parent, norm_name, nn.Identity())
+    return folded.requires_grad_(False)
