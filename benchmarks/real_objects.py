@@ -8,7 +8,7 @@ docs/real-objects.md.
         --explainer runs/explainer-r18/best.pt --n-images 64 --seed 2026 --out runs/real-eval
     python benchmarks/real_objects.py classifier --classifier runs/resnet18/best.pt
     python benchmarks/real_objects.py speed --classifier runs/resnet18/best.pt \\
-        --explainer runs/explainer-r18/best.pt [--network compiled] [--precision bf16]
+        --explainer runs/explainer-r18/best.pt [--networks folded compiled] [--precision bf16]
 
 ``compare`` scores every method on held-out scenes (the ``test`` split: Fashion-MNIST's test
 file, a seed no run trained or was tuned on) through the package's one evaluation path, with
@@ -199,25 +199,34 @@ def classifier_map(args: argparse.Namespace) -> None:
 
 def speed(args: argparse.Namespace) -> None:
     _, explainer, meta = load_models(args.classifier, args.explainer, True)
+    explainer = explainer.eval()
     # Timed as a user calls it: every class's masks through the attribution class (the
-    # network stored channels-last by the loader, the input copied into that layout).
-    network = NETWORKS[args.network](explainer.eval())
-    attribution = ExplainerAttribution(network, precision=args.precision)
+    # network stored channels-last by the loader, the input copied into that layout). The
+    # networks take turns, round after round, so that a busy moment of a shared machine
+    # falls on all of them alike.
+    attributions = {
+        name: ExplainerAttribution(NETWORKS[name](explainer), precision=args.precision)
+        for name in args.networks
+    }
     size = int(meta["image_size"][0])
     batch = torch.randn(args.batch_size, 3, size, size)
-    for _ in range(3):
-        attribution.attribute_all_classes(batch)
-    times = []
+    for attribution in attributions.values():
+        for _ in range(3):
+            attribution.attribute_all_classes(batch)
+    times: dict[str, list[float]] = {name: [] for name in attributions}
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        attribution.attribute_all_classes(batch)
-        times.append(time.perf_counter() - start)
-    median = sorted(times)[len(times) // 2]
+        for name, attribution in attributions.items():
+            start = time.perf_counter()
+            attribution.attribute_all_classes(batch)
+            times[name].append(time.perf_counter() - start)
     print(
         f"Explainer inference at {size} px, batch {args.batch_size}, {torch.get_num_threads()} "
-        f"threads, {args.precision}, {args.network}: {args.batch_size / median:.0f} images/s "
-        f"(median of {args.repeats})"
+        f"threads, {args.precision}, {args.repeats} rounds (images/s: median, quartiles):"
     )
+    for name, seconds in times.items():
+        rates = sorted(args.batch_size / t for t in seconds)
+        n = len(rates)
+        print(f"  {name:>9}: {rates[n // 2]:.0f} ({rates[n // 4]:.0f}-{rates[3 * n // 4]:.0f})")
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -268,9 +277,9 @@ def main() -> None:
     m.set_defaults(run=classifier_map)
     p = _with_models(commands.add_parser("speed"))
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=40)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    p.add_argument("--network", choices=list(NETWORKS), default="as-loaded")
+    p.add_argument("--networks", nargs="+", choices=list(NETWORKS), default=list(NETWORKS))
     p.set_defaults(run=speed)
     args = parser.parse_args()
     args.run(args)

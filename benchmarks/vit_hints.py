@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--schedule",
         choices=["cosine", "constant"],
-        default="cosine",
+        default="constant",
         help="after the warm-up: cosine decay to 0 at --steps, or a constant rate",
     )
     parser.add_argument("--hint-weight", type=float, default=1.0)
