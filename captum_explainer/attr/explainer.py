@@ -49,7 +49,9 @@ class ExplainerAttribution(Attribution):
             autocast, masks returned in the input's dtype. On a CPU with AVX-512 BF16 (or a
             GPU) it is faster (``resnet18_fpn``, 128 px, batch 16, 2 cores: 127-133 -> 223-252
             images/s), the masks within about 0.01 of float32's (see
-            ``captum_explainer.models.inference``).
+            ``captum_explainer.models.inference``). In float32, pass
+            ``torch.compile(fold_batch_norms(explainer))`` for the fastest pass
+            (``captum_explainer.models.inference.fold_batch_norms``).
 
     Example:
         >>> import torch

@@ -14,8 +14,9 @@ network in the standard layout is called exactly as before.
 **Folded batch norms, compiled.** In evaluation mode a batch norm after a convolution is an
 affine map per channel: :func:`fold_batch_norms` gives a copy of a network with each such pair
 made one convolution (one pass over the activations fewer per pair), and ``torch.compile`` of
-that copy fuses the rest. ``resnet18_fpn`` at 128 px, batch 16, 2 cores, float32: 135 images/s
-as stored, 143 folded, 155-158 folded and compiled (docs/performance.md).
+that copy fuses the rest. ``resnet18_fpn`` at 128 px, batch 16, 2 cores, float32, through
+``ExplainerAttribution`` (median images/s, two runs): 151 / 136 as loaded, 157 / 150 folded,
+162 / 152 folded and compiled (docs/real-objects.md).
 
 **Precision.** :data:`PRECISIONS` are the forward passes' numeric precisions, for training
 (``--precision``) and for a map network's inference (``ExplainerAttribution(precision=...)``):
