@@ -65,7 +65,16 @@ COLUMNS = [
     "pointing_game",
     "deletion_auc",
     "insertion_auc",
+    "deletion_auc_blurred",
+    "insertion_auc_blurred",
     "seconds_per_image",
+]
+#: The localisation control, the same in every row: the games ranked by the true masks.
+TRUTH_COLUMNS = [
+    "deletion_auc_truth",
+    "insertion_auc_truth",
+    "deletion_auc_truth_blurred",
+    "insertion_auc_truth_blurred",
 ]
 
 
@@ -154,6 +163,8 @@ def compare(args: argparse.Namespace, extra: Sequence[MethodSpec] = ()) -> None:
     result = evaluate(specs, classifier, data, indices, args.batch_size, score="sigmoid")
     rows = result.rows()
     print(markdown_table([{k: r.get(k) for k in COLUMNS} for r in rows]))
+    print("ground truth (sharp, blurred to Grad-CAM's roughness):")
+    print(markdown_table([{k: rows[0].get(k) for k in TRUTH_COLUMNS}]))
     out = Path(args.out)
     figures = {}
     if result.first_batch is not None:

@@ -119,6 +119,24 @@ def test_the_sharpness_control_blurs_sharper_maps_and_leaves_the_reference(contr
     assert rows["bands"]["blur_sigma"] > 1  # sharp edges: blurred to Grad-CAM's roughness
 
 
+def test_the_localisation_control_scores_the_objects_own_masks_once_for_every_row(
+    controlled_run,
+):
+    rows, _ = controlled_run
+    columns = [
+        "deletion_auc_truth",
+        "insertion_auc_truth",
+        "deletion_auc_truth_blurred",
+        "insertion_auc_truth_blurred",
+    ]
+    for column in columns:
+        assert rows["Grad-CAM"][column] == rows["bands"][column] == rows["disk"][column]
+    disk = rows["disk"]
+    # The objects hold the class; a disk that ignores the image does not.
+    assert disk["deletion_auc_truth"] < disk["deletion_auc"], disk
+    assert disk["insertion_auc_truth"] > disk["insertion_auc"], disk
+
+
 def test_a_map_as_smooth_as_the_reference_keeps_its_numbers():
     model = synthetic_classifier()
     images, labels, segmentation = collate_items(list(SyntheticScenes(6, seed=12, split="test")))
@@ -140,5 +158,5 @@ def test_the_controls_can_be_left_out():
     methods = [MethodSpec("Grad-CAM", GradCAM(model)), MethodSpec("disk", _OneDisk(), scale="none")]
     result = evaluate(methods, model, scenes, range(4), progress=False, controls=False)
     columns = set(result.rows()[0])
-    assert not any("blur" in c or "mask_only" in c for c in columns), columns
+    assert not any(word in c for c in columns for word in ("blur", "mask_only", "truth"))
     assert result.mask_only == {}

@@ -31,6 +31,7 @@ from captum_explainer.metrics import (
     class_specificity,
     deletion_insertion,
     energy_pointing_game,
+    gaussian_blur,
     mask_only_check,
     mask_scores,
     merge_class_maps,
@@ -529,7 +530,11 @@ def score_faithfulness(
     (:func:`~captum_explainer.metrics.blur_to_match`; unchanged where already as smooth)
     and scored again, as ``deletion_auc_blurred``, ``insertion_auc_blurred`` (and
     ``road_combined_blurred``) with the blur's ``blur_sigma`` in pixels; NaN for the
-    reference itself, and nothing without it.
+    reference itself, and nothing without it. With a segmentation, the localisation control
+    too: the same games ranked by the pairs' own object masks, sharp and blurred to the
+    reference's roughness (``deletion_auc_truth``, ``insertion_auc_truth``,
+    ``deletion_auc_truth_blurred``, ``insertion_auc_truth_blurred``; the same in every
+    method's row): the scores a perfect localiser gets.
 
     ``canvas`` is insertion's starting image (:data:`~captum_explainer.metrics.CANVASES`);
     where it or deletion's baseline keeps the class, ``warnings`` says so (once per batch).
@@ -550,6 +555,11 @@ def score_faithfulness(
     """
     out = BatchFaithfulness()
     pair_images = result.images[result.pair_images]
+    truth_games = (
+        _truth_control(classifier, result, blur_reference, score, deletion_steps, canvas)
+        if controls
+        else {}
+    )
     for spec, method in zip(methods, result.methods):
         order = method.ranking_maps if method.ranking_maps is not None else method.pair_maps
         curves = deletion_insertion(
@@ -583,6 +593,7 @@ def score_faithfulness(
             )
         if controls:
             out.shapes[spec.name] = mask_shapes(method.pair_maps, method.scale)
+            out.per_pair[spec.name].update(truth_games)
             out.per_pair[spec.name].update(
                 _sharpness_control(
                     classifier,
@@ -609,6 +620,53 @@ def score_faithfulness(
             )
     if controls:
         out.truth_shapes = _pair_truth(result)
+    return out
+
+
+#: Blur (pixels) that orders the ground truth's own pixels interior first and the rest
+#: nearest first: the ranking a perfect localiser gives (:func:`_truth_control`).
+TRUTH_RANK_SIGMA = 2.0
+
+
+def _truth_control(
+    classifier: nn.Module,
+    result: ComparisonResult,
+    reference_name: str,
+    score: str,
+    deletion_steps: int,
+    canvas: str,
+) -> dict[str, torch.Tensor]:
+    """The localisation control of the faithfulness games: deletion and insertion ranked by
+    each pair's own object pixels (``deletion_auc_truth``, ``insertion_auc_truth``), and by
+    the same masks blurred to the reference's roughness (``..._truth_blurred``). A method
+    that beats the sharp truth wins the game by something other than finding the object; a
+    game the blurred truth wins and the sharp truth loses rewards smoothness, not
+    localisation. Empty without a segmentation."""
+    if result.segmentation is None:
+        return {}
+    own = result.segmentation[result.pair_images] == (result.pair_classes[:, None, None] + 1)
+    own = own[:, None].float()
+    sigma = TRUTH_RANK_SIGMA * own.shape[-1] / 128
+    ranking = own + 0.5 * gaussian_blur(own, kernel_size=2 * round(3 * sigma) + 1, sigma=sigma)
+    variants = {"_truth": ranking}
+    if reference_name in [m.name for m in result.methods]:
+        reference = result[reference_name]
+        target = scale_maps(reference.pair_maps.float(), reference.scale)
+        variants["_truth" + BLURRED] = blur_to_match(own, target)[0]
+    pair_images = result.images[result.pair_images]
+    out = {}
+    for suffix, maps in variants.items():
+        curves = deletion_insertion(
+            classifier,
+            pair_images,
+            maps.to(pair_images.device),
+            result.pair_classes,
+            n_steps=deletion_steps,
+            score=score,
+            canvas=canvas,
+        )
+        out["deletion_auc" + suffix] = curves.deletion_auc
+        out["insertion_auc" + suffix] = curves.insertion_auc
     return out
 
 

@@ -118,6 +118,29 @@ COLUMNS: dict[str, Column] = {
         "ROAD, blurred", "higher", "ROAD with the map blurred to the reference's roughness"
     ),
     "blur_sigma": Column("blur sigma", None, "the control's Gaussian blur, in pixels"),
+    "deletion_auc_truth": Column(
+        "deletion AUC, ground truth",
+        "lower",
+        "deletion ranked by the objects' own masks (the same in every row)",
+        "The localisation control: the score a perfect localiser gets. A map that deletes "
+        "better than the truth wins by something other than finding the object; where the "
+        "blurred truth beats the sharp one, the game rewards smooth maps, not localisation.",
+    ),
+    "insertion_auc_truth": Column(
+        "insertion AUC, ground truth",
+        "higher",
+        "insertion ranked by the objects' own masks (the same in every row)",
+    ),
+    "deletion_auc_truth_blurred": Column(
+        "deletion AUC, ground truth blurred",
+        "lower",
+        "deletion ranked by the objects' masks blurred to the reference's roughness",
+    ),
+    "insertion_auc_truth_blurred": Column(
+        "insertion AUC, ground truth blurred",
+        "higher",
+        "insertion ranked by the objects' masks blurred to the reference's roughness",
+    ),
     "mask_only_accuracy": Column(
         "mask-only accuracy",
         None,
