@@ -99,6 +99,8 @@ def test_every_reported_metric_has_a_known_direction_or_none_on_purpose():
     assert COLUMNS["deletion_auc"].better == "lower" and COLUMNS["insertion_auc"].better == "higher"
     assert COLUMNS["background_coverage"].better == "lower"
     assert COLUMNS["saliency_metric"].better == "lower"
+    # The ground truth's games are the same in every row: a reference, nothing to rank.
+    assert COLUMNS["deletion_auc_truth"].better is None and COLUMNS["deletion_auc_truth"].caveat
 
 
 def test_each_faithfulness_column_says_what_it_can_and_cannot_show(tmp_path):

@@ -120,7 +120,7 @@ COLUMNS: dict[str, Column] = {
     "blur_sigma": Column("blur sigma", None, "the control's Gaussian blur, in pixels"),
     "deletion_auc_truth": Column(
         "deletion AUC, ground truth",
-        "lower",
+        None,
         "deletion ranked by the objects' own masks (the same in every row)",
         "The localisation control: the score a perfect localiser gets. A map that deletes "
         "better than the truth wins by something other than finding the object; where the "
@@ -128,17 +128,17 @@ COLUMNS: dict[str, Column] = {
     ),
     "insertion_auc_truth": Column(
         "insertion AUC, ground truth",
-        "higher",
+        None,
         "insertion ranked by the objects' own masks (the same in every row)",
     ),
     "deletion_auc_truth_blurred": Column(
         "deletion AUC, ground truth blurred",
-        "lower",
+        None,
         "deletion ranked by the objects' masks blurred to the reference's roughness",
     ),
     "insertion_auc_truth_blurred": Column(
         "insertion AUC, ground truth blurred",
-        "higher",
+        None,
         "insertion ranked by the objects' masks blurred to the reference's roughness",
     ),
     "mask_only_accuracy": Column(
