@@ -24,6 +24,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from captum_explainer.data import RealObjects, collate_items
 from captum_explainer.data.loading import evaluable_indices
 from captum_explainer.evaluation.catalogue import MethodSpec, Models, build_methods, work_overrides
 from captum_explainer.evaluation.evaluate import evaluate
+from captum_explainer.evaluation.measure import timed
 from captum_explainer.metrics import average_precision, mean_average_precision
 from captum_explainer.models.inference import PRECISIONS, fold_batch_norms
 from captum_explainer.models.pretrained import load_models
@@ -227,9 +229,7 @@ def speed(args: argparse.Namespace) -> None:
     times: dict[str, list[float]] = {name: [] for name in attributions}
     for _ in range(args.repeats):
         for name, attribution in attributions.items():
-            start = time.perf_counter()
-            attribution.attribute_all_classes(batch)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(timed(partial(attribution.attribute_all_classes, batch))[1])
     print(
         f"Explainer inference at {size} px, batch {args.batch_size}, {torch.get_num_threads()} "
         f"threads, {args.precision}, {args.repeats} rounds (images/s: median, quartiles):"

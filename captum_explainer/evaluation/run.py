@@ -556,7 +556,9 @@ def score_faithfulness(
     out = BatchFaithfulness()
     pair_images = result.images[result.pair_images]
     truth_games = (
-        _truth_control(classifier, result, blur_reference, score, deletion_steps, canvas)
+        _truth_control(
+            classifier, result, pair_images, blur_reference, score, deletion_steps, canvas
+        )
         if controls
         else {}
     )
@@ -631,6 +633,7 @@ TRUTH_RANK_SIGMA = 2.0
 def _truth_control(
     classifier: nn.Module,
     result: ComparisonResult,
+    pair_images: torch.Tensor,
     reference_name: str,
     score: str,
     deletion_steps: int,
@@ -653,7 +656,6 @@ def _truth_control(
         reference = result[reference_name]
         target = scale_maps(reference.pair_maps.float(), reference.scale)
         variants["_truth" + BLURRED] = blur_to_match(own, target)[0]
-    pair_images = result.images[result.pair_images]
     out = {}
     for suffix, maps in variants.items():
         curves = deletion_insertion(

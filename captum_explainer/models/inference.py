@@ -15,8 +15,8 @@ network in the standard layout is called exactly as before.
 affine map per channel: :func:`fold_batch_norms` gives a copy of a network with each such pair
 made one convolution (one pass over the activations fewer per pair), and ``torch.compile`` of
 that copy fuses the rest. ``resnet18_fpn`` at 128 px, batch 16, 2 cores, float32, through
-``ExplainerAttribution`` (median images/s, two runs): 136 / 136 as loaded, 150 / 150 folded,
-152 / 156 folded and compiled (docs/real-objects.md).
+``ExplainerAttribution`` (median images/s over five runs): 133-142 as loaded, 141-154 folded,
+145-160 folded and compiled (docs/real-objects.md).
 
 **Precision.** :data:`PRECISIONS` are the forward passes' numeric precisions, for training
 (``--precision``) and for a map network's inference (``ExplainerAttribution(precision=...)``):
