@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from captum_explainer.files import atomic_write
+from captum_explainer.machine import check_device
 
 #: Marks a file as one of ours, so a foreign ``.pt`` file gets a clear error.
 FORMAT_TAG = "captum-explainer"
@@ -62,6 +63,9 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    if isinstance(map_location, (str, torch.device)):
+        # A device that is not there would surface as an unreadable checkpoint.
+        check_device(map_location, "device")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, UnpicklingError, EOFError, zipfile.BadZipFile, ValueError) as error:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from captum_explainer.machine import check_device
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -44,7 +46,7 @@ def setup_distributed(device: str = "cpu") -> DistributedContext:
         The context; a single process gets rank 0 of 1 and no process group.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    requested = torch.device(device)
+    requested = check_device(device)
     if world_size <= 1:
         return DistributedContext(device=requested)
     rank = int(os.environ["RANK"])

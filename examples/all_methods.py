@@ -1,23 +1,23 @@
-"""Run every method on the shipped synthetic classifier and save them side by side.
+"""Run every registered method on the shipped synthetic classifier and save them side by side.
 
 python examples/all_methods.py --out examples-output/all_methods.png
+
+The methods come from the records (``method_records()``): a method registered with
+``register_method`` appears here too, built and set as the demo builds it.
 """
 
 import argparse
 
 import torch
 
-from captum_explainer import (
-    RISE,
-    ExplainerAttribution,
-    FGVis,
-    GradCAM,
-    IntegratedGradients,
-    UndesirablePixels,
-)
-from captum_explainer.compare import MethodSpec, compare
+from captum_explainer.compare import compare
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.models import synthetic_classifier, synthetic_explainer
+from captum_explainer.evaluation import Models, build_methods
+from captum_explainer.models import (
+    synthetic_amortized_rise,
+    synthetic_classifier,
+    synthetic_explainer,
+)
 from captum_explainer.report.figures import comparison_grid
 
 
@@ -30,26 +30,16 @@ def main() -> None:
     model = synthetic_classifier()
     data = SyntheticScenes(4, split="test", seed=42)
     images, labels, segmentation = collate_items([data[i] for i in range(len(data))])
-    masks, iterations, steps = (100, 10, 8) if args.fast else (4000, 300, 50)
-
-    methods = [
-        MethodSpec("Explainer", ExplainerAttribution(synthetic_explainer(), model), scale="none"),
-        MethodSpec("Grad-CAM", GradCAM(model, model.target_layer)),
-        MethodSpec("RISE", RISE(model, score="sigmoid"), dict(n_masks=masks, seed=0)),
-        MethodSpec("Integrated Gradients", IntegratedGradients(model), dict(n_steps=steps)),
-        MethodSpec(
-            "FGVis",
-            FGVis(model, SYNTHETIC_NORMALIZATION, score="sigmoid"),
-            dict(n_iter=iterations),
-            scale="none",
-            reduction="mean",
-        ),
-        MethodSpec(
-            "Undesirable pixels",
-            UndesirablePixels(model, score="sigmoid"),
-            dict(n_masks=masks, seed=0),
-        ),
-    ]
+    models = Models(
+        model,
+        explainer=synthetic_explainer(),
+        normalization=SYNTHETIC_NORMALIZATION,
+        score="sigmoid",
+        layer=model.target_layer,
+        amortized=synthetic_amortized_rise(),
+    )
+    # Every method each record's cost preset sets: "quick" for the tests, "demo" otherwise.
+    methods = build_methods(models, preset="quick" if args.fast else "demo")
     torch.manual_seed(0)
     result = compare(methods, images, labels, segmentation)
     print(result.to_markdown())

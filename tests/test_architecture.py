@@ -83,7 +83,17 @@ def test_cli_modules_are_short():
 #: The layers of docs/architecture.md, bottom first: a module may import its own layer and the
 #: ones below, never one above. The entries name top-level modules and subpackages.
 LAYERS = [
-    {"_version", "_deprecation", "scores", "maps", "files", "checkpoint", "distributed", "runtime"},
+    {
+        "_version",
+        "_deprecation",
+        "scores",
+        "maps",
+        "files",
+        "checkpoint",
+        "distributed",
+        "runtime",
+        "machine",
+    },
     {"data"},
     {"models"},
     {"attr"},

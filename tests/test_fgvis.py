@@ -153,9 +153,15 @@ def test_masks_and_explanation_images():
         assert torch.allclose(
             e, keep * x + (1 - keep) * black, atol=1e-6
         )  # lerp rounds differently
-    # Black reference: a fully removed pixel is black before normalisation.
-    e = fgvis.explanation(x, torch.zeros_like(x))
-    assert torch.allclose(SYNTHETIC_NORMALIZATION.denormalize(e), torch.zeros_like(x), atol=1e-6)
+    # Black reference: a fully removed pixel is black before normalisation (a preservation
+    # mask of 0, or a deletion map of 1: the default game's).
+    for e in (
+        fgvis.explanation(x, torch.zeros_like(x), game="preservation"),
+        fgvis.explanation(x, torch.ones_like(x)),
+    ):
+        assert torch.allclose(
+            SYNTHETIC_NORMALIZATION.denormalize(e), torch.zeros_like(x), atol=1e-6
+        )
 
 
 @pytest.mark.parametrize(
@@ -195,14 +201,14 @@ def _score_ratio(model, fgvis, images, target, clean, mask, game):
 
 def test_preservation_with_lambda_zero_keeps_the_score(shipped_setup):
     model, fgvis, images, target, clean = shipped_setup
-    mask = fgvis.attribute(images, target=target, l1_weight=0.0, n_iter=100)
+    mask = fgvis.attribute(images, target=target, game="preservation", l1_weight=0.0, n_iter=100)
     ratio = _score_ratio(model, fgvis, images, target, clean, mask, "preservation")
     assert (ratio >= 0.95).all(), ratio
 
 
 def test_preservation_keeps_the_score_with_a_small_mask(shipped_setup):
     model, fgvis, images, target, clean = shipped_setup
-    mask = fgvis.attribute(images, target=target)
+    mask = fgvis.attribute(images, target=target, game="preservation")
     ratio = _score_ratio(model, fgvis, images, target, clean, mask, "preservation")
     kept = mask.flatten(1).mean(1)
     good = (ratio >= 0.8) & (kept < 0.5)
@@ -242,6 +248,28 @@ def test_the_comparisons_fgvis_map_sits_on_the_explained_object():
     assert float(object_mean.mean()) >= 2 * float(background_mean.mean())
 
 
+def test_fgvis_called_with_its_defaults_localises():
+    """``FGVis(model).attribute(x, target=t)`` as the README calls it plays the game that
+    localises (deletion): its map's mean on the explained object is at least twice its mean
+    on the background. Before 0.4 the default was the preservation game, whose maps on the
+    shipped classifier are a uniformly dimmed copy of the image."""
+    data = SyntheticScenes(4, split="test", seed=32)
+    images, labels, segmentation = collate_items([data[i] for i in range(len(data))])
+    target = labels.float().argmax(1)
+    fgvis = FGVis(synthetic_classifier(), normalization=SYNTHETIC_NORMALIZATION, score="sigmoid")
+    pixel_map = fgvis.attribute(images, target=target, n_iter=100).mean(1)
+    on_object = segmentation == target[:, None, None] + 1
+    on_background = segmentation == 0
+    object_mean = (pixel_map * on_object).flatten(1).sum(1) / on_object.flatten(1).sum(1)
+    background_mean = (pixel_map * on_background).flatten(1).sum(1) / on_background.flatten(1).sum(
+        1
+    )
+    assert float(object_mean.mean()) >= 2 * float(background_mean.mean())
+    # explanation() reads a default mask with the default game.
+    explained = fgvis.explanation(images, fgvis.attribute(images, target=target, n_iter=3))
+    assert explained.shape == images.shape
+
+
 class _DarknessTrap(nn.Module):
     """Class 0 has real evidence (a bright 4 x 4 patch) and a trap: a unit that fires only
     when the whole image is darker than it ever was, with a large weight. An optimiser that
@@ -263,7 +291,7 @@ def test_the_gradient_filter_prevents_an_adversarial_mask():
     x = torch.ones(1, 1, 8, 8)
     x[:, :, :4, :4] = 2.0
     fgvis = FGVis(model, score="logit")  # no saturation: the trap acts through gradients only
-    kwargs = dict(target=0, l1_weight=0.05, n_iter=300, baselines=0.0)
+    kwargs = dict(target=0, game="preservation", l1_weight=0.05, n_iter=300, baselines=0.0)
     raw = fgvis.attribute(x, filter_gradients=False, **kwargs)
     filtered = fgvis.attribute(x, **kwargs)
     # Unprotected: an almost empty mask that scores higher than the image (new evidence).

@@ -19,7 +19,7 @@ from captum_explainer.attr import RISE, FGVis, IntegratedGradients, UndesirableP
 from captum_explainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from captum_explainer.cli import main
 from captum_explainer.data import IMAGENET_NORMALIZATION, Normalization
-from captum_explainer.data.files import ImageFolderData, ImageListData, open_image_data
+from captum_explainer.data.user_images import ImageFolderData, ImageListData, open_image_data
 from captum_explainer.explainer.loss import check_labels, classification_loss
 from captum_explainer.models.explainer_nets import ResNetExplainer, init_encoder_from_file
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
@@ -145,9 +145,12 @@ def test_bad_data_names_the_file(tmp_path):
     Image.fromarray(np.zeros((10, 12, 3), np.uint8)).save(tmp_path / "ok.png")
     (tmp_path / "broken.png").write_bytes(b"not an image")
     (tmp_path / "a.csv").write_text("path,labels\nok.png,cat\nbroken.png,cat\n")
-    data = ImageListData(tmp_path / "a.csv", 16, RGB)
+    data = ImageListData(tmp_path / "a.csv", 16, RGB, strict=True)
     with pytest.raises(ValueError, match="cannot read image .*broken.png"):
         data[1]
+    with pytest.warns(UserWarning, match="1 of 2 image files"):
+        skipping = ImageListData(tmp_path / "a.csv", 16, RGB)
+    assert len(skipping) == 1 and skipping.skipped[0][0].name == "broken.png"
     (tmp_path / "b.csv").write_text("path,labels\nok.png,cat\nok.png,zebra\n")
     with pytest.raises(ValueError, match=r"b.csv, line 3: unknown label 'zebra'"):
         ImageListData(tmp_path / "b.csv", 16, RGB, classes=["cat"])

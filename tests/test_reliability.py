@@ -154,7 +154,7 @@ CASES = {
     "explain-out-is-a-file": (["explain", "{ok}", "--out", "{a_file}"], "is a file"),
     "train-out-is-a-file": (["train-classifier", "--out", "{a_file}", *SMALL], "is a file"),
     "benchmark-out-is-a-folder": (["benchmark", "--models", "tiny", "--out", "{folder}"], "is a folder"),
-    "truncated-png": (["explain", "{ok}", "{trunc}", "--out", "{new}"], "trunc.png' could not be read"),
+    "truncated-png": (["explain", "{ok}", "{trunc}", "--strict", "--out", "{new}"], "trunc.png' could not be read"),
     "not-an-image": (["explain", "{notes}", "--out", "{new}"], "notes.png' is not an image file"),
     "short-class-list": (["explain", "{ok}", "--classifier", "{short}", "--out", "{new}"], "short.pt' names 3 classes for a head of 8"),
     "metadata-missing": (["explain", "{ok}", "--classifier", "{bare}", "--out", "{new}"], "bare.pt' lacks the field 'normalization'"),

@@ -17,6 +17,7 @@ from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.types import Normalization
 from captum_explainer.evaluation.catalogue import MethodSpec
 from captum_explainer.files import check_output_folder
+from captum_explainer.machine import check_device
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
 from captum_explainer.models.registry import load_amortized, load_classifier
 from captum_explainer.scores import score_for_task
@@ -100,6 +101,7 @@ def fit_amortized(
         val_fraction,
         seed=int(settings.get("seed", 0)),
     )
+    device = check_device(device)
     chosen = teacher_of(
         teacher, classifier, data.normalization, score_for_task(data.task), teacher_kwargs
     )

@@ -103,7 +103,7 @@ class FGVis(GradientAttribution):
         inputs: torch.Tensor | tuple[torch.Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
-        game: str = "preservation",
+        game: str = "deletion",
         l1_weight: float | str = "auto",
         n_iter: int = 300,
         lr: float = 0.05,
@@ -119,7 +119,11 @@ class FGVis(GradientAttribution):
             inputs: images ``(N, C, H, W)`` (or a tuple of batches, one mask each).
             target: the explained class, in any Captum form.
             additional_forward_args: passed to ``forward_func`` after the inputs.
-            game: ``"preservation"`` or ``"deletion"``.
+            game: ``"deletion"`` (default: the smallest deletion that destroys the score,
+                returned as ``1 - m``) or ``"preservation"`` (the smallest mask that keeps
+                it). The default is the game that localises on the package's classifiers: on
+                the shipped one the preservation game's masks are a uniformly dimmed copy of
+                the image (object/background coverage 0.91; docs/methods/fgvis.md).
             l1_weight: the paper's ``lambda`` (weight of ``|m|_1 = sum(m)``, the score being
                 in [0, 1] for softmax and sigmoid), a number >= 0 used for every image, or
                 ``"auto"``: each image starts where the L1 pull equals the mean pull of the
@@ -275,7 +279,7 @@ class FGVis(GradientAttribution):
         self,
         inputs: torch.Tensor,
         attributions: torch.Tensor,
-        game: str = "preservation",
+        game: str = "deletion",
         baselines: BaselineType = None,
     ) -> torch.Tensor:
         """The explanation image ``m * x + (1 - m) * r`` of a mask from :meth:`attribute`.

@@ -18,6 +18,7 @@ from captum_explainer.cli import (
     train_classifier,
     train_explainer,
 )
+from captum_explainer.machine import check_device
 from captum_explainer.runtime import reuse_freed_memory
 
 COMMANDS = (
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Freed activations kept for reuse: up to 1.8x faster passes on the CPU (runtime.py).
     reuse_freed_memory()
     try:
+        if getattr(args, "device", None) is not None:
+            check_device(args.device, "--device")  # before anything is read or written
         return args.run(args)
     except (ValueError, KeyError, RuntimeError) as error:
         # Library errors carry a message that names the problem; a traceback adds nothing.

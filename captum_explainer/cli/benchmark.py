@@ -10,6 +10,7 @@ import torch
 
 from captum_explainer.cli._common import add_command, add_common
 from captum_explainer.evaluation.catalogue import method_keys
+from captum_explainer.machine import machine_line
 from captum_explainer.tasks.benchmark import (
     CONFIGS,
     format_table,
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         fresh_peaks=not args.no_fresh_peaks,
         keys=args.methods,
     )
+    print(f"machine: {machine_line()}")
     print(format_table(rows))
     for line in summary(rows):
         print(line)

@@ -69,6 +69,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_single_file(evaluate)
     evaluate.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --data: stop at the first image that cannot be read (default: leave the "
+        "unreadable ones out, list them and exit with status 1)",
+    )
+    evaluate.add_argument(
         "--out", type=Path, default=Path("evaluation-output"), help="report folder"
     )
     add_common(evaluate)
@@ -76,8 +82,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    unreadable: list[tuple[Path, str]] = []
     try:
-        result = _evaluate(args)
+        result = _evaluate(args, unreadable)
     except EvaluationInterrupted as stop:
         print(markdown_table(stop.rows))
         print(f"{stop}", file=sys.stderr)
@@ -86,10 +93,21 @@ def run(args: argparse.Namespace) -> int:
         rows, report = result
         print(markdown_table(rows))
         print(f"wrote {report}")
-    return 0
+    for path, why in unreadable:
+        print(f"skipped {str(path)!r}: {why}", file=sys.stderr)
+    if unreadable:
+        print(
+            f"captum-explainer evaluate: {len(unreadable)} image(s) could not be read and were "
+            f"left out (listed above)",
+            file=sys.stderr,
+        )
+    # Status 1: a partial result (some images left out); 2: an error, nothing done.
+    return 1 if unreadable else 0
 
 
-def _evaluate(args: argparse.Namespace) -> tuple[list[dict], Path] | None:
+def _evaluate(
+    args: argparse.Namespace, unreadable: list[tuple[Path, str]]
+) -> tuple[list[dict], Path] | None:
     return run_evaluation(
         args.out,
         dataset=args.dataset,
@@ -114,4 +132,6 @@ def _evaluate(args: argparse.Namespace) -> tuple[list[dict], Path] | None:
         amortized=args.amortized,
         road=args.road,
         controls=args.controls,
+        strict=args.strict,
+        unreadable=lambda path, why: unreadable.append((path, why)),
     )

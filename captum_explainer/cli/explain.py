@@ -24,6 +24,9 @@ EPILOG = """examples:
   captum-explainer explain photos/ --recursive --out maps   # a folder: maps mirror its layout
   captum-explainer explain x.png --model torchvision:resnet18 --weights my.pt --num-classes 5 \
       --classes a b c d e --method explainer --explainer runs/mine/best.pt
+
+exit status: 0 every image explained; 1 some images could not be read (each listed on
+stderr, the others explained; --strict stops at the first instead); 2 an error, nothing done
 """
 
 
@@ -49,6 +52,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     explain.add_argument("--method", choices=method_keys(), default="gradcam")
     explain.add_argument("--target", help="class name or index (default: the top-1 prediction)")
     explain.add_argument("--out", type=Path, default=Path("explanations"), help="output folder")
+    explain.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first image that cannot be read (default: explain the others, list "
+        "the unreadable ones and exit with status 1)",
+    )
     add_common(explain)
     explain.set_defaults(run=run)
 
@@ -74,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             amortized = amortized_for(args.classifier, args.amortized, args.device)
         if amortized is None:
             raise ValueError(f"--method {args.method} with this classifier needs --amortized")
+    unreadable: list[tuple[Path, str]] = []
     written = explain_files(
         args.images,
         classifier,
@@ -88,7 +98,17 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         skipped=lambda line: print(line, file=sys.stderr),
         amortized=amortized,
+        strict=args.strict,
+        unreadable=lambda path, why: unreadable.append((path, why)),
     )
     for path in written:
         print(path)
-    return 0
+    for path, why in unreadable:
+        print(f"skipped {str(path)!r}: {why}", file=sys.stderr)
+    print(
+        f"captum-explainer explain: {len(written) // 2} map(s) written to {str(args.out)!r}"
+        + (f"; {len(unreadable)} image(s) could not be read (listed above)" if unreadable else ""),
+        file=sys.stderr,
+    )
+    # Status 1: a partial result (some images skipped); 2: an error, nothing done.
+    return 1 if unreadable else 0

@@ -13,7 +13,7 @@ from captum_explainer.cli._common import (
     loop_options,
     own_classifier,
 )
-from captum_explainer.data.files import data_task, folder_classes
+from captum_explainer.data.user_images import data_task, folder_classes
 from captum_explainer.explainer.fit import fit_explainer
 from captum_explainer.explainer.loss import (
     CLASS_SPECIFIC_WEIGHTS,

@@ -6,18 +6,24 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from captum_explainer.data.types import Normalization
 
 
 def read_image(path: str | os.PathLike) -> Image.Image:
-    """An image file, fully decoded, or a ``ValueError`` naming the file and what is wrong
-    (not an image, more pixels than PIL's limit, truncated or corrupt data)."""
+    """An image file, fully decoded and turned upright, or a ``ValueError`` naming the file
+    and what is wrong (not an image, more pixels than PIL's limit, truncated or corrupt data,
+    no permission to read it).
+
+    A photo whose EXIF orientation tag says it was taken rotated is turned as every image
+    viewer shows it (the classifier sees what the user sees); an animated image gives its
+    first frame."""
     try:
         with Image.open(path) as image:
             image.load()  # decoded now: the pixels outlive the closed file
-            return image
+            upright = ImageOps.exif_transpose(image)
+            return image if upright is None else upright
     except UnidentifiedImageError as error:
         name = os.path.basename(path)
         raise ValueError(

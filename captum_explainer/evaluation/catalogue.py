@@ -173,6 +173,9 @@ class MethodRecord:
             come from its own network and need another test.
         needs_explainer: it needs a trained Explainer network.
         needs_amortized: it needs the amortized network (:attr:`Models.amortized`).
+        needs: the other fields of :class:`Models` it is built from that have no default
+            (FGVis: ``("normalization",)``, its black reference); building it from models
+            without one raises a ``ValueError`` naming the field and the method.
         sanity_kwargs: ``attribute`` arguments for the randomisation checks (Grad-CAM keeps
             the negative part there: a randomised model's ReLU'd maps are often all zero).
         sanity_reduction: how its maps become one value per pixel in those checks.
@@ -212,6 +215,7 @@ class MethodRecord:
     model_dependent: bool = True
     needs_explainer: bool = False
     needs_amortized: bool = False
+    needs: tuple[str, ...] = ()
     sanity_kwargs: Mapping[str, Any] = field(default_factory=dict)
     sanity_reduction: str = "sum"
     in_demo_sanity: bool = False
@@ -224,9 +228,36 @@ class MethodRecord:
         missing = [p for p in PRESETS if p not in self.presets]
         if missing:
             raise ValueError(f"method {self.key!r} lacks the presets {missing}")
+        fields = Models.__dataclass_fields__
+        unknown = [name for name in self.needs if name not in fields]
+        if unknown:
+            raise ValueError(
+                f"method {self.key!r}: needs names {unknown}, which are not fields of Models "
+                f"({list(fields)})"
+            )
+
+    def check_models(self, models: Models) -> None:
+        """A ``ValueError`` naming the method and the first field of ``models`` it needs and
+        lacks (its trained network, or one of :attr:`needs`)."""
+        if self.needs_explainer and models.explainer is None:
+            raise ValueError(f"method {self.key!r} needs a trained Explainer (--explainer)")
+        if self.needs_amortized and models.amortized is None:
+            raise ValueError(
+                f"method {self.key!r} needs the amortized network trained for this classifier "
+                f"(--amortized; train one with `captum-explainer train-amortized`)"
+            )
+        for name in self.needs:
+            if getattr(models, name) is None:
+                raise ValueError(
+                    f"method {self.key!r} ({self.name}) needs Models.{name}, which is None; "
+                    f"give Models(..., {name}=...)"
+                )
 
     def available(self, models: Models) -> bool:
-        """Whether ``models`` hold the trained network the method needs, if any."""
+        """Whether ``models`` hold what the method needs: its trained network, if any, and
+        the fields of :attr:`needs`."""
+        if any(getattr(models, name) is None for name in self.needs):
+            return False
         return self.own_network(models) is not None or not (
             self.needs_explainer or self.needs_amortized
         )
@@ -254,14 +285,9 @@ class MethodRecord:
         seed: int = 0,
         overrides: Mapping[str, Any] | None = None,
     ) -> MethodSpec:
-        """The method built for ``models`` with the ``preset``'s settings."""
-        if self.needs_explainer and models.explainer is None:
-            raise ValueError(f"method {self.key!r} needs a trained Explainer (--explainer)")
-        if self.needs_amortized and models.amortized is None:
-            raise ValueError(
-                f"method {self.key!r} needs the amortized network trained for this classifier "
-                f"(--amortized; train one with `captum-explainer train-amortized`)"
-            )
+        """The method built for ``models`` with the ``preset``'s settings (a ``ValueError``
+        where ``models`` lack what it needs, :meth:`check_models`)."""
+        self.check_models(models)
         return MethodSpec(
             self.name,
             self.build(models),
@@ -488,6 +514,7 @@ def record_explain(
         raise ValueError(f"method {record.key!r} needs explainer=, the trained Explainer network")
     if record.needs_amortized and amortized is None:
         raise ValueError(f"method {record.key!r} needs amortized=, its trained network")
+    record.check_models(Models(nn.Identity(), explainer, normalization, score, layer, amortized))
     settings = {**record.settings(preset, seed, **(overrides or {})), **record.sanity_kwargs}
 
     def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -682,6 +709,7 @@ register_method(
         ),
         passes=_fgvis_passes,
         work_arg="n_iter",
+        needs=("normalization",),
         map_kind="input",
         # Its filter's indicator h(e) <= h(x) is exact, so the last-bit differences between
         # a batched and a single-image convolution flip a few neurons, and the optimisation

@@ -1,7 +1,7 @@
 """One call from a user's classifier and images to a ready Explainer.
 
 :func:`fit_explainer` takes any ``nn.Module`` classifier and either a folder/listing of
-images (:mod:`captum_explainer.data.files`) or a dataset object (torchvision style
+images (:mod:`captum_explainer.data.user_images`) or a dataset object (torchvision style
 ``(image, class index)`` items, or ``(image, multi-hot labels)``), trains an Explainer with
 the package's loop (checkpoints, resume, ``torchrun``) and returns it as an
 :class:`~captum_explainer.attr.ExplainerAttribution`. ``captum-explainer train-explainer
@@ -56,7 +56,7 @@ def fit_explainer(
         classifier: the frozen model, ``(N, C, H, W) -> (N, K)`` logits (left as it was:
             training flags and ``requires_grad`` are restored).
         train_data: a folder of class folders, a ``.csv``/``.json`` listing
-            (:func:`~captum_explainer.data.files.open_image_data`), or a dataset of
+            (:func:`~captum_explainer.data.user_images.open_image_data`), or a dataset of
             ``(image tensor, class index)`` or ``(image tensor, multi-hot labels)`` items.
         out_dir: the run's folder (``best.pt``, ``last.pt``, ``log.csv``).
         val_data: validation data in the same forms; default ``val_fraction`` of

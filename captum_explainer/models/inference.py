@@ -32,6 +32,8 @@ import copy
 import torch
 from torch import nn
 
+from captum_explainer.machine import warn_if_slow_precision
+
 #: Numeric precisions of a forward pass: float32, or bfloat16 autocast.
 PRECISIONS = ("fp32", "bf16")
 
@@ -44,7 +46,9 @@ def check_precision(precision: str, name: str = "precision") -> str:
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """The autocast context of ``precision`` on ``device`` (a no-op for ``"fp32"``)."""
+    """The autocast context of ``precision`` on ``device`` (a no-op for ``"fp32"``); warns
+    where ``"bf16"`` runs on a CPU without native bfloat16, where it is slower than float32."""
+    warn_if_slow_precision(precision, device)
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 

@@ -38,6 +38,7 @@ from captum_explainer.evaluation.measure import (
     time_paired,
 )
 from captum_explainer.files import atomic_write, check_output_file
+from captum_explainer.machine import describe_machine
 from captum_explainer.metrics.randomization import model_randomization, parameterized_layers
 from captum_explainer.models import (
     build_explainer,
@@ -483,15 +484,19 @@ def run_benchmarks(
 
 
 def save_rows(path: str | os.PathLike, rows: list[BenchmarkRow]) -> Path:
-    """The rows, the summary lines and the torch version and thread count, as JSON (written
-    atomically)."""
+    """The rows, the summary lines and the machine they were timed on (CPU model, thread
+    count, vector instructions, native bfloat16, torch version:
+    :func:`~captum_explainer.machine.describe_machine`), as JSON (written atomically)."""
+    machine = describe_machine()
     text = json.dumps(
         {
             "rows": rows_as_dicts(rows),
             "summary": summary(rows),
             "scaling_warnings": scaling_warnings(rows),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
+            "machine": machine,
+            # Top-level copies kept for readers of the 0.3 files.
+            "torch": machine["torch"],
+            "threads": machine["threads"],
         },
         indent=2,
     )

@@ -89,10 +89,15 @@ def measure(
     ``road``), class specificity and recovery, all read with the classifier's ``score``
     (``"sigmoid"`` or ``"softmax"``)."""
     bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
+    running: list[str] = []
 
     def announce(name: str) -> None:
+        # The count is of finished steps and the label names the one running: a step is
+        # counted when the next one starts (and the last when the bar closes).
+        if running:
+            bar.update(1)
+        running[:] = [name]
         bar.set_postfix_str(name)
-        bar.update(1)
 
     result = compare(methods, images, labels, segmentation, progress=announce)
     announce("deletion/insertion, class specificity")
@@ -124,6 +129,7 @@ def measure(
     recovery = _recovery_rows(classifier, result, score)
     announce("sanity checks")
     randomisation, sanity = _sanity(classifier, result, score, normalization)
+    bar.update(1)
     bar.close()
     return DemoMeasurements(
         result,

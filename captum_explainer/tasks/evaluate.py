@@ -4,15 +4,15 @@ the report."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 from torch.utils.data import Dataset
 
-from captum_explainer.data.files import data_task, folder_classes, open_image_data
 from captum_explainer.data.loading import evaluable_indices
+from captum_explainer.data.user_images import data_task, folder_classes, open_image_data
 from captum_explainer.distributed import distributed_context
 from captum_explainer.evaluation.catalogue import (
     Models,
@@ -55,6 +55,8 @@ def run_evaluation(
     amortized: str | Path | None = None,
     road: bool = False,
     controls: bool = True,
+    strict: bool = False,
+    unreadable: Callable[[Path, str], None] | None = None,
 ) -> tuple[list[dict[str, Any]], Path] | None:
     """What ``captum-explainer evaluate`` runs: load the models and the dataset, evaluate the
     named methods (:func:`evaluate`, on one process or under ``torchrun``) and write the
@@ -75,7 +77,7 @@ def run_evaluation(
         score: ``"softmax"`` or ``"sigmoid"`` (default: from the classifier's task).
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
         own, data, masks: a user's classifier (:class:`~captum_explainer.models.user.OwnClassifier`)
-            and images with ground-truth masks (:func:`~captum_explainer.data.files.open_image_data`),
+            and images with ground-truth masks (:func:`~captum_explainer.data.user_images.open_image_data`),
             instead of ``classifier`` and ``dataset``; ``explainer`` is then the Explainer
             trained for it.
         amortized: the amortized RISE checkpoint for the classifier (default with the shipped
@@ -84,6 +86,9 @@ def run_evaluation(
         controls: the faithfulness controls beside the games (the maps blurred to
             Grad-CAM's smoothness, the mask-only check; see
             :func:`~captum_explainer.evaluation.evaluate`).
+        strict: with ``data``, stop at the first image that cannot be read; by default the
+            unreadable ones are left out (they never count as images), each reported to
+            ``unreadable(path, why)``.
 
     Returns:
         ``(rows, report path)`` on the main process, ``None`` on the others.
@@ -111,7 +116,10 @@ def run_evaluation(
     if data is not None:
         # With every method asked for, the Explainer joins only where one is given.
         wanted = need_explainer and (keys is not None or explainer is not None)
-        model, learned, info, images = _own_setup(own, data, masks, explainer, wanted)
+        model, learned, info, images = _own_setup(own, data, masks, explainer, wanted, strict)
+        for path, why in images.skipped:
+            if unreadable is not None:
+                unreadable(path, why)
         dataset, classes, normalization = str(data), list(info.classes), info.normalization
         task = info.task
         network = load_amortized(amortized)[0] if amortized is not None else None
@@ -229,6 +237,7 @@ def _own_setup(
     masks: str | Path | None,
     explainer: str | Path | None,
     need_explainer: bool,
+    strict: bool = False,
 ) -> tuple[nn.Module, nn.Module | None, ClassifierInfo, Dataset]:
     """A user's classifier, its Explainer and images with masks (``evaluate --data``)."""
     if own is None:
@@ -243,6 +252,12 @@ def _own_setup(
     model, info = own.load(folder_classes(data), data_task(data))
     learned = load_explainer(explainer)[0] if need_explainer else None
     images = open_image_data(
-        data, info.image_size, info.normalization, info.channels, list(info.classes), masks
+        data,
+        info.image_size,
+        info.normalization,
+        info.channels,
+        list(info.classes),
+        masks,
+        strict=strict,
     )
     return model, learned, info, images

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,14 @@ from torch import nn
 
 from captum_explainer.data._transforms import image_file_to_tensor
 from captum_explainer.data.types import Normalization
+from captum_explainer.data.user_images import IMAGE_SUFFIXES, image_files
 from captum_explainer.evaluation.catalogue import Models, method_record
 from captum_explainer.files import atomic_write, check_output_folder
+from captum_explainer.machine import check_device
 from captum_explainer.maps import to_pixel_map
 from captum_explainer.models.user import check_channels
 from captum_explainer.report.figures import visualize_attribution
 from captum_explainer.scores import score_for_task
-
-#: File suffixes a folder walk treats as images (other files are skipped with one line each).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 def load_images(
@@ -45,6 +45,10 @@ def _check_file(path: Path) -> None:
             f"image {str(path)!r} is a folder; explain_files and `captum-explainer explain` "
             f"walk folders (recursive=True / --recursive for subfolders)"
         )
+    if path.is_symlink() and not path.exists():
+        raise FileNotFoundError(
+            f"image {str(path)!r} is a link to {os.readlink(path)!r}, which does not exist"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"image {str(path)!r} does not exist")
 
@@ -58,9 +62,11 @@ def list_images(
     the output folder (without suffix): a named file its stem; a folder's images their path
     inside the folder, so the outputs mirror the folder's layout.
 
-    Folders are listed in sorted order (``recursive``: subfolders too); files whose suffix is
-    not one of :data:`IMAGE_SUFFIXES` are skipped, each reported by ``skipped(line)``. A named
-    path that does not exist is an error naming it, before any work.
+    Folders are listed in sorted order (``recursive``: subfolders too; links to folders are
+    not followed, so a link loop cannot trap the walk); files whose suffix is not one of
+    :data:`~captum_explainer.data.user_images.IMAGE_SUFFIXES` are skipped, each reported by
+    ``skipped(line)``. A named path that does not exist is an error naming it, before any
+    work; a link inside a folder that points nowhere is kept, to be reported as unreadable.
 
     Example:
         >>> import tempfile
@@ -83,14 +89,8 @@ def list_images(
             _check_file(given)
             found.append((given, Path(given.stem)))
             continue
-        files = sorted(
-            p for p in (given.rglob("*") if recursive else given.iterdir()) if p.is_file()
-        )
-        for path in files:
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                found.append((path, path.relative_to(given).with_suffix("")))
-            elif skipped is not None:
-                skipped(f"skipping {str(path)!r}: not an image ({path.suffix or 'no suffix'})")
+        for path in image_files(given, recursive, skipped):
+            found.append((path, path.relative_to(given).with_suffix("")))
     return _unique(found)
 
 
@@ -133,6 +133,8 @@ def explain_files(
     batch_size: int = 16,
     skipped: Callable[[str], None] | None = None,
     amortized: nn.Module | None = None,
+    strict: bool = False,
+    unreadable: Callable[[Path, str], None] | None = None,
 ) -> list[Path]:
     """Explain each image for ``target`` with ``method``; write ``NAME_METHOD_CLASS.npy``
     (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out``.
@@ -148,10 +150,15 @@ def explain_files(
         batch_size: images explained together (every image is resized to the classifier's
             side, so any images batch together).
         amortized: the amortized RISE network, for ``method="amortized-rise"``.
+        strict: stop at the first image that cannot be read (a ``ValueError`` naming it)
+            instead of explaining the others.
+        unreadable: with ``strict=False``, called with each unreadable image and why
+            (default: a warning each); those images are left out.
 
     Returns:
-        The files written. Named files that do not exist and an unknown ``target`` are
-        refused before anything is written.
+        The files written. Named files that do not exist, an unknown ``target`` and a
+        ``device`` this machine does not have are refused before anything is written; so
+        is a search that finds no image, and a run where no image can be read.
 
     Example:
         >>> import tempfile
@@ -170,6 +177,7 @@ def explain_files(
         ['photo_gradcam_circle.npy', 'photo_gradcam_circle.png']
     """
     check_output_folder(out)
+    device = check_device(device)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     normalization = Normalization(
@@ -179,17 +187,37 @@ def explain_files(
     if target is not None:
         resolve_class(target, classes, torch.zeros(1, len(classes)))
     items = list_images(paths, recursive, skipped)
+    if not items:
+        where = ", ".join(repr(str(p)) for p in paths)
+        raise ValueError(
+            f"found no image in {where}: image files end in {', '.join(IMAGE_SUFFIXES)}"
+            + ("" if recursive else " (recursive=True / --recursive walks subfolders)")
+        )
+    report = unreadable or _warn_unreadable
     score = score_for_task(meta.get("task", "multilabel"))
     record = method_record(method)
     models = Models(classifier, explainer, normalization, score, amortized=amortized)
     spec = record.spec(models, "demo", seed)
     written: list[Path] = []
+    size, failed, checked = int(meta["image_size"][0]), [], False
     for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
-        images = load_images([p for p, _ in batch], int(meta["image_size"][0]), normalization)
-        images = images.to(device)
-        if start == 0:
+        batch, tensors = [], []
+        for path, name in items[start : start + batch_size]:
+            try:
+                tensors.append(load_images([path], size, normalization)[0])
+            except (ValueError, OSError) as error:
+                if strict:
+                    raise
+                report(path, str(error))
+                failed.append(str(error))
+                continue
+            batch.append((path, name))
+        if not batch:
+            continue
+        images = torch.stack(tensors).to(device)
+        if not checked:
             check_channels(classifier, images[0], f"image {str(batch[0][0])!r}")
+            checked = True
         with torch.no_grad():
             logits = classifier(images)
         targets = resolve_class(target, classes, logits).to(device)
@@ -199,7 +227,16 @@ def explain_files(
             written += _write_map(
                 Path(out), name, method, record.name, classes[k], image, pixel_map, normalization
             )
+    if len(failed) == len(items):
+        raise ValueError(
+            f"none of the {len(items)} images could be read, nothing was written (the first: "
+            f"{failed[0]})"
+        )
     return written
+
+
+def _warn_unreadable(path: Path, why: str) -> None:
+    warnings.warn(f"skipped {str(path)!r}: {why}", UserWarning, stacklevel=3)
 
 
 def _write_map(

@@ -10,6 +10,7 @@ from torch import nn
 
 from captum_explainer.data.factory import DatasetPair, make_datasets
 from captum_explainer.data.types import Normalization
+from captum_explainer.machine import check_device
 from captum_explainer.models.pretrained import amortized_for, load_models
 from captum_explainer.scores import score_for_task
 
@@ -70,6 +71,7 @@ def set_up(
     defaults to the classifier's task's (sigmoid for multi-label, softmax for single-label).
     With ``need_amortized`` or ``amortized`` given, also its amortized RISE network
     (:func:`~captum_explainer.models.pretrained.amortized_for`)."""
+    device = check_device(device)
     model, learned, meta = load_models(classifier, explainer, need_explainer, device)
     network = (
         amortized_for(classifier, amortized, device)

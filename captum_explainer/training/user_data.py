@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from captum_explainer.data.files import open_image_data
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.data.types import Item, Normalization
+from captum_explainer.data.user_images import open_image_data
 from captum_explainer.models.adapters import output_logits
 from captum_explainer.models.user import check_channels, default_normalization
 
