@@ -37,8 +37,8 @@ from captum_explainer.amortized import map_correlation
 from captum_explainer.amortized.gap import FidelityCurve, fidelity_curve, seconds_per_image
 from captum_explainer.data import collate_items
 from captum_explainer.evaluation import MethodSpec
-from captum_explainer.evaluation.measure import time_paired, timed
-from captum_explainer.evaluation.run import raw_class_maps
+from captum_explainer.evaluation.comparison import raw_class_maps
+from captum_explainer.evaluation.timing import time_paired, timed
 from captum_explainer.models import load_amortized, synthetic_amortized_rise, synthetic_classifier
 from captum_explainer.report import markdown_table
 from captum_explainer.runtime import reuse_freed_memory

@@ -49,9 +49,9 @@ from torch.utils.data import DataLoader
 
 from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.data import RealObjects, collate_items
-from captum_explainer.evaluation.catalogue import MethodSpec
-from captum_explainer.files import atomic_write
+from captum_explainer.evaluation.registry import MethodSpec
 from captum_explainer.models.pretrained import load_models
+from captum_explainer.output_files import atomic_write
 from captum_explainer.runtime import reuse_freed_memory
 
 

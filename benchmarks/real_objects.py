@@ -33,9 +33,9 @@ from matplotlib.figure import Figure
 from captum_explainer.attr import ExplainerAttribution, GradCAM, ScoreCAM
 from captum_explainer.data import RealObjects, collate_items
 from captum_explainer.data.loading import evaluable_indices
-from captum_explainer.evaluation.catalogue import MethodSpec, Models, build_methods, work_overrides
 from captum_explainer.evaluation.evaluate import evaluate
-from captum_explainer.evaluation.measure import timed
+from captum_explainer.evaluation.registry import MethodSpec, Models, build_methods, work_overrides
+from captum_explainer.evaluation.timing import timed
 from captum_explainer.metrics import average_precision, mean_average_precision
 from captum_explainer.models.inference import PRECISIONS, fold_batch_norms
 from captum_explainer.models.pretrained import load_models

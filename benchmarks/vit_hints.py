@@ -31,7 +31,7 @@ from captum_explainer.checkpoint import read_state_dict, save_checkpoint
 from captum_explainer.data import RealObjects, collate_items
 from captum_explainer.metrics import mean_average_precision
 from captum_explainer.models import vit_tiny
-from captum_explainer.models.registry import load_classifier
+from captum_explainer.models.loading import load_classifier
 from captum_explainer.runtime import reuse_freed_memory
 
 

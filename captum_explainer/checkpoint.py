@@ -1,6 +1,6 @@
 """Atomic checkpoint writing and safe, clearly failing checkpoint loading.
 
-Checkpoints are written with :func:`~captum_explainer.files.atomic_write` (a temporary name,
+Checkpoints are written with :func:`~captum_explainer.output_files.atomic_write` (a temporary name,
 then a rename), so an interrupted run never leaves a half-written checkpoint behind. Every
 checkpoint is read with ``torch.load(weights_only=True)``: no pickled code runs.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from captum_explainer.files import atomic_write
 from captum_explainer.machine import check_device
+from captum_explainer.output_files import atomic_write
 
 #: Marks a file as one of ours, so a foreign ``.pt`` file gets a clear error.
 FORMAT_TAG = "captum-explainer"

@@ -1,11 +1,17 @@
 """``from captum_explainer.compare import MethodSpec, compare``: the comparison's public names
 at the import path the README teaches. The code lives in :mod:`captum_explainer.evaluation`
-(the catalogue of methods in ``evaluation.catalogue``, the batch run in ``evaluation.run``)."""
+(the catalogue of methods in ``evaluation.registry``, the batch run in ``evaluation.comparison``)."""
 
 from typing import Any
 
 from captum_explainer.evaluation import catalogue
-from captum_explainer.evaluation.catalogue import (
+from captum_explainer.evaluation.comparison import (
+    ComparisonResult,
+    MethodResult,
+    all_class_maps,
+    compare,
+)
+from captum_explainer.evaluation.registry import (
     MethodRecord,
     MethodSpec,
     Models,
@@ -15,12 +21,6 @@ from captum_explainer.evaluation.catalogue import (
     method_record,
     method_records,
     register_method,
-)
-from captum_explainer.evaluation.run import (
-    ComparisonResult,
-    MethodResult,
-    all_class_maps,
-    compare,
 )
 
 __all__ = [

@@ -97,7 +97,13 @@ def _mps_available() -> bool:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX tiles)."""
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX tiles).
+
+    Example:
+        >>> from captum_explainer.machine import native_bf16
+        >>> isinstance(native_bf16(), bool)
+        True
+    """
     cpu = torch.cpu
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
@@ -105,7 +111,13 @@ def native_bf16() -> bool:
 
 def warn_if_slow_precision(precision: str, device: str | torch.device = "cpu") -> bool:
     """Warn (``UserWarning``) where ``precision="bf16"`` runs on a CPU without native
-    bfloat16, which makes it slower than float32; returns whether it warned."""
+    bfloat16, which makes it slower than float32; returns whether it warned.
+
+    Example:
+        >>> from captum_explainer.machine import warn_if_slow_precision
+        >>> warn_if_slow_precision("fp32")  # float32 never warns
+        False
+    """
     if precision != "bf16" or torch.device(device).type != "cpu" or native_bf16():
         return False
     warnings.warn(
@@ -119,7 +131,13 @@ def warn_if_slow_precision(precision: str, device: str | torch.device = "cpu") -
 
 
 def cpu_model() -> str:
-    """The CPU's model name (``lscpu``'s "Model name"), or the platform's processor string."""
+    """The CPU's model name (``lscpu``'s "Model name"), or the platform's processor string.
+
+    Example:
+        >>> from captum_explainer.machine import cpu_model
+        >>> bool(cpu_model())
+        True
+    """
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
@@ -150,7 +168,13 @@ def describe_machine() -> dict[str, Any]:
 
 
 def machine_line() -> str:
-    """:func:`describe_machine` as one line for a table's caption or a log."""
+    """:func:`describe_machine` as one line for a table's caption or a log.
+
+    Example:
+        >>> from captum_explainer.machine import machine_line
+        >>> "threads" in machine_line() and "torch" in machine_line()
+        True
+    """
     d = describe_machine()
     return (
         f"{d['cpu_model']}, {d['threads']} threads ({d['cpu_count']} cores), "

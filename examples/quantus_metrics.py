@@ -15,7 +15,7 @@ import quantus
 import torch
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, SyntheticScenes, collate_items
-from captum_explainer.evaluation.catalogue import method_keys, work_overrides
+from captum_explainer.evaluation.registry import method_keys, work_overrides
 from captum_explainer.models import synthetic_classifier, synthetic_explainer
 from captum_explainer.tasks.quantus import quantus_explain_func
 

@@ -29,8 +29,8 @@ from PIL import Image
 from captum_explainer import fit_explainer
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.user_images import ImageFolderData
-from captum_explainer.evaluation.catalogue import Models, build_methods
-from captum_explainer.evaluation.run import compare
+from captum_explainer.evaluation.comparison import compare
+from captum_explainer.evaluation.registry import Models, build_methods
 from captum_explainer.report import write_report
 from captum_explainer.report.figures import comparison_grid
 

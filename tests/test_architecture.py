@@ -5,7 +5,7 @@ import ast
 import sys
 from pathlib import Path
 
-from captum_explainer.evaluation.catalogue import method_records
+from captum_explainer.evaluation.registry import method_records
 from captum_explainer.models.pretrained import synthetic_classifier
 from captum_explainer.tasks.demo import run_demo
 
@@ -88,6 +88,7 @@ LAYERS = [
         "_deprecation",
         "scores",
         "maps",
+        "output_files",
         "files",
         "checkpoint",
         "distributed",

@@ -7,8 +7,8 @@ import time
 import torch
 
 from captum_explainer.cli import main
-from captum_explainer.evaluation.catalogue import method_record, method_records
-from captum_explainer.evaluation.measure import time_paired
+from captum_explainer.evaluation.registry import Models, method_record, method_records
+from captum_explainer.evaluation.timing import time_paired
 from captum_explainer.tasks.benchmark import (
     BenchmarkRow,
     model_cases,
@@ -85,9 +85,7 @@ def test_mask_methods_are_timed_against_passes_over_masked_images():
     model.register_forward_hook(lambda m, i, o: seen.append(i[0].clone()))
     images = torch.ones(2, 3, 8, 8)
     record = method_record("rise")
-    passes = record.passes(
-        model, None, images, 0, {"n_masks": 10, "perturbations_per_eval": 4}, None
-    )
+    passes = record.passes(Models(model), images, 0, {"n_masks": 10, "perturbations_per_eval": 4})
     passes.run()
     assert [x.shape[0] for x in seen] == [8, 8, 4]  # 2 images x (4, 4, 2) masks
     # Image-major copies of the image, each masked by RISE's own kind of mask.
@@ -114,7 +112,7 @@ def test_scorecam_is_timed_against_passes_over_its_own_masked_images():
     model.register_forward_hook(lambda m, i, o: seen.append(i[0].clone()))
     images = torch.rand(2, 3, 8, 8) + 0.5
     passes = method_record("scorecam").passes(
-        model, None, images, 0, {"perturbations_per_eval": 6}, model[1]
+        Models(model, layer=model[1]), images, 0, {"perturbations_per_eval": 6}
     )
     seen.clear()
     passes.run()

@@ -11,7 +11,8 @@ import torch
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION
 from captum_explainer.evaluation import catalogue, compare, score_faithfulness
-from captum_explainer.evaluation.catalogue import (
+from captum_explainer.evaluation.registry import (
+    DEFAULT_COLUMN,
     PRESETS,
     MethodSpec,
     Models,
@@ -51,7 +52,11 @@ def test_keys_and_names_are_unique_and_a_second_registration_is_refused():
 
 def test_a_registered_method_joins_the_catalogue_until_unregistered():
     keys = [r.key for r in method_records()]
-    record = replace(method_record("gradcam"), key="cam-again", name="CAM again")
+    # A user's record takes the default column, after the package's (a copy of Grad-CAM's
+    # would otherwise stand beside it).
+    record = replace(
+        method_record("gradcam"), key="cam-again", name="CAM again", column=DEFAULT_COLUMN
+    )
     register_method(record)
     try:
         assert [r.key for r in method_records()] == [*keys, "cam-again"]
@@ -79,9 +84,11 @@ def test_build_methods_follows_the_records():
     assert [s.name for s in with_explainer] == [r.name for r in method_records()]
     without = build_methods(Models(model, None, SYNTHETIC_NORMALIZATION))
     assert {"Explainer", "Amortized RISE"}.isdisjoint(s.name for s in without)
-    with pytest.raises(ValueError, match="needs a trained Explainer"):
+    with pytest.raises(
+        ValueError, match=r"needs its trained network, Models.networks\['explainer'\]"
+    ):
         build_methods(Models(model, None, SYNTHETIC_NORMALIZATION), ["explainer"])
-    with pytest.raises(ValueError, match="needs the amortized network"):
+    with pytest.raises(ValueError, match=r"Models.networks\['amortized-rise'\]"):
         build_methods(Models(model, explainer, SYNTHETIC_NORMALIZATION), ["amortized-rise"])
     rise = next(s for s in with_explainer if s.name == "RISE")
     assert rise.kwargs == {"n_masks": 4000, "seed": 5} and rise.specificity

@@ -8,7 +8,7 @@ from captum_explainer.checkpoint import (
     load_state_dict_checked,
     save_checkpoint,
 )
-from captum_explainer.files import atomic_write
+from captum_explainer.output_files import atomic_write
 from captum_explainer.models import SmallCNN, load_classifier
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from captum_explainer import FGVis
 from captum_explainer.data import SYNTHETIC_NORMALIZATION
-from captum_explainer.evaluation.catalogue import MethodRecord, Models, method_records
+from captum_explainer.evaluation.registry import MethodRecord, Models, method_records
 from captum_explainer.maps import expand_to_input, to_pixel_map
 from captum_explainer.models import SmallCNN, SmallExplainer
 from captum_explainer.report.figures import visualize_attribution

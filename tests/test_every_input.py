@@ -326,7 +326,7 @@ def test_the_demo_bar_counts_finished_steps_and_names_the_running_one(monkeypatc
         # The demo's recovery section reads the undesirable-pixel maps.
         *build_methods(Models(classifier), ["undesirable"], preset="quick"),
     ]
-    demo.measure(classifier, methods, images, labels, segmentation, progress=False)
+    demo.measure_demo(classifier, methods, images, labels, segmentation, progress=False)
     bar = _RecordingBar.instances[-1]
     assert first.seen[0] == (0, "First")  # nothing finished yet while the first runs
     assert second.seen[0] == (1, "Second")

@@ -9,7 +9,7 @@ import torchvision
 
 from captum_explainer.checkpoint import save_checkpoint
 from captum_explainer.models.explainer_nets import ResNetExplainer, init_encoder_from
-from captum_explainer.models.registry import load_explainer
+from captum_explainer.models.loading import load_explainer
 
 
 def test_presence_starts_as_the_classifiers_logits_and_shifts_each_class_map():

@@ -65,5 +65,5 @@ def test_four_quantus_metrics_run_through_the_bridge():
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="method must be one of"):
         quantus_explain_func("occlusion", SYNTHETIC_NORMALIZATION)
-    with pytest.raises(ValueError, match="needs explainer="):
+    with pytest.raises(ValueError, match="needs its trained network"):
         quantus_explain_func("explainer", SYNTHETIC_NORMALIZATION)

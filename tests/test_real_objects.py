@@ -23,7 +23,7 @@ from captum_explainer.data._object_sources import (
 )
 from captum_explainer.data.real_objects import REAL_OBJECT_CLASSES, RealObjects
 from captum_explainer.data.types import BOUNDARY_LABEL
-from captum_explainer.models.registry import build_classifier, load_classifier
+from captum_explainer.models.loading import build_classifier, load_classifier
 from captum_explainer.training.classifier import ClassifierTrainingConfig, train_classifier
 
 

@@ -62,6 +62,7 @@ def test_report_images_tables_directions_and_captions(tmp_path, self_contained):
         },
         captions={"grid": FigureText("Every map", "What the grid shows.")},
         self_contained=self_contained,
+        time_reference="Explainer",
     )
     page = _Page()
     page.feed(report.read_text())
@@ -82,7 +83,7 @@ def test_report_images_tables_directions_and_captions(tmp_path, self_contained):
     assert main["head"] == [
         "method",
         "s / image ↓",
-        "× Explainer time ↓",
+        "× reference time ↓",
         "mean F1 ↑",
         "deletion AUC ↓",
     ]

@@ -15,11 +15,11 @@ from captum_explainer.amortized.train import AmortizedTrainingConfig, train_amor
 from captum_explainer.attr import AmortizedAttribution
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.types import Normalization
-from captum_explainer.evaluation.catalogue import MethodSpec
-from captum_explainer.files import check_output_folder
+from captum_explainer.evaluation.registry import MethodSpec
 from captum_explainer.machine import check_device
+from captum_explainer.models.loading import load_amortized, load_classifier
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
-from captum_explainer.models.registry import load_amortized, load_classifier
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.scores import score_for_task
 from captum_explainer.training.user_data import user_data
 

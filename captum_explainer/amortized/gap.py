@@ -15,7 +15,7 @@ import torch
 
 from captum_explainer.amortized.train import map_correlation
 from captum_explainer.attr import RISE, AmortizedAttribution
-from captum_explainer.evaluation.measure import time_paired
+from captum_explainer.evaluation.timing import time_paired
 
 
 @dataclass
@@ -118,7 +118,7 @@ def seconds_per_image(
     repeats: int = 3,
 ) -> tuple[float, float, float]:
     """``(RISE's, the network's seconds per image, their ratio)`` on the same batch and
-    target, timed alternately (:func:`~captum_explainer.evaluation.measure.time_paired`).
+    target, timed alternately (:func:`~captum_explainer.evaluation.timing.time_paired`).
 
     Example:
         >>> import torch

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from captum_explainer.data.types import Normalization
-from captum_explainer.evaluation.catalogue import MethodSpec, Models, method_record
-from captum_explainer.evaluation.run import raw_class_maps
+from captum_explainer.evaluation.comparison import raw_class_maps
+from captum_explainer.evaluation.registry import MethodSpec, Models, method_record
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Teacher:
                 amortized method): it is not a teacher.
         """
         record = method_record(key)
-        if record.needs_explainer or record.needs_amortized:
+        if record.network is not None:
             raise ValueError(
                 f"teacher {key!r} is itself a trained network; choose a method computed from "
                 f"the classifier (e.g. 'rise', 'gradcam', 'integrated-gradients')"

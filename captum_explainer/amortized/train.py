@@ -20,9 +20,9 @@ from captum_explainer.data.synthetic import SyntheticScenes
 from captum_explainer.data.types import Normalization
 from captum_explainer.distributed import DistributedContext
 from captum_explainer.explainer.train import data_loaders
-from captum_explainer.files import check_output_folder
 from captum_explainer.models.explainer_nets import build_explainer, init_encoder_from
 from captum_explainer.models.user import check_channels
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.training.classifier import materialize
 from captum_explainer.training.loop import FitConfig, Trainer, check_loop_settings, checkpoint_meta
 

@@ -19,7 +19,7 @@ from captum_explainer.attr._base import (
     preserved_model_state,
     resolve_targets,
 )
-from captum_explainer.attr.gradcam import (
+from captum_explainer.attr._cam import (
     TokenLayer,
     default_layer,
     last_spatial_layer,

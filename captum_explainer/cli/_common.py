@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import ast
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from captum_explainer.data.factory import DATASETS
+from captum_explainer.evaluation.registry import method_records
 from captum_explainer.explainer.loss import TASKS
 from captum_explainer.metrics import CANVASES
 from captum_explainer.models.inference import PRECISIONS
@@ -84,8 +86,71 @@ def add_models(parser: argparse.ArgumentParser) -> None:
         "--amortized",
         type=Path,
         help="amortized RISE checkpoint from train-amortized (default with the shipped "
-        "classifier: the shipped one)",
+        "classifier: the shipped one); the same as --network amortized-rise=PATH",
     )
+    parser.add_argument(
+        "--network",
+        nargs="+",
+        default=[],
+        metavar="KEY=PATH",
+        help="a method's own trained network, by the key its record names (explainer, "
+        "amortized-rise, a plug-in's); --explainer and --amortized are shorthands",
+    )
+
+
+def network_options(args: argparse.Namespace) -> dict[str, Path]:
+    """The networks the options name, key -> checkpoint (``--network KEY=PATH``, and the
+    shorthands ``--explainer`` and ``--amortized``)."""
+    paths = {key: Path(value) for key, value in parse_pairs(args.network, "--network").items()}
+    for key, value in (("explainer", args.explainer), ("amortized-rise", args.amortized)):
+        if value is not None:
+            paths.setdefault(key, value)
+    return paths
+
+
+def add_work(parser: argparse.ArgumentParser) -> None:
+    """``--work KEY=N``: a work count for every method whose record counts its work by
+    that keyword, and 0.3's two spellings of it."""
+    units = sorted({r.work_arg for r in method_records() if r.work_arg})
+    parser.add_argument(
+        "--work",
+        nargs="+",
+        default=[],
+        metavar="KEY=N",
+        help=f"work counts by keyword, for every method that has one ({', '.join(units)}), "
+        f"e.g. --work n_masks=1000 n_iter=100 (default: the methods' presets)",
+    )
+    parser.add_argument("--rise-masks", type=int, help="deprecated: --work n_masks=N")
+    parser.add_argument("--fgvis-iterations", type=int, help="deprecated: --work n_iter=N")
+
+
+def work_options(args: argparse.Namespace) -> dict[str, int]:
+    """The work counts ``--work`` names (0.3's ``--rise-masks`` and ``--fgvis-iterations``
+    folded in, with a warning): keyword -> count."""
+    work = parse_pairs(args.work, "--work")
+    for option, keyword, value in (
+        ("--rise-masks", "n_masks", args.rise_masks),
+        ("--fgvis-iterations", "n_iter", args.fgvis_iterations),
+    ):
+        if value is not None:
+            print(
+                f"warning: {option} is deprecated and will be removed in 0.5; use --work "
+                f"{keyword}={value}",
+                file=sys.stderr,
+            )
+            work.setdefault(keyword, value)
+    bad = {k: v for k, v in work.items() if not isinstance(v, int) or v < 1}
+    if bad:
+        key = next(iter(bad))
+        raise ValueError(f"--work {key}={bad[key]!r}: a work count must be an integer >= 1")
+    known = {r.work_arg for r in method_records() if r.work_arg}
+    unknown = [k for k in work if k not in known]
+    if unknown:
+        raise ValueError(
+            f"--work {unknown[0]}: no method counts its work by {unknown[0]!r}; they count "
+            f"{sorted(known)}"
+        )
+    return work
 
 
 def add_training_options(parser: argparse.ArgumentParser, val_size: int, batch_size: int) -> None:
@@ -189,13 +254,21 @@ def parse_model_kwargs(
     pairs: Sequence[str] | None, option: str = "--model-kwargs"
 ) -> dict[str, Any] | None:
     """``["depth=4", "name=big"]`` as ``{"depth": 4, "name": "big"}``: each value read as a
-    Python literal where it is one, else kept as text."""
-    if not pairs:
-        return None
-    kwargs = {}
-    for pair in pairs:
+    Python literal where it is one, else kept as text (``None`` for no pairs)."""
+    kwargs = parse_pairs(pairs, option)
+    bad = [key for key in kwargs if not key.isidentifier()]
+    if bad:
+        raise ValueError(f"{option} takes KEY=VALUE pairs with Python names, got {bad[0]!r}")
+    return kwargs or None
+
+
+def parse_pairs(pairs: Sequence[str] | None, option: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs of ``option`` as a dictionary, each value read as a Python
+    literal where it is one, else kept as text; keys may hold ``-`` (record keys do)."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs or ():
         key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
+        if not sep or not key.replace("-", "_").isidentifier():
             raise ValueError(f"{option} takes KEY=VALUE pairs, got {pair!r}")
         try:
             kwargs[key] = ast.literal_eval(value)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from captum_explainer.cli._common import add_command, add_common
-from captum_explainer.evaluation.catalogue import method_keys
+from captum_explainer.evaluation.registry import method_keys
 from captum_explainer.machine import machine_line
 from captum_explainer.tasks.benchmark import (
     CONFIGS,

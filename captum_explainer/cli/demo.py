@@ -13,11 +13,12 @@ from captum_explainer.cli._common import (
     add_road,
     add_score,
     add_single_file,
+    network_options,
 )
 from captum_explainer.data.factory import GENERATED
 from captum_explainer.scores import score_for_task
 from captum_explainer.tasks.demo import retrain_shipped_models, run_demo
-from captum_explainer.tasks.setup import set_up
+from captum_explainer.tasks.task_setup import set_up
 
 EPILOG = """examples:
   captum-explainer demo --out demo-output
@@ -58,18 +59,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    classifier = explainer = amortized = None
+    classifier, networks = None, {}
     task = "multilabel"  # the synthetic world's classifiers
-    if (args.classifier is None) != (args.explainer is None):
+    paths = network_options(args)
+    if (args.classifier is None) != ("explainer" not in paths):
         raise ValueError("--classifier and --explainer go together (the Explainer trained for it)")
     if args.classifier is not None:
-        setup = set_up(args.classifier, args.explainer, True, args.device, None, args.amortized)
-        classifier, explainer, task = setup.classifier, setup.explainer, setup.task
-        amortized = setup.amortized
+        setup = set_up(args.classifier, device=args.device, networks=paths)
+        classifier, networks, task = setup.classifier, setup.networks, setup.task
+    elif paths:  # the shipped classifier with some networks of the user's
+        networks = set_up(device=args.device, networks=paths).networks
     if args.retrain:
         classifier, explainer = retrain_shipped_models(
             args.out.parent / f"{args.out.name}-models", args.device, not args.no_progress
         )
+        networks = {**networks, "explainer": explainer}
     report = run_demo(
         args.out,
         n_images=args.n_images,
@@ -77,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         classifier=classifier,
-        explainer=explainer,
-        amortized=amortized,
+        networks=networks,
         score=args.score or score_for_task(task),
         canvas=args.canvas,
         road=args.road,

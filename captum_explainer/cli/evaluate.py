@@ -15,12 +15,19 @@ from captum_explainer.cli._common import (
     add_road,
     add_score,
     add_single_file,
+    add_work,
+    network_options,
     own_classifier,
+    work_options,
 )
 from captum_explainer.data.factory import DATASETS
-from captum_explainer.evaluation.catalogue import method_keys
+from captum_explainer.evaluation.registry import method_keys
 from captum_explainer.report import markdown_table
-from captum_explainer.tasks.evaluate import EvaluationInterrupted, run_evaluation
+from captum_explainer.tasks.evaluate import (
+    EvaluationInterrupted,
+    EvaluationSettings,
+    run_evaluation,
+)
 
 EPILOG = """examples:
   captum-explainer evaluate --dataset synthetic --n-images 200 --out eval-synthetic
@@ -55,8 +62,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--n-images", type=int, help="evaluate at most this many images")
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--image-size", type=int, help="image side (default: the classifier's)")
-    evaluate.add_argument("--rise-masks", type=int, help="masks of the mask methods (default 4000)")
-    evaluate.add_argument("--fgvis-iterations", type=int, help="FGVis's iterations (default 300)")
+    add_work(evaluate)
     add_score(evaluate)
     add_canvas(evaluate)
     add_road(evaluate)
@@ -64,8 +70,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--no-controls",
         dest="controls",
         action="store_false",
-        help="skip the faithfulness controls (the games on maps blurred to Grad-CAM's "
-        "smoothness; the mask-only check, a small classifier of the masks' shapes)",
+        help="skip the faithfulness controls (the games on maps blurred to the blur "
+        "reference's smoothness, Grad-CAM's; the mask-only check, a small classifier of the masks' shapes)",
     )
     add_single_file(evaluate)
     evaluate.add_argument(
@@ -108,30 +114,30 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(
     args: argparse.Namespace, unreadable: list[tuple[Path, str]]
 ) -> tuple[list[dict], Path] | None:
-    return run_evaluation(
+    own = own_classifier(args, str(args.classifier)) if args.model or args.classifier else None
+    settings = EvaluationSettings(
         args.out,
         dataset=args.dataset,
         root=args.root,
         classifier=args.classifier,
-        explainer=args.explainer,
+        networks=network_options(args),
         methods=args.methods,
         n_images=args.n_images,
         batch_size=args.batch_size,
         image_size=args.image_size,
-        rise_masks=args.rise_masks,
-        fgvis_iterations=args.fgvis_iterations,
+        work=work_options(args),
         score=args.score,
         canvas=args.canvas,
         self_contained=args.single_file,
         seed=args.seed,
         device=args.device,
         progress=not args.no_progress,
-        own=own_classifier(args, str(args.classifier)) if args.model or args.classifier else None,
+        own=own,
         data=args.data,
         masks=args.masks,
-        amortized=args.amortized,
         road=args.road,
         controls=args.controls,
         strict=args.strict,
         unreadable=lambda path, why: unreadable.append((path, why)),
     )
+    return run_evaluation(settings)

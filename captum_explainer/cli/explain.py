@@ -11,12 +11,12 @@ from captum_explainer.cli._common import (
     add_common,
     add_models,
     add_own_classifier,
+    network_options,
     own_classifier,
 )
-from captum_explainer.evaluation.catalogue import method_keys, method_record
-from captum_explainer.models.pretrained import amortized_for, load_models
-from captum_explainer.models.registry import load_explainer
+from captum_explainer.evaluation.registry import method_keys, method_record, records_with
 from captum_explainer.tasks.explain import explain_files
+from captum_explainer.tasks.task_setup import load_networks, set_up
 
 EPILOG = """examples:
   captum-explainer explain photo.jpg --classifier runs/vgg16/best.pt --method gradcam --target dog
@@ -49,7 +49,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     explain.add_argument(
         "--image-size", type=int, help="with --model: the side images are resized to"
     )
-    explain.add_argument("--method", choices=method_keys(), default="gradcam")
+    explain.add_argument(
+        "--method",
+        choices=method_keys(),
+        default=next((r.key for r in records_with("explain_default")), method_keys()[0]),
+        help="the method (default: the one whose record says so, Grad-CAM)",
+    )
     explain.add_argument("--target", help="class name or index (default: the top-1 prediction)")
     explain.add_argument("--out", type=Path, default=Path("explanations"), help="output folder")
     explain.add_argument(
@@ -63,31 +68,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    record = method_record(args.method)
+    paths = network_options(args)
     if args.model is not None:
         classifier, info = own_classifier(args, args.model).load()
         meta = info.as_meta()
-        explainer = None
-        if args.method == "explainer":
-            if args.explainer is None:
-                raise ValueError("--method explainer with --model needs --explainer")
-            explainer = load_explainer(args.explainer, args.device)[0]
-        classifier = classifier.to(args.device)
+        classifier = classifier.to(args.device).eval()
+        # A user's model: only the networks given; the shipped ones explain the shipped model.
+        networks = load_networks([record], paths, False, args.device)
     else:
-        classifier, explainer, meta = load_models(
-            args.classifier, args.explainer, args.method == "explainer", args.device
-        )
-    amortized = None
-    if method_record(args.method).needs_amortized:
-        # The shipped network explains the shipped classifier only.
-        if args.model is None or args.amortized is not None:
-            amortized = amortized_for(args.classifier, args.amortized, args.device)
-        if amortized is None:
-            raise ValueError(f"--method {args.method} with this classifier needs --amortized")
+        setup = set_up(args.classifier, device=args.device, networks=paths, methods=[record.key])
+        classifier, meta, networks = setup.classifier, setup.as_meta(), setup.networks
     unreadable: list[tuple[Path, str]] = []
     written = explain_files(
         args.images,
         classifier,
-        explainer,
+        None,
         meta,
         args.method,
         args.target,
@@ -97,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         batch_size=args.batch_size,
         skipped=lambda line: print(line, file=sys.stderr),
-        amortized=amortized,
+        networks=networks,
         strict=args.strict,
         unreadable=lambda path, why: unreadable.append((path, why)),
     )

@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from captum_explainer.cli._common import add_command, add_common, add_score, add_single_file
+from captum_explainer.cli._common import (
+    add_command,
+    add_common,
+    add_score,
+    add_single_file,
+    add_work,
+    work_options,
+)
 from captum_explainer.data.factory import DATASETS
-from captum_explainer.evaluation.catalogue import model_dependent_keys
+from captum_explainer.evaluation.registry import default_sanity_keys, model_dependent_keys
 from captum_explainer.report import markdown_table
 from captum_explainer.tasks.sanity import run_sanity
 
@@ -29,9 +36,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--methods",
         nargs="+",
         choices=model_dependent_keys(),
-        default=["gradcam", "integrated-gradients", "rise"],
+        default=list(default_sanity_keys()),
         metavar="NAME",
-        help=f"methods to check: {', '.join(model_dependent_keys())}",
+        help=f"methods to check: {', '.join(model_dependent_keys())} (default: "
+        f"{', '.join(default_sanity_keys())})",
     )
     sanity.add_argument(
         "--classifier",
@@ -42,12 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sanity.add_argument("--root", type=Path, help="dataset folder (VOC or COCO)")
     sanity.add_argument("--n-images", type=int, default=8)
     sanity.add_argument("--mode", choices=("cascading", "independent"), default="cascading")
-    sanity.add_argument(
-        "--rise-masks", type=int, help="masks of the mask methods (default: sanity preset, 1000)"
-    )
-    sanity.add_argument(
-        "--fgvis-iterations", type=int, help="FGVis's iterations (default: sanity preset, 100)"
-    )
+    add_work(sanity)
     sanity.add_argument(
         "--explainer-steps",
         type=int,
@@ -71,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         root=args.root,
         n_images=args.n_images,
         mode=args.mode,
-        rise_masks=args.rise_masks,
-        fgvis_iterations=args.fgvis_iterations,
+        work=work_options(args),
         score=args.score,
         seed=args.seed,
         device=args.device,

@@ -14,7 +14,7 @@ from captum_explainer.cli._common import (
     loop_options,
     parse_model_kwargs,
 )
-from captum_explainer.evaluation.catalogue import model_dependent_keys
+from captum_explainer.evaluation.registry import model_dependent_keys
 from captum_explainer.models.explainer_nets import EXPLAINERS
 
 EPILOG = """examples:

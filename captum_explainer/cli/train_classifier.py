@@ -11,7 +11,7 @@ from captum_explainer.cli._common import (
     data_options,
     loop_options,
 )
-from captum_explainer.models.registry import CLASSIFIERS, TORCHVISION_PREFIX
+from captum_explainer.models.loading import CLASSIFIERS, TORCHVISION_PREFIX
 from captum_explainer.training.classifier import ClassifierTrainingConfig, fit_classifier
 
 

@@ -23,8 +23,8 @@ from captum_explainer.explainer.loss import (
 )
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
 from captum_explainer.models.explainer_nets import EXPLAINERS
+from captum_explainer.models.loading import PRESENCE_ARCHS
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
-from captum_explainer.models.registry import PRESENCE_ARCHS
 
 EPILOG = """examples:
   captum-explainer train-explainer --out runs/explainer                # synthetic data, shipped classifier

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from captum_explainer.data.types import Scene
-from captum_explainer.files import atomic_write
+from captum_explainer.output_files import atomic_write
 
 
 class SceneSource(Protocol):

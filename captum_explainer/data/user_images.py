@@ -65,6 +65,17 @@ def image_files(
 
     Links to folders are not followed (a link loop cannot trap the walk); a link to a file
     that does not exist is yielded, so that its reader reports it instead of losing it.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from captum_explainer.data.user_images import image_files
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     for name in ("b.JPG", "a.png", "notes.txt"):
+        ...         _ = (Path(root) / name).write_bytes(b"")
+        ...     [p.name for p in image_files(Path(root), skipped=print)]
+        skipping '.../notes.txt': not an image (.txt)
+        ['a.png', 'b.JPG']
     """
     entries = folder.rglob("*") if recursive else folder.iterdir()
     for path in sorted(p for p in entries if p.is_file() or (p.is_symlink() and not p.exists())):
@@ -206,6 +217,21 @@ class ImageFolderData(_ImageFiles):
         strict: stop at the first unreadable image instead of leaving the unreadable ones
             out (:attr:`skipped`; see the module's docstring).
         masks: optional ground-truth folder (see the module's docstring).
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.data.user_images import ImageFolderData
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     for name in ("cat/a.png", "cat/b.png", "dog/c.png"):
+        ...         (Path(root) / name).parent.mkdir(exist_ok=True)
+        ...         Image.new("RGB", (20, 12)).save(Path(root) / name)
+        ...     data = ImageFolderData(root, 16, SYNTHETIC_NORMALIZATION)
+        ...     image, labels, _ = data[2]
+        >>> data.classes, tuple(image.shape), labels.tolist(), data.skipped
+        (['cat', 'dog'], (3, 16, 16), [0.0, 1.0], [])
     """
 
     task = "single-label"
@@ -263,6 +289,20 @@ class ImageListData(_ImageFiles):
             the listing, sorted); a label outside them is an error naming the line.
         root: the folder relative paths start from.
         strict: as :class:`ImageFolderData`.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.data.user_images import ImageListData
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     Image.new("RGB", (8, 8)).save(Path(root) / "a.png")
+        ...     _ = (Path(root) / "list.csv").write_text("path,labels\\na.png,cat;dog\\n")
+        ...     data = ImageListData(Path(root) / "list.csv", 16, SYNTHETIC_NORMALIZATION)
+        ...     labels = data[0][1]
+        >>> data.classes, labels.tolist()
+        (['cat', 'dog'], [1.0, 1.0])
     """
 
     def __init__(
@@ -364,7 +404,21 @@ def open_image_data(
     strict: bool = False,
 ) -> ImageFolderData | ImageListData:
     """A folder of class folders (:class:`ImageFolderData`) or a ``.csv``/``.json``
-    listing (:class:`ImageListData`), by what ``path`` is; ``strict`` as theirs."""
+    listing (:class:`ImageListData`), by what ``path`` is; ``strict`` as theirs.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> from captum_explainer.data import SYNTHETIC_NORMALIZATION
+        >>> from captum_explainer.data.user_images import open_image_data
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     (Path(root) / "cat").mkdir()
+        ...     Image.new("RGB", (8, 8)).save(Path(root) / "cat" / "a.png")
+        ...     data = open_image_data(root, 16, SYNTHETIC_NORMALIZATION)
+        >>> type(data).__name__, data.task
+        ('ImageFolderData', 'single-label')
+    """
     if Path(path).is_dir():
         return ImageFolderData(path, image_size, normalization, channels, classes, masks, strict)
     return ImageListData(path, image_size, normalization, channels, classes, masks, strict=strict)

@@ -1,17 +1,29 @@
 """The one path from images to numbers (as TorchRay keeps its ``benchmark/``).
 
-- :mod:`.catalogue`: one record per method (key, name, build, presets, traits);
+- :mod:`.registry`: the record type, registering, looking up and building methods by key;
+- :mod:`.methods`: one file per method, each holding its record and registering it;
 - :mod:`.run`: run methods on one batch, time them, score them (``compare``, the
   faithfulness games);
 - :mod:`.evaluate`: over a dataset, one process or ``torchrun``, merged exactly;
-- :mod:`.measure`: timing and memory, shared by the comparison and the benchmark.
+- :mod:`.timing`: timing, memory and the bare passes, shared by the comparison and the
+  benchmark.
 
 The applications (:mod:`captum_explainer.tasks`: the demo, the benchmark, ...) call them.
 Tables, CSV and the HTML report are written by :mod:`captum_explainer.report`, figures by
 :mod:`captum_explainer.report.figures`.
 """
 
-from captum_explainer.evaluation.catalogue import (
+# Importing the methods package registers the package's records (one file per method).
+from captum_explainer.evaluation import methods  # noqa: F401
+from captum_explainer.evaluation.comparison import (
+    ComparisonResult,
+    MethodResult,
+    all_class_maps,
+    compare,
+)
+from captum_explainer.evaluation.evaluate import EvaluationResult, evaluate
+from captum_explainer.evaluation.faithfulness import BatchFaithfulness, score_faithfulness
+from captum_explainer.evaluation.registry import (
     MethodRecord,
     MethodSpec,
     Models,
@@ -22,15 +34,6 @@ from captum_explainer.evaluation.catalogue import (
     method_records,
     register_method,
     unregister_method,
-)
-from captum_explainer.evaluation.evaluate import EvaluationResult, evaluate
-from captum_explainer.evaluation.run import (
-    BatchFaithfulness,
-    ComparisonResult,
-    MethodResult,
-    all_class_maps,
-    compare,
-    score_faithfulness,
 )
 
 __all__ = [

@@ -20,17 +20,12 @@ from tqdm.auto import tqdm
 
 from captum_explainer.data import collate_items
 from captum_explainer.distributed import DistributedContext
-from captum_explainer.evaluation.catalogue import MethodSpec
-from captum_explainer.evaluation.run import (
-    BatchFaithfulness,
-    ComparisonResult,
-    compare,
-    mask_only_checks,
-    mask_only_columns,
-    score_faithfulness,
-    summarize,
-)
-from captum_explainer.metrics import ROAD_FRACTIONS, MaskOnlyResult
+from captum_explainer.evaluation.aggregate import method_row, specificity_columns
+from captum_explainer.evaluation.comparison import ComparisonResult
+from captum_explainer.evaluation.controls import mask_only_checks, mask_only_columns
+from captum_explainer.evaluation.faithfulness import BatchFaithfulness, score_batch
+from captum_explainer.evaluation.registry import MethodSpec
+from captum_explainer.metrics import MaskOnlyResult
 from captum_explainer.report import uniform_rows
 
 
@@ -89,43 +84,26 @@ class EvaluationResult:
         return self.planned_images is not None
 
     def rows(self) -> list[dict[str, Any]]:
+        """One row per method (:func:`~captum_explainer.evaluation.aggregate.method_row`:
+        the one aggregation every report uses)."""
         rows = []
         for name, t in self.totals.items():
-            per_image = {k: torch.cat(v) for k, v in t.per_image.items()}
-            per_pair = {k: torch.cat(v) for k, v in t.per_pair.items()}
-            classes = torch.cat(t.pair_classes)
-            row = {
-                "method": name,
-                "images": t.images,
-                "seconds_per_image": t.seconds / max(t.images, 1),
-            }
-            row.update(summarize(per_image, per_pair, classes, self.num_classes))
+            row = method_row(
+                name,
+                {k: torch.cat(v) for k, v in t.per_image.items()},
+                {k: torch.cat(v) for k, v in t.per_pair.items()},
+                torch.cat(t.pair_classes),
+                self.num_classes,
+                images=t.images,
+                seconds_per_image=t.seconds / max(t.images, 1),
+            )
             # Every row has the same columns; NaN where specificity was not computed.
-            for key in SPECIFICITY_COLUMNS:
-                row[key] = float("nan")
-            if t.specificity_sum is not None:
-                means = t.specificity_sum / t.specificity_count.clamp(min=1)[:, None]
-                matrix, unmasked = means[:, :-1], means[:, -1]
-                valid = t.specificity_count > 0
-                diagonal = matrix.diagonal()[valid]
-                off = matrix[valid][:, valid][~torch.eye(int(valid.sum()), dtype=torch.bool)]
-                row["specificity_diagonal"] = float(diagonal.mean())
-                row["specificity_off_diagonal"] = float(off.mean()) if off.numel() else float("nan")
-                row["specificity_unmasked"] = float(unmasked[valid].mean())
-                row["specificity_blank"] = float(t.specificity_blank[valid].mean())
+            row.update(
+                specificity_columns(t.specificity_sum, t.specificity_count, t.specificity_blank)
+            )
             row.update(mask_only_columns(self.mask_only, name))
             rows.append(row)
         return uniform_rows(rows)
-
-
-#: The class-specificity columns of a row: the matrix's diagonal and off-diagonal means, and
-#: the levels to read them against: each class's score unmasked and on a blank image.
-SPECIFICITY_COLUMNS = (
-    "specificity_diagonal",
-    "specificity_off_diagonal",
-    "specificity_unmasked",
-    "specificity_blank",
-)
 
 
 def _batches(indices: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -261,23 +239,22 @@ def _score_batch(
     road: bool = False,
     controls: bool = True,
 ) -> tuple[ComparisonResult, BatchFaithfulness]:
-    """Every method's maps and scores on one batch of ``dataset``, and their faithfulness."""
+    """:func:`score_batch` of items ``batch`` of ``dataset``, on this process's device."""
     images, labels, segmentation = collate_items([dataset[i] for i in batch])
-    images, labels = images.to(context.device), labels.to(context.device)
-    segmentation = segmentation.to(context.device)
     pointing = {k: v.to(context.device) for k, v in _pointing_ground_truth(dataset, batch).items()}
-    result = compare(methods, images, labels, segmentation, **pointing)
-    faithfulness = score_faithfulness(
-        classifier,
+    return score_batch(
         methods,
-        result,
-        score,
+        classifier,
+        images.to(context.device),
+        labels.to(context.device),
+        segmentation.to(context.device),
         deletion_steps,
-        canvas=canvas,
-        road_fractions=ROAD_FRACTIONS if road else None,
-        controls=controls,
+        score,
+        canvas,
+        road,
+        controls,
+        **pointing,
     )
-    return result, faithfulness
 
 
 def _pointing_ground_truth(dataset: Dataset, batch: list[int]) -> dict[str, torch.Tensor]:

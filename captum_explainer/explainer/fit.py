@@ -26,8 +26,8 @@ from captum_explainer.explainer.train import (
     ExplainerTrainingConfig,
     train_explainer,
 )
-from captum_explainer.files import check_output_folder
-from captum_explainer.models.registry import load_explainer
+from captum_explainer.models.loading import load_explainer
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.training.user_data import user_data
 
 

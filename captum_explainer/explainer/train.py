@@ -31,7 +31,6 @@ from captum_explainer.explainer.loss import (
     merged_masks,
     separation_classes,
 )
-from captum_explainer.files import check_output_folder
 from captum_explainer.metrics.per_class import class_mask_scores
 from captum_explainer.models.adapters import output_logits
 from captum_explainer.models.explainer_nets import (
@@ -41,9 +40,10 @@ from captum_explainer.models.explainer_nets import (
     init_encoder_from_file,
 )
 from captum_explainer.models.inference import autocast, check_precision
+from captum_explainer.models.loading import load_classifier
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
-from captum_explainer.models.registry import load_classifier
 from captum_explainer.models.user import check_channels
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.training.classifier import materialize
 from captum_explainer.training.loop import FitConfig, Trainer, check_loop_settings, checkpoint_meta
 
@@ -55,7 +55,7 @@ class ExplainerTrainingConfig:
     ``preset`` picks the paper's learning rate and loss weights for one of its settings
     (:data:`PRESETS`); an explicit ``lr`` or ``weights`` overrides it. ``arch_kwargs`` go
     to the Explainer's builder (e.g. ``{"class_head_channels": 4}``) and are stored in the
-    checkpoint, which :func:`~captum_explainer.models.registry.load_explainer` rebuilds from.
+    checkpoint, which :func:`~captum_explainer.models.loading.load_explainer` rebuilds from.
 
     Example:
         >>> from captum_explainer.explainer import ExplainerTrainingConfig

@@ -7,18 +7,18 @@ from captum_explainer.models.explainer_nets import (
     build_explainer,
     deeplabv3_explainer,
 )
-from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
-from captum_explainer.models.pretrained import (
-    synthetic_amortized_rise,
-    synthetic_classifier,
-    synthetic_explainer,
-)
-from captum_explainer.models.registry import (
+from captum_explainer.models.loading import (
     CLASSIFIERS,
     build_classifier,
     load_amortized,
     load_classifier,
     load_explainer,
+)
+from captum_explainer.models.multilabel import resnet50_multilabel, vgg16_multilabel
+from captum_explainer.models.pretrained import (
+    synthetic_amortized_rise,
+    synthetic_classifier,
+    synthetic_explainer,
 )
 from captum_explainer.models.small_cnn import SmallCNN, small_cnn
 from captum_explainer.models.vit import vit_tiny

@@ -16,7 +16,7 @@ from captum_explainer.models._shipped import (
     manifest,
     shipped,
 )
-from captum_explainer.models.registry import load_amortized, load_classifier, load_explainer
+from captum_explainer.models.loading import load_amortized, load_classifier, load_explainer
 
 __all__ = [
     "ASSETS",

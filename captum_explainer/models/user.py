@@ -26,17 +26,17 @@ import torch
 from torch import nn
 
 from captum_explainer.data.types import IMAGENET_NORMALIZATION, Normalization
+from captum_explainer.models.loading import (
+    TORCHVISION_PREFIX,
+    build_classifier,
+    load_classifier,
+    load_weights,
+)
 from captum_explainer.models.other_libraries import (
     HF_PREFIX,
     TIMM_PREFIX,
     build_timm,
     load_hugging_face,
-)
-from captum_explainer.models.registry import (
-    TORCHVISION_PREFIX,
-    build_classifier,
-    load_classifier,
-    load_weights,
 )
 from captum_explainer.scores import TASK_SCORES
 

@@ -31,7 +31,7 @@ class ComparedMethod(Protocol):
 
 
 class Compared(Protocol):
-    """What a figure reads of a comparison (``evaluation.run.ComparisonResult`` is one)."""
+    """What a figure reads of a comparison (``evaluation.comparison.ComparisonResult`` is one)."""
 
     images: torch.Tensor
     labels: torch.Tensor

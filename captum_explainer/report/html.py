@@ -21,7 +21,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from captum_explainer.files import check_output_folder
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.report.tables import csv_table, format_value
 
 
@@ -42,7 +42,12 @@ COLUMNS: dict[str, Column] = {
     "map": Column("map"),
     "images": Column("images"),
     "seconds_per_image": Column("s / image", "lower", "wall time per image, every class"),
-    "time_vs_explainer": Column("× Explainer time", "lower", "time per image over the Explainer's"),
+    "time_relative": Column(
+        "× reference time",
+        "lower",
+        "time per image over the time reference's (the method whose record says so: the "
+        "Explainer's)",
+    ),
     "peak_memory_mb": Column("peak MB", "lower", "memory above the start while it ran"),
     "mean_f1": Column("mean F1", "higher", "binary F1 at 0.25, 0.5, 0.75 against the foreground"),
     "continuous_f1": Column("cont. F1", "higher", "F1 of the soft map"),
@@ -238,13 +243,11 @@ def _caveats_html(columns: Sequence[str]) -> str:
     return f"<ul class='caveats'>{''.join(items)}</ul>" if items else ""
 
 
-def with_relative_time(
-    rows: Sequence[Mapping[str, Any]], reference: str = "Explainer"
-) -> list[dict]:
-    """The rows with ``time_vs_explainer`` (seconds per image over the ``reference``
-    method's) beside ``seconds_per_image``, where both are there; else as they are."""
+def with_relative_time(rows: Sequence[Mapping[str, Any]], reference: str | None) -> list[dict]:
+    """The rows with ``time_relative`` (seconds per image over the ``reference`` method's)
+    beside ``seconds_per_image``, where both are there; else as they are."""
     times = {row.get("method"): row.get("seconds_per_image") for row in rows}
-    base = times.get(reference)
+    base = times.get(reference) if reference is not None else None
     if not base:
         return [dict(row) for row in rows]
     out = []
@@ -253,7 +256,7 @@ def with_relative_time(
         for key, value in row.items():
             new[key] = value
             if key == "seconds_per_image":
-                new["time_vs_explainer"] = float(value) / float(base)
+                new["time_relative"] = float(value) / float(base)
         out.append(new)
     return out
 
@@ -330,13 +333,15 @@ def write_report(
     extra_tables: dict[str, Sequence[dict]] | None = None,
     captions: dict[str, FigureText] | None = None,
     self_contained: bool = False,
+    time_reference: str | None = None,
 ) -> Path:
     """Write ``report.html``, one PNG per figure, ``results.csv`` and ``results.json``.
 
     Args:
         out_dir: the destination folder (replaced as a whole if it exists).
         rows: the main table, one dictionary per method (``ComparisonResult.rows()``); a
-            column of time relative to the Explainer is added where it is one of the rows.
+            column of time relative to ``time_reference`` (a method's name) is added where
+            it is one of the rows.
         figures: file stem -> figure, shown in this order.
         title: the page title.
         notes: paragraphs shown under the title (plain text).
@@ -345,6 +350,8 @@ def write_report(
         captions: file stem -> :class:`FigureText`; default: the stem as title, no caption.
         self_contained: embed every figure in ``report.html`` (one file to share); the PNGs
             are then not written beside it.
+        time_reference: the method every time is given relative to (the evaluation passes
+            the record that says so, the Explainer's).
 
     Returns:
         The path of ``report.html``.
@@ -358,7 +365,10 @@ def write_report(
         (staging / "results.json").write_text(json.dumps(list(rows), indent=2, default=float))
         parts = [f"<h1>{html.escape(title)}</h1>"]
         parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
-        for heading, table in {"Numbers": with_relative_time(rows), **(extra_tables or {})}.items():
+        for heading, table in {
+            "Numbers": with_relative_time(rows, time_reference),
+            **(extra_tables or {}),
+        }.items():
             if table:
                 intro = INTROS.get(heading, "")
                 parts += [f"<h2>{html.escape(heading)}</h2>"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,28 +26,26 @@ from captum_explainer.amortized.train import DEFAULT_ARCH_KWARGS
 from captum_explainer.attr import GradCAM
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
 from captum_explainer.data.types import Normalization
-from captum_explainer.evaluation.catalogue import (
+from captum_explainer.evaluation.registry import (
     MethodSpec,
     Models,
     method_record,
     method_records,
 )
-from captum_explainer.evaluation.measure import (
+from captum_explainer.evaluation.timing import (
     forward_backward_passes,
     measure_peak_memory,
     time_paired,
 )
-from captum_explainer.files import atomic_write, check_output_file
 from captum_explainer.machine import describe_machine
 from captum_explainer.metrics.randomization import model_randomization, parameterized_layers
 from captum_explainer.models import (
     build_explainer,
     deeplabv3_explainer,
     resnet50_multilabel,
-    synthetic_amortized_rise,
     synthetic_classifier,
-    synthetic_explainer,
 )
+from captum_explainer.output_files import atomic_write, check_output_file
 from captum_explainer.report import markdown_table
 from captum_explainer.runtime import reuse_freed_memory
 
@@ -64,7 +62,7 @@ class BenchmarkRow:
     baseline_seconds_per_image: float
     overhead_ratio: float
     note: str = ""
-    key: str = ""  # the method's record key ("" for peers and sanity runs)
+    key: str = ""  # its record key (a peer: the key of the method it computes; "" sanity runs)
     work: int | None = None  # its work count where it is run at several (the scaling check)
 
 
@@ -77,12 +75,8 @@ class BenchmarkCase:
     run: Callable[[], Any]
     baseline: Callable[[], None]
     note: str = ""
-    key: str = ""  # the method's record key ("" for peers and sanity runs)
+    key: str = ""  # its record key (a peer: the key of the method it computes; "" sanity runs)
     work: int | None = None  # its work count, where it is run at several
-
-
-#: How a work count reads in a row's name.
-WORK_UNITS = {"n_masks": "masks", "n_steps": "steps", "n_iter": "iterations"}
 
 
 def default_cases(
@@ -95,12 +89,17 @@ def default_cases(
     scaling: Sequence[float] = (0.25, 2.0),
     keys: Sequence[str] | None = None,
     amortized: nn.Module | None = None,
+    networks: Mapping[str, nn.Module] | None = None,
 ) -> list[BenchmarkCase]:
-    """Every method of the catalogue (or ``keys``) with the ``preset``'s settings, each
-    beside its bare passes (:attr:`MethodRecord.passes`). Methods that declare
-    ``benchmark_scaling`` also run at ``scaling`` times their work count, so that
-    :func:`scaling_warnings` can check that their time grows with their work."""
-    models = Models(classifier, explainer, normalization, score="sigmoid", amortized=amortized)
+    """Every registered method (or the records ``keys``) with the ``preset``'s settings,
+    each beside its bare passes (:attr:`MethodRecord.passes`); a method whose trained
+    network is not in ``networks`` (``explainer`` and ``amortized``: shorthands for two of
+    them) is left out. Methods that declare ``benchmark_scaling`` also run at ``scaling``
+    times their work count, so that :func:`scaling_warnings` can check that their time
+    grows with their work."""
+    models = Models(
+        classifier, explainer, normalization, "sigmoid", amortized=amortized, networks=networks
+    )
     records = [method_record(k) for k in keys] if keys is not None else list(method_records())
     cases = []
     for record in records:
@@ -113,11 +112,8 @@ def default_cases(
             counts = [base, *(max(1, round(base * f)) for f in scaling)]
         for count in counts:
             kwargs = spec.kwargs if count is None else {**spec.kwargs, record.work_arg: count}
-            name = record.name
-            if count is not None:
-                name = f"{record.name} ({count} {WORK_UNITS.get(record.work_arg, record.work_arg)})"
-            network = record.own_network(models)
-            passes = record.passes(classifier, network, images, target, kwargs, None)
+            name = record.name if count is None else f"{record.name} ({count} {record.unit})"
+            passes = record.passes(models, images, target, kwargs)
             run = _runner(replace(spec, name=name, kwargs=kwargs), images, target)
             cases.append(BenchmarkCase(name, run, passes.run, passes.note, record.key, count))
     return cases
@@ -143,7 +139,12 @@ def peer_cases(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> 
         )
         return LayerAttribution.interpolate(maps, size, interpolate_mode="bilinear")
 
-    cases = [BenchmarkCase("Captum LayerGradCam + interpolate", captum_gradcam, baseline, "peer")]
+    # Peers carry the key of the record they stand beside (summary() pairs them).
+    cases = [
+        BenchmarkCase(
+            "Captum LayerGradCam + interpolate", captum_gradcam, baseline, "peer", "gradcam"
+        )
+    ]
     try:
         from pytorch_grad_cam import GradCAM as PeerGradCAM
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -157,7 +158,9 @@ def peer_cases(classifier: nn.Module, images: torch.Tensor, target: int = 0) -> 
         with PeerGradCAM(model=classifier, target_layers=[layer]) as cam:
             return cam(input_tensor=peer_input, targets=targets)
 
-    cases.append(BenchmarkCase("pytorch-grad-cam GradCAM", peer_gradcam, baseline, "peer"))
+    cases.append(
+        BenchmarkCase("pytorch-grad-cam GradCAM", peer_gradcam, baseline, "peer", "gradcam")
+    )
     return cases
 
 
@@ -254,27 +257,36 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def build_setup(
     model_name: str, device: torch.device
-) -> tuple[nn.Module, nn.Module, torch.Tensor, Normalization, nn.Module]:
-    """(classifier, explainer, images, normalization, amortized RISE network) for
-    ``"small_cnn"`` (the shipped models at the demo's 64 px) or ``"resnet50"`` (random
-    weights, 224 px: the paper's Explainer and the default amortized network)."""
+) -> tuple[nn.Module, torch.Tensor, Normalization, dict[str, nn.Module]]:
+    """(classifier, images, normalization, the methods' trained networks by key) for
+    ``"small_cnn"`` (the shipped models at the demo's 64 px: every record's shipped network)
+    or ``"resnet50"`` (random weights, 224 px: the paper's Explainer and the default
+    amortized network)."""
     if model_name in ("small_cnn", "tiny"):
         data = SyntheticScenes(8, split="test", seed=99)
         images = torch.stack([data[i][0] for i in range(8)])
+        networks = {
+            r.network: r.shipped_network(device)
+            for r in method_records()
+            if r.network is not None and r.shipped_network is not None
+        }
         return (
             synthetic_classifier().to(device),
-            synthetic_explainer().to(device),
             images.to(device),
             SYNTHETIC_NORMALIZATION,
-            synthetic_amortized_rise().to(device),
+            {key: network.to(device) for key, network in networks.items()},
         )
     if model_name == "resnet50":
         torch.manual_seed(0)
         classifier = resnet50_multilabel(num_classes=20, weights=None).eval().to(device)
-        explainer = deeplabv3_explainer(num_classes=20).eval().to(device)
-        amortized = build_explainer("small_explainer", 20, **DEFAULT_ARCH_KWARGS).eval()
+        networks = {
+            "explainer": deeplabv3_explainer(num_classes=20).eval().to(device),
+            "amortized-rise": build_explainer("small_explainer", 20, **DEFAULT_ARCH_KWARGS)
+            .eval()
+            .to(device),
+        }
         images = torch.randn(8, 3, 224, 224, device=device)
-        return classifier, explainer, images, IMAGENET_NORMALIZATION, amortized.to(device)
+        return classifier, images, IMAGENET_NORMALIZATION, networks
     raise ValueError(f"model must be one of {sorted(CONFIGS)}, got {model_name!r}")
 
 
@@ -289,11 +301,9 @@ def model_cases(
     order; and the number of images per call."""
     config = dict(CONFIGS[model_name])
     n_images = config.pop("n_images")
-    classifier, explainer, images, normalization, amortized = build_setup(model_name, device)
+    classifier, images, normalization, networks = build_setup(model_name, device)
     images = images[:n_images]
-    cases = default_cases(
-        classifier, images, normalization, explainer, keys=keys, amortized=amortized, **config
-    )
+    cases = default_cases(classifier, images, normalization, keys=keys, networks=networks, **config)
     if keys is None:
         cases.append(sanity_case(classifier, images))
     if peers:
@@ -412,28 +422,43 @@ def format_table(rows: list[BenchmarkRow]) -> str:
 
 
 def summary(rows: list[BenchmarkRow]) -> list[str]:
-    """The issue's targets, each as a line with its numbers."""
+    """What the rows say in a few lines, from the records alone: each method's time against
+    the peers that compute it too, each method with a work count against the record that
+    is the time reference (the Explainer's), and the peak memory of the methods run at
+    several work counts, largest against smallest."""
+    records = {r.key: r for r in method_records()}
+    reference = next((r for r in records.values() if r.time_reference), None)
     lines = []
     for model in dict.fromkeys(r.model for r in rows):
-        by = {r.method: r for r in rows if r.model == model}
-        gradcam = by.get("Grad-CAM")
-        for peer in ("Captum LayerGradCam + interpolate", "pytorch-grad-cam GradCAM"):
-            if gradcam and peer in by:
-                ratio = gradcam.seconds_per_image / by[peer].seconds_per_image
-                lines.append(f"{model}: Grad-CAM time / {peer} time = {ratio:.2f}")
-        explainer = by.get("Explainer")
-        for name, r in by.items():
-            if explainer and (name.startswith("RISE") or name == "FGVis"):
+        mine = [r for r in rows if r.model == model]
+        own = {r.key: r for r in mine if r.key in records and r.note != "peer" and r.work is None}
+        for peer in (r for r in mine if r.note == "peer" and r.key in own):
+            ratio = own[peer.key].seconds_per_image / peer.seconds_per_image
+            lines.append(f"{model}: {own[peer.key].method} time / {peer.method} time = {ratio:.2f}")
+        base = own.get(reference.key) if reference is not None else None
+        for r in mine:
+            if (
+                base is not None
+                and r.key in records
+                and records[r.key].work_arg
+                and r.note != "peer"
+            ):
                 lines.append(
-                    f"{model}: {name} / Explainer per image = {r.seconds_per_image / explainer.seconds_per_image:.0f}x"
+                    f"{model}: {r.method} / {base.method} per image = "
+                    f"{r.seconds_per_image / base.seconds_per_image:.0f}x"
                 )
-        rise = {n: r for n, r in by.items() if n.startswith("RISE (")}
-        if "RISE (1000 masks)" in rise and "RISE (8000 masks)" in rise:
-            a, b = (
-                rise["RISE (1000 masks)"].peak_memory_mb,
-                rise["RISE (8000 masks)"].peak_memory_mb,
-            )
-            lines.append(f"{model}: RISE peak memory 8000 vs 1000 masks: {b:.1f} MB vs {a:.1f} MB")
+        scaled: dict[str, list[BenchmarkRow]] = {}
+        for r in mine:
+            if r.work is not None:
+                scaled.setdefault(r.key, []).append(r)
+        for group in scaled.values():
+            low, high = min(group, key=lambda r: r.work), max(group, key=lambda r: r.work)
+            if high.work != low.work:
+                lines.append(
+                    f"{model}: {records[high.key].name} peak memory {high.work} vs {low.work} "
+                    f"{records[high.key].unit}: {high.peak_memory_mb:.1f} MB vs "
+                    f"{low.peak_memory_mb:.1f} MB"
+                )
     return lines
 
 

@@ -1,13 +1,14 @@
 """The demo, the package's main job: every method on fresh synthetic images, side by side.
 
 With the shipped classifier and Explainer, explain a batch of images the models never
-saw with all six methods, score every map against the pixel-exact ground truth, and
-write the figures, the table and ``report.html``.
+saw with every registered method, score every map against the pixel-exact ground truth as
+``evaluate`` scores a batch, and write the figures, the table and ``report.html``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,25 +19,26 @@ from tqdm.auto import tqdm
 
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, Normalization, collate_items
 from captum_explainer.data.factory import GENERATED
-from captum_explainer.evaluation.catalogue import (
-    MethodSpec,
-    default_methods,
-    method_records,
-    record_explain,
-)
-from captum_explainer.evaluation.run import (
+from captum_explainer.evaluation.aggregate import AVERAGING_NOTE, method_row
+from captum_explainer.evaluation.comparison import ComparisonResult
+from captum_explainer.evaluation.controls import (
     MASK_ONLY_MIN_MASKS,
-    ComparisonResult,
-    compare,
     mask_only_checks,
     mask_only_columns,
-    score_faithfulness,
+)
+from captum_explainer.evaluation.faithfulness import score_batch
+from captum_explainer.evaluation.registry import (
+    MethodSpec,
+    Models,
+    build_methods,
+    method_records,
+    record_explain,
+    records_with,
+    time_reference,
 )
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
-from captum_explainer.files import check_output_folder
 from captum_explainer.metrics import (
-    ROAD_FRACTIONS,
     random_maps,
     undesirable_recovery,
 )
@@ -47,6 +49,7 @@ from captum_explainer.metrics.randomization import (
     model_randomization_all,
 )
 from captum_explainer.models import pretrained
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import (
     causal_curves_figure,
@@ -73,7 +76,7 @@ class DemoMeasurements:
     sanity: list[dict[str, Any]] = field(default_factory=list)
 
 
-def measure(
+def measure_demo(
     classifier: nn.Module,
     methods: list[MethodSpec],
     images: torch.Tensor,
@@ -85,9 +88,10 @@ def measure(
     normalization: Normalization = SYNTHETIC_NORMALIZATION,
     road: bool = False,
 ) -> DemoMeasurements:
-    """Run every method, then the faithfulness games with their controls (and ROAD where
-    ``road``), class specificity and recovery, all read with the classifier's ``score``
-    (``"sigmoid"`` or ``"softmax"``)."""
+    """Score every method on the demo's images as ``evaluate`` scores a batch
+    (:func:`~captum_explainer.evaluation.faithfulness.score_batch`, rows by the one aggregation,
+    :func:`~captum_explainer.evaluation.aggregate.method_row`), then undesirable-pixel
+    recovery and the sanity checks, all read with the classifier's ``score``."""
     bar = tqdm(total=len(methods) + 3, desc="demo", disable=not progress)
     running: list[str] = []
 
@@ -99,17 +103,18 @@ def measure(
         running[:] = [name]
         bar.set_postfix_str(name)
 
-    result = compare(methods, images, labels, segmentation, progress=announce)
-    announce("deletion/insertion, class specificity")
-    faithfulness = score_faithfulness(
-        classifier,
+    result, faithfulness = score_batch(
         methods,
-        result,
-        score,
+        classifier,
+        images,
+        labels,
+        segmentation,
+        score=score,
         canvas=canvas,
-        road_fractions=ROAD_FRACTIONS if road else None,
-        controls=True,
+        road=road,
+        progress=lambda name: announce(name),
     )
+    announce("deletion/insertion, class specificity")
     checks = mask_only_checks(
         faithfulness.shapes,
         result.pair_classes,
@@ -117,12 +122,14 @@ def measure(
         faithfulness.truth_shapes,
     )
     rows = [
-        {
-            "method": name,
-            **{k: float(v.mean()) for k, v in faithfulness.per_pair[name].items()},
-            **{k: float(v.mean()) for k, v in faithfulness.per_image[name].items()},
+        method_row(
+            name,
+            faithfulness.per_image[name],
+            faithfulness.per_pair[name],
+            result.pair_classes,
+            result.labels.shape[1],
             **mask_only_columns(checks, name),
-        }
+        )
         for name in faithfulness.per_pair
     ]
     announce("undesirable-pixel recovery")
@@ -168,14 +175,16 @@ def _sanity(
         for check in results
     ]
     names = [m.name for m in result.methods]
-    every = result["Explainer"].class_maps if "Explainer" in names else None
-    if every is not None and result.images.shape[0] >= 2:
+    for record in records_with("leakage_check"):
+        every = result[record.name].class_maps if record.name in names else None
+        if every is None or result.images.shape[0] < 2:
+            continue
         # One mask per image (its first class), so that "another image" is another image.
         masks = every[torch.arange(len(first)), first.to(every.device)][:, None].clamp(0, 1)
         check = leakage(classifier, masks, result.images, first, score)
         rows.append(
             {
-                "method": "Explainer",
+                "method": record.name,
                 "check": "leakage (shape share)",
                 "value": check.shape_share,
                 "verdict": "pass" if check.shape_share < LEAKAGE_THRESHOLD else "FAIL",
@@ -200,6 +209,7 @@ def run_demo(
     world: str = "synthetic",
     image_size: int | None = None,
     amortized: nn.Module | None = None,
+    networks: Mapping[str, nn.Module] | None = None,
 ) -> Path:
     """Explain ``n_images`` fresh images of a generated world with every method and write the
     report.
@@ -211,10 +221,13 @@ def run_demo(
             random masks of RISE and undesirable pixels.
         device: torch device.
         progress: show progress bars.
-        amortized: the network that predicts ``classifier``'s RISE maps (amortized RISE's
-            column; default with the shipped classifier: the shipped one, else no column).
-        classifier, explainer: default the shipped synthetic ones (give both for another
-            world, e.g. the ResNet-18 and its Explainer of docs/real-objects.md).
+        networks: the methods' own trained networks by key (``"explainer"``,
+            ``"amortized-rise"``, a plug-in's); with the shipped classifier, the shipped ones
+            where none is given. A method whose network is missing has no column.
+        classifier: default the shipped synthetic one (for another world give it with its
+            Explainer, e.g. the ResNet-18 of docs/real-objects.md).
+        explainer, amortized: shorthands for ``networks["explainer"]`` and
+            ``networks["amortized-rise"]``.
         settings: per record key, ``attribute`` arguments replacing the ``demo`` preset's.
         score: how the classifier's logits become the scores the methods explain and the
             faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
@@ -247,25 +260,29 @@ def run_demo(
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
     device = torch.device(device)
-    if world != "synthetic" and (classifier is None or explainer is None):
+    given = dict(networks or {})
+    for key, network in (("explainer", explainer), ("amortized-rise", amortized)):
+        if network is not None:
+            given.setdefault(key, network)
+    if world != "synthetic" and (classifier is None or "explainer" not in given):
         raise ValueError(
             f"world {world!r} needs its classifier and Explainer (--classifier, --explainer)"
         )
-    if classifier is None and amortized is None:
-        amortized = pretrained.synthetic_amortized_rise()
+    if classifier is None:  # the shipped classifier: the shipped networks where none is given
+        for record in method_records():
+            if record.network is not None and record.shipped_network is not None:
+                given.setdefault(record.network, record.shipped_network(device))
     classifier = (classifier or pretrained.synthetic_classifier()).to(device).eval()
-    explainer = (explainer or pretrained.synthetic_explainer()).to(device).eval()
-    amortized = amortized.to(device).eval() if amortized is not None else None
+    given = {key: network.to(device).eval() for key, network in given.items()}
     kind, default_size, normalization = GENERATED[world]
     size = image_size or default_size
     data = kind(n_images, image_size=size, seed=10_000 + seed, split="test")
     images, labels, segmentation = (
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
     )
-    methods = default_methods(
-        classifier, explainer, normalization, seed, settings, score=score, amortized=amortized
-    )
-    measured = measure(
+    models = Models(classifier, normalization=normalization, score=score, networks=given)
+    methods = build_methods(models, None, "demo", seed, settings)
+    measured = measure_demo(
         classifier,
         methods,
         images,
@@ -292,10 +309,11 @@ def run_demo(
         f"deletion curve ends; canvas_score its score on insertion's {canvas!r} canvas, where "
         f"every insertion curve starts.",
         "Beside them, the sharpness control: the same games on each map blurred to "
-        "Grad-CAM's smoothness (the *_blurred columns). The mask-only check (can a mask's "
+        "the blur reference's smoothness (the *_blurred columns). The mask-only check (can a mask's "
         f"shape alone tell its class?) needs at least {MASK_ONLY_MIN_MASKS} (image, class) "
         "pairs to say anything; with fewer it is left out here: run captum-explainer "
         "evaluate on more images.",
+        AVERAGING_NOTE,
         *(f"Warning: {w}." for w in measured.warnings),
     ]
     return _write(out, measured, list(data.classes), notes, normalization, self_contained)
@@ -377,6 +395,7 @@ def _write(
         },
         captions=captions,
         self_contained=self_contained,
+        time_reference=time_reference(),
     )
 
 
@@ -384,14 +403,17 @@ def _recovery_rows(
     classifier: nn.Module, result: ComparisonResult, score: str
 ) -> list[dict[str, Any]]:
     images = result.images[result.pair_images]
+    names = [m.name for m in result.methods]
+    checked = [r.name for r in records_with("recovery_check") if r.name in names]
+    if not checked:
+        return []
     rows = []
-    reference = random_maps(result["Undesirable pixels"].pair_maps, seed=0)
-    for name, maps in (
-        ("Undesirable pixels", result["Undesirable pixels"].pair_maps),
-        ("random map", reference),
-    ):
+    # One random reference, shaped like the first checked method's maps.
+    maps = {name: result[name].pair_maps for name in checked}
+    maps["random map"] = random_maps(maps[checked[0]], seed=0)
+    for name, pair_maps in maps.items():
         for q, values in undesirable_recovery(
-            classifier, images, maps, result.pair_classes, score=score
+            classifier, images, pair_maps, result.pair_classes, score=score
         ).items():
             rows.append({"map": name, "removed_fraction": q, **values})
     return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,11 @@ from torch import nn
 from captum_explainer.data._transforms import image_file_to_tensor
 from captum_explainer.data.types import Normalization
 from captum_explainer.data.user_images import IMAGE_SUFFIXES, image_files
-from captum_explainer.evaluation.catalogue import Models, method_record
-from captum_explainer.files import atomic_write, check_output_folder
+from captum_explainer.evaluation.registry import Models, method_record
 from captum_explainer.machine import check_device
 from captum_explainer.maps import to_pixel_map
 from captum_explainer.models.user import check_channels
+from captum_explainer.output_files import atomic_write, check_output_folder
 from captum_explainer.report.figures import visualize_attribution
 from captum_explainer.scores import score_for_task
 
@@ -135,6 +135,7 @@ def explain_files(
     amortized: nn.Module | None = None,
     strict: bool = False,
     unreadable: Callable[[Path, str], None] | None = None,
+    networks: Mapping[str, nn.Module] | None = None,
 ) -> list[Path]:
     """Explain each image for ``target`` with ``method``; write ``NAME_METHOD_CLASS.npy``
     (the ``(H, W)`` map) and ``.png`` (its overlay) into ``out``.
@@ -144,16 +145,20 @@ def explain_files(
             its layout; files that are not images are skipped, each reported by ``skipped``).
         classifier: the model; meta: its checkpoint's metadata (classes, image size,
             normalisation); explainer: needed for ``method="explainer"``.
-        method: a method's record key (:func:`~captum_explainer.evaluation.catalogue.method_keys`).
+        method: a method's record key (:func:`~captum_explainer.evaluation.registry.method_keys`).
         target: class name or index; ``None`` explains each image's top-1 prediction.
         recursive: walk subfolders too.
         batch_size: images explained together (every image is resized to the classifier's
             side, so any images batch together).
-        amortized: the amortized RISE network, for ``method="amortized-rise"``.
+        amortized: the amortized RISE network, for ``method="amortized-rise"``
+            (shorthand for ``networks["amortized-rise"]``, as ``explainer`` is for
+            ``networks["explainer"]``).
         strict: stop at the first image that cannot be read (a ``ValueError`` naming it)
             instead of explaining the others.
         unreadable: with ``strict=False``, called with each unreadable image and why
             (default: a warning each); those images are left out.
+        networks: the methods' own trained networks by key (the method's record names
+            the key it needs).
 
     Returns:
         The files written. Named files that do not exist, an unknown ``target`` and a
@@ -196,7 +201,9 @@ def explain_files(
     report = unreadable or _warn_unreadable
     score = score_for_task(meta.get("task", "multilabel"))
     record = method_record(method)
-    models = Models(classifier, explainer, normalization, score, amortized=amortized)
+    models = Models(
+        classifier, explainer, normalization, score, amortized=amortized, networks=networks
+    )
     spec = record.spec(models, "demo", seed)
     written: list[Path] = []
     size, failed, checked = int(meta["image_size"][0]), [], False

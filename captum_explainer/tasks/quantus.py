@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from captum_explainer.data.types import Normalization
-from captum_explainer.evaluation.catalogue import method_record, record_explain
+from captum_explainer.evaluation.registry import method_record, record_explain
 
 #: What the bridge says when a method whose maps do not come from the classifier is handed a
 #: second model, as Quantus's model-randomisation metrics (MPRT, ...) do.
@@ -48,7 +48,7 @@ def quantus_explain_func(
     """``explain_func(model, inputs, targets, **kwargs) -> np.ndarray`` for Quantus.
 
     Args:
-        method: a method's record key (:func:`~captum_explainer.evaluation.catalogue.method_keys`).
+        method: a method's record key (:func:`~captum_explainer.evaluation.registry.method_keys`).
         normalization: the model's input normalisation (FGVis's black reference).
         explainer: the trained Explainer network, for ``method="explainer"``.
         settings: ``attribute`` keyword arguments replacing the preset's.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,14 @@ from torch import nn
 
 from captum_explainer.data import Normalization, collate_items
 from captum_explainer.data.loading import evaluable_indices
-from captum_explainer.evaluation.catalogue import (
+from captum_explainer.evaluation.registry import (
+    default_sanity_keys,
     model_dependent_record,
     record_explain,
     work_overrides,
 )
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, train_explainer
-from captum_explainer.files import check_output_folder
 from captum_explainer.metrics import mask_scores
 from captum_explainer.metrics.randomization import (
     PASS_THRESHOLD,
@@ -32,7 +32,8 @@ from captum_explainer.metrics.randomization import (
     randomize_,
     similarities,
 )
-from captum_explainer.models.registry import load_explainer
+from captum_explainer.models.loading import load_explainer
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import randomization_figure
 from captum_explainer.tasks.setup import set_up
@@ -40,7 +41,7 @@ from captum_explainer.tasks.setup import set_up
 
 def run_sanity(
     out: str | Path,
-    methods: Sequence[str] = ("gradcam", "integrated-gradients", "rise"),
+    methods: Sequence[str] | None = None,
     classifier: str | Path | None = None,
     dataset: str = "synthetic",
     root: str | Path | None = None,
@@ -53,10 +54,17 @@ def run_sanity(
     device: str = "cpu",
     self_contained: bool = False,
     explainer_steps: int = 0,
+    work: Mapping[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], Path]:
     """Model randomisation and the random-logit check for each method on ``n_images``
     images (their first labelled class), written as a report into ``out``; with
     ``explainer_steps > 0`` also :func:`explainer_randomization` with that budget.
+
+    ``methods``: record keys of model-dependent methods (default: :func:`~captum_explainer.
+    evaluation.registry.default_sanity_keys`, every model-dependent record not too slow for
+    the checks). ``work``: work counts by keyword (``{"n_masks": 500}``) for every method
+    that has one; ``rise_masks`` and ``fgvis_iterations`` are 0.3's spelling of
+    ``n_masks`` and ``n_iter``.
 
     Returns:
         ``(verdict rows, report path)``.
@@ -78,8 +86,10 @@ def run_sanity(
     indices = evaluable_indices(data.val, n_images)
     images, labels, segmentation = collate_items([data.val[i] for i in indices])
     images, targets = images.to(device), labels.float().argmax(1).to(device)
-    overrides = work_overrides(n_masks=rise_masks, n_iter=fgvis_iterations)
-    records = [model_dependent_record(key) for key in methods]
+    counts = {"n_masks": rise_masks, "n_iter": fgvis_iterations, **(work or {})}
+    overrides = work_overrides(**counts)
+    keys = default_sanity_keys() if methods is None else methods
+    records = [model_dependent_record(key) for key in keys]
     explains = {
         r.name: record_explain(
             r, normalization, "sanity", score, seed, overrides=overrides.get(r.key)

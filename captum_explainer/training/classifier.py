@@ -15,10 +15,10 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from captum_explainer.data import Normalization, SyntheticScenes, collate_items
 from captum_explainer.data.factory import make_datasets
 from captum_explainer.data.loading import check_not_empty
-from captum_explainer.files import check_output_folder
 from captum_explainer.metrics.classification import mean_average_precision
 from captum_explainer.models.inference import autocast, check_precision
-from captum_explainer.models.registry import build_classifier, load_weights
+from captum_explainer.models.loading import build_classifier, load_weights
+from captum_explainer.output_files import check_output_folder
 from captum_explainer.training.loop import (
     FitConfig,
     Trainer,

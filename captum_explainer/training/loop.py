@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from captum_explainer._version import __version__
 from captum_explainer.checkpoint import load_checkpoint, load_state_dict_checked, save_checkpoint
-from captum_explainer.files import atomic_write, check_output_folder
+from captum_explainer.output_files import atomic_write, check_output_folder
 
 #: ``step(batch, train)`` returns named loss terms; ``"loss"`` is the one optimised.
 StepFn = Callable[[Any, bool], Mapping[str, torch.Tensor]]
