@@ -8,8 +8,8 @@ from captum_explainer.checkpoint import (
     load_state_dict_checked,
     save_checkpoint,
 )
-from captum_explainer.output_files import atomic_write
 from captum_explainer.models import SmallCNN, load_classifier
+from captum_explainer.output_files import atomic_write
 
 
 def test_round_trip_and_kind(tmp_path):

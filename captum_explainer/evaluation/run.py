@@ -9,6 +9,7 @@ from typing import Any
 
 from captum_explainer.evaluation import aggregate, comparison, controls, faithfulness
 
+
 def __getattr__(name: str) -> Any:
     target = name
     for module in (comparison, faithfulness, controls, aggregate):
