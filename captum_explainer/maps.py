@@ -1,8 +1,9 @@
 """Tensor helpers for maps, below every method, metric and figure: one value per pixel
 (:func:`to_pixel_map`), a per-pixel map back to the input's shape for Captum's metrics
-(:func:`expand_to_input`), an image for plotting (:func:`to_numpy_image`), and the max over
+(:func:`expand_to_input`), an image for plotting (:func:`to_numpy_image`), the max over
 chosen classes (:func:`max_over_classes`) that the Explainer's loss, its attribution and the
-metrics share."""
+metrics share, and the package's one rule for bringing maps to [0, 1] (:func:`scale_maps`)
+and merging an image's class maps (:func:`merge_class_maps`)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,57 @@ def max_over_classes(values: torch.Tensor, chosen: torch.Tensor, empty: float) -
     merged = values.masked_fill(~chosen[:, :, None, None], lowest).amax(1, keepdim=True)
     none = ~chosen.any(1)[:, None, None, None]
     return torch.where(none, torch.full_like(merged, empty), merged)
+
+
+#: How maps are brought to [0, 1] before mask scores, pointing games and figures.
+SCALE_RULES = ("minmax", "max", "none")
+
+
+def scale_maps(maps: torch.Tensor, rule: str = "minmax") -> torch.Tensor:
+    """Bring maps ``(N, 1, H, W)`` (or ``(N, K, H, W)``, each map alone) to [0, 1].
+
+    The one rule of the package, applied before every mask score, pointing game and figure:
+
+    - ``"minmax"`` (saliency maps on arbitrary scales: Grad-CAM, RISE, Integrated
+      Gradients, undesirable pixels): ``(m - min) / (max - min)`` per map, so a map with an
+      offset (RISE's sit at about two thirds of their maximum everywhere) spans [0, 1]
+      like any other; a constant map becomes all zero.
+    - ``"none"`` (maps that are masks, whose values mean something: the Explainer, FGVis):
+      clamped to [0, 1] only.
+    - ``"max"``: negative values to 0, then divided by the map's maximum (an all-zero map
+      stays zero). The package's rule before version 0.2, kept by name for comparison.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import scale_maps
+        >>> maps = torch.tensor([[[[-8.0, 0.0], [4.0, 8.0]]]])
+        >>> scale_maps(maps).flatten().tolist()
+        [0.0, 0.5, 0.75, 1.0]
+        >>> scale_maps(maps, rule="max").flatten().tolist()
+        [0.0, 0.0, 0.5, 1.0]
+    """
+    if rule == "none":
+        return maps.clamp(0, 1)
+    flat = maps.flatten(2)
+    if rule == "minmax":
+        low = flat.amin(2)[..., None, None]
+        span = (flat.amax(2)[..., None, None] - low).clamp(min=1e-12)
+        return ((maps - low) / span).clamp(0, 1)
+    if rule == "max":
+        positive = maps.clamp(min=0)
+        peak = positive.flatten(2).amax(2).clamp(min=1e-12)
+        return positive / peak[..., None, None]
+    raise ValueError(f"rule must be one of {list(SCALE_RULES)}, got {rule!r}")
+
+
+def merge_class_maps(class_maps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per image, the max over the labelled classes' maps: ``(N, K, H, W) -> (N, 1, H, W)``.
+
+    Example:
+        >>> import torch
+        >>> from captum_explainer.metrics import merge_class_maps
+        >>> class_maps = torch.tensor([[[[0.9]], [[0.2]], [[0.5]]]])  # 1 image, 3 classes, 1 x 1
+        >>> merge_class_maps(class_maps, labels=torch.tensor([[0, 1, 1]])).flatten().tolist()
+        [0.5]
+    """
+    return max_over_classes(class_maps, labels, empty=0.0)

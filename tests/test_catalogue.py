@@ -144,3 +144,12 @@ def test_the_ranking_games_read_a_methods_ranking_map():
     assert torch.allclose(games.curves["ramp, ranked flipped"].deletion, expected.deletion)
     assert not torch.allclose(games.curves["ramp"].deletion, expected.deletion)
     assert method_record("explainer").ranking == {"output": "logits"}
+
+
+def test_the_method_pages_are_the_records():
+    """The docs' table of contents lists docs/methods/* (a glob, no hand list): every page
+    there is a record's, and every record has one."""
+    pages = {path.stem for path in (DOCS / "methods").glob("*.md")}
+    assert pages == {record.key for record in method_records()}
+    contents = (DOCS / "contents.rst").read_text()
+    assert ":glob:" in contents and "methods/*" in contents

@@ -15,7 +15,8 @@ from captum_explainer.cli import main
 from captum_explainer.data import SyntheticScenes
 
 # The engine's module (the package exports its `evaluate` function under the same name).
-evaluation_engine = importlib.import_module("captum_explainer.evaluation.evaluate")
+# The batch scoring every evaluation batch goes through (evaluation.faithfulness.score_batch).
+evaluation_engine = importlib.import_module("captum_explainer.evaluation.faithfulness")
 
 FAST = ["--rise-masks", "40", "--fgvis-iterations", "3", "--no-progress"]
 

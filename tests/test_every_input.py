@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_explain_folder import _png  # a synthetic scene saved as a PNG
 
 from captum_explainer.checkpoint import load_checkpoint
 from captum_explainer.cli import build_parser, main
@@ -40,13 +41,6 @@ from captum_explainer.tasks.benchmark import save_rows
 from captum_explainer.tasks.explain import explain_files
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-
-
-def _png(path, index=0, size=64):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image, _, _ = SyntheticScenes(4, image_size=size, split="test", seed=5).render(index)
-    Image.fromarray((image * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def _files(folder):

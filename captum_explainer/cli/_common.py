@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from captum_explainer.data.factory import DATASETS
-from captum_explainer.evaluation.registry import method_records
+from captum_explainer.evaluation.registry import method_records, refuse_unknown, with_shorthands
 from captum_explainer.explainer.loss import TASKS
 from captum_explainer.metrics import CANVASES
 from captum_explainer.models.inference import PRECISIONS
@@ -102,10 +102,7 @@ def network_options(args: argparse.Namespace) -> dict[str, Path]:
     """The networks the options name, key -> checkpoint (``--network KEY=PATH``, and the
     shorthands ``--explainer`` and ``--amortized``)."""
     paths = {key: Path(value) for key, value in parse_pairs(args.network, "--network").items()}
-    for key, value in (("explainer", args.explainer), ("amortized-rise", args.amortized)):
-        if value is not None:
-            paths.setdefault(key, value)
-    return paths
+    return with_shorthands(paths, args.explainer, args.amortized)
 
 
 def add_work(parser: argparse.ArgumentParser) -> None:
@@ -143,13 +140,7 @@ def work_options(args: argparse.Namespace) -> dict[str, int]:
     if bad:
         key = next(iter(bad))
         raise ValueError(f"--work {key}={bad[key]!r}: a work count must be an integer >= 1")
-    known = {r.work_arg for r in method_records() if r.work_arg}
-    unknown = [k for k in work if k not in known]
-    if unknown:
-        raise ValueError(
-            f"--work {unknown[0]}: no method counts its work by {unknown[0]!r}; they count "
-            f"{sorted(known)}"
-        )
+    refuse_unknown(list(work), [r.work_arg for r in method_records() if r.work_arg], "--work")
     return work
 
 

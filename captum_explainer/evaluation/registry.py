@@ -89,6 +89,25 @@ class MethodSpec:
     ranking: dict[str, Any] | None = None
 
 
+def with_shorthands(
+    networks: Mapping[str, Any] | None, explainer: Any = None, amortized: Any = None
+) -> dict[str, Any]:
+    """``networks`` (key -> network or checkpoint path) with 0.3's two shorthands folded in:
+    ``explainer`` is ``networks["explainer"]``, ``amortized`` ``networks["amortized-rise"]``
+    (a key given in ``networks`` wins).
+
+    Example:
+        >>> from captum_explainer.evaluation.registry import with_shorthands
+        >>> with_shorthands({"mine": "a.pt"}, explainer="b.pt")
+        {'mine': 'a.pt', 'explainer': 'b.pt'}
+    """
+    merged = dict(networks or {})
+    for key, network in (("explainer", explainer), ("amortized-rise", amortized)):
+        if network is not None:
+            merged.setdefault(key, network)
+    return merged
+
+
 @dataclass(frozen=True, init=False)
 class Models:
     """What a record builds its method from.
@@ -131,10 +150,7 @@ class Models:
         amortized: nn.Module | None = None,
         networks: Mapping[str, nn.Module | None] | None = None,
     ) -> None:
-        merged = dict(networks or {})
-        for key, network in (("explainer", explainer), ("amortized-rise", amortized)):
-            if network is not None:
-                merged.setdefault(key, network)
+        merged = with_shorthands(networks, explainer, amortized)
         object.__setattr__(self, "classifier", classifier)
         object.__setattr__(self, "normalization", normalization)
         object.__setattr__(self, "score", score)
@@ -161,6 +177,17 @@ class Models:
         where given, else left to the method)."""
         return resolve_layer(self.classifier, self.layer, images)
 
+
+#: The traits a record hands to the :class:`MethodSpec` it builds.
+SPEC_TRAITS = (
+    "scale",
+    "reduction",
+    "all_classes",
+    "labels_as",
+    "per_class",
+    "specificity",
+    "ranking",
+)
 
 #: ``(models, images, target, kwargs) -> BarePasses``: the model passes a method cannot
 #: avoid, which the benchmark times beside it (its own trained network, where it has one,
@@ -345,17 +372,13 @@ class MethodRecord:
         """The method built for ``models`` with the ``preset``'s settings (a ``ValueError``
         where ``models`` lack what it needs, :meth:`check_models`)."""
         self.check_models(models)
+        traits = {name: getattr(self, name) for name in SPEC_TRAITS}
+        traits["ranking"] = dict(self.ranking) if self.ranking is not None else None
         return MethodSpec(
             self.name,
             self.build(models),
             self.settings(preset, seed, **(overrides or {})),
-            scale=self.scale,
-            reduction=self.reduction,
-            all_classes=self.all_classes,
-            labels_as=self.labels_as,
-            per_class=self.per_class,
-            specificity=self.specificity,
-            ranking=dict(self.ranking) if self.ranking is not None else None,
+            **traits,
         )
 
 
@@ -424,6 +447,16 @@ def records_with(trait: str) -> tuple[MethodRecord, ...]:
         ['gradcam']
     """
     return tuple(r for r in method_records() if getattr(r, trait))
+
+
+def refuse_unknown(keys: Sequence[str], known: Sequence[str], what: str) -> None:
+    """A ``ValueError`` naming the first of ``keys`` that is not ``known`` (``what``: the
+    option or argument, ``"--work"``), and what the methods know."""
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise ValueError(
+            f"{what} {unknown[0]!r}: no registered method uses it; they use {sorted(known)}"
+        )
 
 
 def time_reference() -> str | None:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from captum_explainer.attr._masks import auto_batch, mask_batches
+from captum_explainer.models.inference import like_network
 
 
 def timed(fn: Callable[[], Any], device: torch.device | str = "cpu") -> tuple[Any, float]:
@@ -267,3 +268,11 @@ def mask_passes(classifier: nn.Module, images: torch.Tensor, kwargs: dict[str, A
         f"baseline: {count} x {images.shape[0]} image forwards, {per_pass} x "
         f"{images.shape[0]} per pass",
     )
+
+
+def network_passes(network: nn.Module, images: torch.Tensor, what: str) -> BarePasses:
+    """The bare pass of a method that is one forward of its own trained network: that
+    forward on the input in the network's own memory layout (the copy into it, and the maps'
+    copy back to the standard layout, are the method's overhead)."""
+    (images,) = like_network(network, (images,))
+    return BarePasses(forward_passes(network, images, 1), f"baseline: 1 {what} forward")

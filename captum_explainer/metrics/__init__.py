@@ -6,7 +6,7 @@
   localisation);
 - :mod:`.faithfulness`: maps against the model (saliency metric, deletion and insertion,
   class specificity, undesirable-pixel recovery);
-- :mod:`.debiased_removal`: ROAD, removal with noisy linear imputation (MoRF and LeRF curves);
+- :mod:`.road`: ROAD, removal with noisy linear imputation (MoRF and LeRF curves);
 - :mod:`.controls`: the controls beside a faithfulness score: does a mask's shape alone give its
   class away (the mask-only check), what does sharpness alone change (the blur-matched maps);
 - :mod:`.classification`: the classifier's own accuracy (average precision).
@@ -18,12 +18,6 @@ from captum_explainer.metrics.controls import (
     blur_to_match,
     mask_only_check,
     roughness,
-)
-from captum_explainer.metrics.debiased_removal import (
-    ROAD_FRACTIONS,
-    RoadCurves,
-    noisy_linear_imputation,
-    road,
 )
 from captum_explainer.metrics.faithfulness import (
     CANVASES,
@@ -58,6 +52,12 @@ from captum_explainer.metrics.per_class import (
     PAIR_SCORES,
     class_mask_scores,
     scale_class_maps,
+)
+from captum_explainer.metrics.road import (
+    ROAD_FRACTIONS,
+    RoadCurves,
+    noisy_linear_imputation,
+    road,
 )
 
 __all__ = [

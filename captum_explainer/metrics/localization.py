@@ -1,4 +1,6 @@
 """Localisation against ground truth: pointing games and the Explainer paper's mask scores.
+(How maps are scaled and merged before them lives with the other map helpers, in
+:mod:`captum_explainer.maps`.)
 
 Every function works on a whole batch at once. Segmentations follow the package's
 convention (0 background, ``k + 1`` class ``k``, 255 void); void pixels are left out of
@@ -10,64 +12,10 @@ from __future__ import annotations
 import torch
 
 from captum_explainer.data.types import BOUNDARY_LABEL
-from captum_explainer.maps import max_over_classes
+from captum_explainer.maps import SCALE_RULES, merge_class_maps, scale_maps  # noqa: F401
 
 F1_THRESHOLDS = (0.25, 0.5, 0.75)
 IOU_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
-
-
-#: How maps are brought to [0, 1] before mask scores, pointing games and figures.
-SCALE_RULES = ("minmax", "max", "none")
-
-
-def scale_maps(maps: torch.Tensor, rule: str = "minmax") -> torch.Tensor:
-    """Bring maps ``(N, 1, H, W)`` (or ``(N, K, H, W)``, each map alone) to [0, 1].
-
-    The one rule of the package, applied before every mask score, pointing game and figure:
-
-    - ``"minmax"`` (saliency maps on arbitrary scales: Grad-CAM, RISE, Integrated
-      Gradients, undesirable pixels): ``(m - min) / (max - min)`` per map, so a map with an
-      offset (RISE's sit at about two thirds of their maximum everywhere) spans [0, 1]
-      like any other; a constant map becomes all zero.
-    - ``"none"`` (maps that are masks, whose values mean something: the Explainer, FGVis):
-      clamped to [0, 1] only.
-    - ``"max"``: negative values to 0, then divided by the map's maximum (an all-zero map
-      stays zero). The package's rule before version 0.2, kept by name for comparison.
-
-    Example:
-        >>> import torch
-        >>> from captum_explainer.metrics import scale_maps
-        >>> maps = torch.tensor([[[[-8.0, 0.0], [4.0, 8.0]]]])
-        >>> scale_maps(maps).flatten().tolist()
-        [0.0, 0.5, 0.75, 1.0]
-        >>> scale_maps(maps, rule="max").flatten().tolist()
-        [0.0, 0.0, 0.5, 1.0]
-    """
-    if rule == "none":
-        return maps.clamp(0, 1)
-    flat = maps.flatten(2)
-    if rule == "minmax":
-        low = flat.amin(2)[..., None, None]
-        span = (flat.amax(2)[..., None, None] - low).clamp(min=1e-12)
-        return ((maps - low) / span).clamp(0, 1)
-    if rule == "max":
-        positive = maps.clamp(min=0)
-        peak = positive.flatten(2).amax(2).clamp(min=1e-12)
-        return positive / peak[..., None, None]
-    raise ValueError(f"rule must be one of {list(SCALE_RULES)}, got {rule!r}")
-
-
-def merge_class_maps(class_maps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per image, the max over the labelled classes' maps: ``(N, K, H, W) -> (N, 1, H, W)``.
-
-    Example:
-        >>> import torch
-        >>> from captum_explainer.metrics import merge_class_maps
-        >>> class_maps = torch.tensor([[[[0.9]], [[0.2]], [[0.5]]]])  # 1 image, 3 classes, 1 x 1
-        >>> merge_class_maps(class_maps, labels=torch.tensor([[0, 1, 1]])).flatten().tolist()
-        [0.5]
-    """
-    return max_over_classes(class_maps, labels, empty=0.0)
 
 
 def _foreground(segmentation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -35,6 +35,7 @@ from captum_explainer.evaluation.registry import (
     record_explain,
     records_with,
     time_reference,
+    with_shorthands,
 )
 from captum_explainer.explainer.loss import loss_weights
 from captum_explainer.explainer.train import ExplainerTrainingConfig, run_explainer_training
@@ -260,10 +261,7 @@ def run_demo(
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
     device = torch.device(device)
-    given = dict(networks or {})
-    for key, network in (("explainer", explainer), ("amortized-rise", amortized)):
-        if network is not None:
-            given.setdefault(key, network)
+    given = with_shorthands(networks, explainer, amortized)
     if world != "synthetic" and (classifier is None or "explainer" not in given):
         raise ValueError(
             f"world {world!r} needs its classifier and Explainer (--classifier, --explainer)"

@@ -22,6 +22,7 @@ from captum_explainer.evaluation.registry import (
     method_record,
     method_records,
     time_reference,
+    with_shorthands,
     work_overrides,
 )
 from captum_explainer.models.user import OwnClassifier, check_channels
@@ -92,9 +93,7 @@ class EvaluationSettings:
     unreadable: Callable[[Path, str], None] | None = None
 
 
-#: 0.3's keywords of :func:`run_evaluation` and what they became: a network path each, and
-#: a work count each.
-_NETWORK_KEYWORDS = {"explainer": "explainer", "amortized": "amortized-rise"}
+#: 0.3's work-count keywords of :func:`run_evaluation` and the keywords they became.
 _WORK_KEYWORDS = {"rise_masks": "n_masks", "fgvis_iterations": "n_iter"}
 
 
@@ -102,12 +101,12 @@ def evaluation_settings(out: str | Path, **options: Any) -> EvaluationSettings:
     """:class:`EvaluationSettings` from keywords, 0.3's included (``explainer=PATH`` and
     ``amortized=PATH`` go into ``networks``; ``rise_masks`` and ``fgvis_iterations`` into
     ``work`` as ``n_masks`` and ``n_iter``)."""
-    networks = dict(options.pop("networks", None) or {})
+    networks = with_shorthands(
+        options.pop("networks", None),
+        options.pop("explainer", None),
+        options.pop("amortized", None),
+    )
     work = dict(options.pop("work", None) or {})
-    for keyword, key in _NETWORK_KEYWORDS.items():
-        if options.get(keyword) is not None:
-            networks.setdefault(key, options[keyword])
-        options.pop(keyword, None)
     for keyword, key in _WORK_KEYWORDS.items():
         if options.get(keyword) is not None:
             work.setdefault(key, options[keyword])

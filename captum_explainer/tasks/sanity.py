@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from captum_explainer.explainer.train import ExplainerTrainingConfig, train_expl
 from captum_explainer.metrics import mask_scores
 from captum_explainer.metrics.randomization import (
     PASS_THRESHOLD,
+    RandomizationResult,
     model_randomization_all,
     parameterized_layers,
     random_logit,
@@ -36,7 +37,7 @@ from captum_explainer.models.loading import load_explainer
 from captum_explainer.output_files import check_output_folder
 from captum_explainer.report import FigureText, write_report
 from captum_explainer.report.figures import randomization_figure
-from captum_explainer.tasks.setup import set_up
+from captum_explainer.tasks.task_setup import TaskSetup, set_up
 
 
 def run_sanity(
@@ -98,6 +99,53 @@ def run_sanity(
     }
     # Each randomised model is made once and explained by every method.
     results = model_randomization_all(explains, model, images, targets, mode, seed=seed)
+    verdicts = _method_verdicts(results, explains, model, images, targets, setup, mode, seed)
+    explainer_note = "The Explainer's own check was not run (--explainer-steps 0)."
+    if explainer_steps > 0:
+        check = explainer_randomization(
+            model,
+            data.require_train(),
+            data.val,
+            images,
+            targets,
+            data.classes,
+            normalization,
+            segmentation.to(device) if isinstance(segmentation, torch.Tensor) else None,
+            steps=explainer_steps,
+            seed=seed,
+        )
+        verdicts.append(_explainer_verdict(check, explainer_steps))
+        explainer_note = (
+            f"Explainer check ({explainer_steps} steps each, same seed and random "
+            f"initialisation): continuous IoU of the masks against the class's pixels "
+            f"{check.iou_real:.3f} with the classifier, {check.iou_randomised:.3f} with its "
+            f"randomised copy."
+        )
+    notes = [
+        f"{len(indices)} images of {dataset}, each explained for its first labelled class; the "
+        f"classifier's layers randomised {mode}ly from the output down, on a copy.",
+        f"Verdict: a method passes when the rank correlation of its absolute maps with the "
+        f"original ones falls below {PASS_THRESHOLD} once every layer is randomised "
+        f"(independent mode: for at least one layer). The Explainer's masks do not depend on "
+        f"the classifier at run time, so it is checked by training instead.",
+        explainer_note,
+    ]
+    report = _write_report(out, verdicts, results, notes, self_contained)
+    return verdicts, report
+
+
+def _method_verdicts(
+    results: list[RandomizationResult],
+    explains: dict[str, Callable],
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    setup: TaskSetup,
+    mode: str,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """One row per method: its similarity once randomised, the random-logit check, the
+    verdict."""
     verdicts = []
     for result, explain in zip(results, explains.values()):
         logit = random_logit(explain, model, images, targets, len(setup.classes), seed)
@@ -112,51 +160,33 @@ def run_sanity(
                 "verdict": "pass" if result.passed else "FAIL",
             }
         )
-    if explainer_steps > 0:
-        check = explainer_randomization(
-            model,
-            data.require_train(),
-            data.val,
-            images,
-            targets,
-            data.classes,
-            normalization,
-            segmentation.to(device) if isinstance(segmentation, torch.Tensor) else None,
-            steps=explainer_steps,
-            seed=seed,
-        )
-        verdicts.append(
-            {
-                "method": "Explainer",
-                "mode": f"trained {explainer_steps} steps, real vs randomised classifier",
-                "spearman_abs_randomised": check.similarity["spearman_abs"],
-                "ssim_abs_randomised": check.similarity["ssim_abs"],
-                "random_logit_spearman": float("nan"),
-                "verdict": "pass" if check.passed else "FAIL",
-            }
-        )
-        explainer_note = (
-            f"Explainer check ({explainer_steps} steps each, same seed and random "
-            f"initialisation): continuous IoU of the masks against the class's pixels "
-            f"{check.iou_real:.3f} with the classifier, {check.iou_randomised:.3f} with its "
-            f"randomised copy."
-        )
-    else:
-        explainer_note = "The Explainer's own check was not run (--explainer-steps 0)."
-    notes = [
-        f"{len(indices)} images of {dataset}, each explained for its first labelled class; the "
-        f"classifier's layers randomised {mode}ly from the output down, on a copy.",
-        f"Verdict: a method passes when the rank correlation of its absolute maps with the "
-        f"original ones falls below {PASS_THRESHOLD} once every layer is randomised "
-        f"(independent mode: for at least one layer). The Explainer's masks do not depend on "
-        f"the classifier at run time, so it is checked by training instead.",
-        explainer_note,
-    ]
-    figure = randomization_figure(results)
-    report = write_report(
+    return verdicts
+
+
+def _explainer_verdict(check: ExplainerRandomizationResult, steps: int) -> dict[str, Any]:
+    """The Explainer's row: two Explainers trained alike, for the classifier and a
+    randomised copy."""
+    return {
+        "method": "Explainer",
+        "mode": f"trained {steps} steps, real vs randomised classifier",
+        "spearman_abs_randomised": check.similarity["spearman_abs"],
+        "ssim_abs_randomised": check.similarity["ssim_abs"],
+        "random_logit_spearman": float("nan"),
+        "verdict": "pass" if check.passed else "FAIL",
+    }
+
+
+def _write_report(
+    out: str | Path,
+    verdicts: list[dict[str, Any]],
+    results: list[RandomizationResult],
+    notes: list[str],
+    self_contained: bool,
+) -> Path:
+    return write_report(
         out,
         verdicts,
-        {"model_randomization": figure},
+        {"model_randomization": randomization_figure(results)},
         title="captum-explainer sanity checks",
         notes=notes,
         extra_tables={"Similarity after each step": [r for x in results for r in x.rows()]},
@@ -170,7 +200,6 @@ def run_sanity(
         },
         self_contained=self_contained,
     )
-    return verdicts, report
 
 
 @dataclass

@@ -13,7 +13,14 @@ from torch import nn
 
 from captum_explainer.data.factory import DatasetPair, make_datasets
 from captum_explainer.data.types import Normalization
-from captum_explainer.evaluation.registry import MethodRecord, Models, method_record, method_records
+from captum_explainer.evaluation.registry import (
+    MethodRecord,
+    Models,
+    method_record,
+    method_records,
+    refuse_unknown,
+    with_shorthands,
+)
 from captum_explainer.machine import check_device
 from captum_explainer.models.loading import load_classifier
 from captum_explainer.models.pretrained import SYNTHETIC_CLASSIFIER
@@ -45,13 +52,13 @@ class TaskSetup:
 
     @property
     def explainer(self) -> nn.Module | None:
-        """The Explainer, ``networks["explainer"]``, where there is one."""
-        return self.networks.get("explainer")
+        """0.3's ``explainer``: :attr:`Models.explainer` of :meth:`models`."""
+        return self.models().explainer
 
     @property
     def amortized(self) -> nn.Module | None:
-        """The amortized RISE network, ``networks["amortized-rise"]``, where there is one."""
-        return self.networks.get("amortized-rise")
+        """0.3's ``amortized``: :attr:`Models.amortized` of :meth:`models`."""
+        return self.models().amortized
 
     def as_meta(self) -> dict[str, Any]:
         """What a classifier checkpoint's metadata says of it (classes, image size,
@@ -106,17 +113,8 @@ def network_paths(
     """One mapping of network paths from ``networks`` and 0.3's two shorthands (``explainer``
     is ``networks["explainer"]``, ``amortized`` ``networks["amortized-rise"]``); an unknown
     key is a ``ValueError`` naming the keys the records know."""
-    paths = dict(networks or {})
-    for key, path in (("explainer", explainer), ("amortized-rise", amortized)):
-        if path is not None:
-            paths.setdefault(key, path)
-    known = {r.network for r in method_records() if r.network is not None}
-    unknown = [key for key in paths if key not in known]
-    if unknown:
-        raise ValueError(
-            f"networks: no method uses a network {unknown[0]!r}; the methods' networks are "
-            f"{sorted(known)}"
-        )
+    paths = with_shorthands(networks, explainer, amortized)
+    refuse_unknown(list(paths), [r.network for r in method_records() if r.network], "networks")
     return paths
 
 

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-
 from captum_explainer.attr import AmortizedAttribution
-from captum_explainer.evaluation.registry import MethodRecord, Models, register_method
-from captum_explainer.evaluation.timing import BarePasses, forward_passes
-from captum_explainer.models.inference import like_network
+from captum_explainer.evaluation.registry import MethodRecord, register_method
+from captum_explainer.evaluation.timing import network_passes
 from captum_explainer.models.loading import load_amortized
 from captum_explainer.models.pretrained import synthetic_amortized_rise
-
-
-def amortized_passes(
-    models: Models, images: torch.Tensor, target: int, kwargs: dict[str, Any]
-) -> BarePasses:
-    """The network's one forward on the input in its own memory layout."""
-    network = models.network("amortized-rise")
-    (images,) = like_network(network, (images,))
-    return BarePasses(forward_passes(network, images, 1), "baseline: 1 network forward")
-
 
 RECORD = register_method(
     MethodRecord(
@@ -31,7 +16,10 @@ RECORD = register_method(
             m.network("amortized-rise"), m.classifier, teacher="RISE"
         ),
         presets=dict(demo={}, quick={}, sanity={}, benchmark={}, large={}),
-        passes=amortized_passes,
+        # One forward of its own network.
+        passes=lambda models, images, target, kwargs: network_passes(
+            models.network("amortized-rise"), images, "network"
+        ),
         specificity=True,
         model_dependent=False,
         network="amortized-rise",

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-
 from captum_explainer.attr import ExplainerAttribution
-from captum_explainer.evaluation.registry import MethodRecord, Models, register_method
-from captum_explainer.evaluation.timing import BarePasses, forward_passes
-from captum_explainer.models.inference import like_network
+from captum_explainer.evaluation.registry import MethodRecord, register_method
+from captum_explainer.evaluation.timing import network_passes
 from captum_explainer.models.loading import load_explainer
 from captum_explainer.models.pretrained import synthetic_explainer
-
-
-def explainer_passes(
-    models: Models, images: torch.Tensor, target: int, kwargs: dict[str, Any]
-) -> BarePasses:
-    """The network's one forward on the input in its own memory layout (the copy into it,
-    and the maps' copy back to the standard layout, are the method's overhead)."""
-    network = models.network("explainer")
-    (images,) = like_network(network, (images,))
-    return BarePasses(forward_passes(network, images, 1), "baseline: 1 Explainer forward")
-
 
 RECORD = register_method(
     MethodRecord(
@@ -30,7 +14,10 @@ RECORD = register_method(
         name="Explainer",
         build=lambda m: ExplainerAttribution(m.network("explainer"), m.classifier),
         presets=dict(demo={}, quick={}, sanity={}, benchmark={}, large={}),
-        passes=explainer_passes,
+        # One forward of its own network.
+        passes=lambda models, images, target, kwargs: network_passes(
+            models.network("explainer"), images, "Explainer"
+        ),
         scale="none",
         specificity=True,
         ranking=dict(output="logits"),

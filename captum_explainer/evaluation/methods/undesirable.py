@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-
 from captum_explainer.attr import UndesirablePixels
-from captum_explainer.evaluation.registry import MethodRecord, Models, register_method
-from captum_explainer.evaluation.timing import BarePasses, mask_passes
-
-
-def undesirable_passes(
-    models: Models, images: torch.Tensor, target: int, kwargs: dict[str, Any]
-) -> BarePasses:
-    """The masked images' forward passes (its competitors' scores come from the same)."""
-    return mask_passes(models.classifier, images, kwargs)
-
+from captum_explainer.evaluation.methods.rise import RECORD as RISE_RECORD
+from captum_explainer.evaluation.registry import MethodRecord, register_method
 
 RECORD = register_method(
     MethodRecord(
         key="undesirable",
         name="Undesirable pixels",
         build=lambda m: UndesirablePixels(m.classifier, score=m.score),
-        presets=dict(
-            demo=dict(n_masks=4000),
-            quick=dict(n_masks=24),
-            sanity=dict(n_masks=1000),
-            benchmark=dict(n_masks=4000, perturbations_per_eval=64),
-            large=dict(n_masks=256, perturbations_per_eval=32),
-        ),
-        passes=undesirable_passes,
+        # The same masks, in the same passes, as RISE: its presets and bare passes.
+        presets=RISE_RECORD.presets,
+        passes=RISE_RECORD.passes,
         seeded=True,
         work_arg="n_masks",
         work_unit="masks",
