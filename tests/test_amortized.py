@@ -198,3 +198,78 @@ def test_the_demo_shows_amortized_rise_beside_rise_with_plain_file_names(tmp_pat
     assert "<td>RISE</td>" in html and "<td>Amortized RISE</td>" in html
     assert (report.parent / "class_specificity_amortized_rise.png").is_file()
     assert not [p.name for p in report.parent.iterdir() if " " in p.name]
+
+
+class PatternPlusSharedField:
+    """Class ``k``'s map is ``(1 + k) * channel k`` of the image (the expectation) plus a
+    smooth random field shared by every image and class of a call, fresh for every seed,
+    averaged over ``n_draws`` fields (its work count): one label is off by a whole field, and
+    a network that keeps one label per image learns that field as if it were signal."""
+
+    def attribute_all_classes(
+        self, images: torch.Tensor, seed: int = 0, n_draws: int = 1
+    ) -> torch.Tensor:
+        n, _, h, w = images.shape
+        generator = torch.Generator().manual_seed(seed)
+        coarse = torch.randn(n_draws, 1, 4, 4, generator=generator).mean(0, keepdim=True)
+        field = nn.functional.interpolate(coarse, size=(h, w), mode="bilinear") * 2
+        return PixelFunction().attribute_all_classes(images) + field
+
+
+def _train_one_batch(tmp_path, reuse_labels: bool) -> tuple[float, float]:
+    """(the network's error against the expectation, one label's) after 200 one-step epochs
+    on 16 images, each label fresh or kept."""
+    teacher = Teacher(
+        MethodSpec("pattern + field", PatternPlusSharedField(), {"seed": 0, "n_draws": 1}),
+        work_arg="n_draws",
+    )
+    config = AmortizedTrainingConfig(
+        tmp_path, epochs=200, batch_size=16, lr=1e-2, progress=False, patience=200,
+        reuse_labels=reuse_labels, reference_images=16, reference_work=400,
+    )  # fmt: skip
+    history = train_amortized(
+        config, teacher, nn.Identity(), Images(16, 0), Images(16, 1), ["a", "b", "c"],
+        SYNTHETIC_NORMALIZATION,
+    )  # fmt: skip
+    assert "val_reference_correlation" in history[-1]
+    network, _ = load_amortized(tmp_path / "best.pt")
+    fresh = Images(64, 2).images
+    truth = PixelFunction().attribute_all_classes(fresh)
+    with torch.no_grad():
+        network_error = (network(fresh) - truth).pow(2).mean().sqrt()
+    labels = torch.stack([teacher.maps(fresh, torch.ones(64, K), seed) for seed in range(8)])
+    label_error = (labels - truth).pow(2).mean((1, 2, 3, 4)).sqrt().min()
+    return float(network_error), float(label_error)
+
+
+def test_fresh_labels_end_closer_to_the_expectation_than_any_label(tmp_path):
+    network_error, label_error = _train_one_batch(tmp_path, reuse_labels=False)
+    assert network_error < 0.5 * label_error, (network_error, label_error)
+
+
+def test_kept_labels_learn_their_noise(tmp_path):
+    """The same run with each image's first label kept: the network learns that label's
+    field and stays as far from the expectation as a label (the test above would fail)."""
+    network_error, label_error = _train_one_batch(tmp_path, reuse_labels=True)
+    assert network_error > 0.5 * label_error, (network_error, label_error)
+
+
+def test_best_checkpoint_is_the_one_closest_to_the_reference(tmp_path):
+    teacher = Teacher(
+        MethodSpec("pattern + field", PatternPlusSharedField(), {"seed": 0, "n_draws": 1}),
+        work_arg="n_draws",
+    )
+    config = AmortizedTrainingConfig(
+        tmp_path, epochs=6, batch_size=16, lr=1e-2, progress=False, patience=6,
+        reference_images=8, reference_work=50,
+    )  # fmt: skip
+    history = train_amortized(
+        config, teacher, nn.Identity(), Images(16, 0), Images(16, 1), ["a", "b", "c"],
+        SYNTHETIC_NORMALIZATION,
+    )  # fmt: skip
+    _, checkpoint = load_amortized(tmp_path / "best.pt")
+    best = max(history, key=lambda row: row["val_reference_correlation"])
+    assert checkpoint["epoch"] == best["epoch"]
+    assert (tmp_path / "reference.pt").exists()  # computed once, kept in the run folder
+    with open(tmp_path / "log.csv") as log:
+        assert "val_reference_correlation" in log.readline()

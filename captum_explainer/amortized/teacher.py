@@ -39,6 +39,9 @@ class Teacher:
     """
 
     method: MethodSpec
+    #: The keyword that counts the method's work (RISE's ``n_masks``), where it has one: the
+    #: reference of the run's validation is the method at a larger count.
+    work_arg: str | None = None
 
     @property
     def name(self) -> str:
@@ -72,6 +75,24 @@ class Teacher:
             method = replace(method, kwargs={**method.kwargs, "seed": int(seed)})
         return raw_class_maps(method, images, labels).float()
 
+    def at_work(self, work: int | None) -> Teacher:
+        """The same method at the work count ``work`` (``None``, or a method without a work
+        count: itself): the high-budget reference its noisy labels are measured against.
+
+        Example:
+            >>> from captum_explainer.amortized import Teacher
+            >>> from captum_explainer.models import synthetic_classifier
+            >>> teacher = Teacher.from_key("rise", synthetic_classifier(), n_masks=250)
+            >>> teacher.at_work(4000).method.kwargs["n_masks"]
+            4000
+        """
+        if work is None or self.work_arg is None:
+            return self
+        return replace(
+            self,
+            method=replace(self.method, kwargs={**self.method.kwargs, self.work_arg: int(work)}),
+        )
+
     @classmethod
     def from_key(
         cls,
@@ -96,7 +117,7 @@ class Teacher:
                 f"the classifier (e.g. 'rise', 'gradcam', 'integrated-gradients')"
             )
         models = Models(classifier, None, normalization, score)
-        return cls(record.spec(models, preset, overrides=overrides))
+        return cls(record.spec(models, preset, overrides=overrides), record.work_arg)
 
 
 def teacher_of(
@@ -113,7 +134,8 @@ def teacher_of(
     if isinstance(teacher, str):
         return Teacher.from_key(teacher, classifier, normalization, score, **kwargs)
     method = teacher.method if isinstance(teacher, Teacher) else teacher
-    return Teacher(replace(method, kwargs={**method.kwargs, **kwargs}))
+    work_arg = teacher.work_arg if isinstance(teacher, Teacher) else None
+    return Teacher(replace(method, kwargs={**method.kwargs, **kwargs}), work_arg)
 
 
 def check_teacher(teacher: Any) -> None:

@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from captum_explainer.amortized.teacher import Teacher
+from captum_explainer.checkpoint import load_checkpoint, save_checkpoint
 from captum_explainer.data.loading import check_not_empty
 from captum_explainer.data.synthetic import SyntheticScenes
 from captum_explainer.data.types import Normalization
@@ -47,11 +48,22 @@ class AmortizedTrainingConfig:
         lr, epochs, batch_size, patience, seed: the training (as ``train-explainer``).
         resume, max_steps_per_epoch, progress, num_workers: the loop's, likewise.
         init_from_classifier: start the encoder from the classifier's features where they fit.
-        reuse_labels: label each training image on its first visit and reuse that label in
-            later epochs (kept in memory as float16: images x K x H x W x 2 bytes, 0.5 GB for
-            8,000 images of 8 classes at 64 px); the teacher's time is then paid once and
-            the epochs after the first cost the network only. ``False``: fresh labels on
-            every visit (a resumed run labels its images again either way).
+        label_epochs: how many epochs each training image's label serves before the teacher
+            draws it anew. 1 (default): fresh labels on every visit, so that the network
+            averages the teacher's noise out instead of learning it (Covert et al., NeurIPS
+            2024); more: the teacher's time is paid once per that many epochs, the labels
+            kept in memory as float16 in between (images x K x H x W x 2 bytes, 0.5 GB for
+            8,000 images of 8 classes at 64 px).
+        reuse_labels: 0.3's setting: keep each image's first label for the whole run (the
+            network can then learn the labels' noise; docs/amortized.md measured it).
+        reference_images: the validation images the network is measured on against the
+            teacher at a large work count (the first ones of the validation set); their
+            reference maps are computed once and kept in ``out_dir/reference.pt``.
+        reference_work: the teacher's work count for that reference (RISE: 4,000 masks,
+            drawn with a seed no label uses); ``None``, or a teacher without a work count:
+            the teacher as it is. ``best.pt`` is the epoch whose maps correlate best with the
+            reference (``val_reference_correlation`` in ``log.csv``), not the lowest loss
+            against noisy labels; early stopping follows the same number.
         command, extra_meta: recorded in the checkpoint.
 
     Example:
@@ -74,7 +86,10 @@ class AmortizedTrainingConfig:
     progress: bool = True
     num_workers: int = 0
     init_from_classifier: bool = True
-    reuse_labels: bool = True
+    label_epochs: int = 1
+    reuse_labels: bool = False
+    reference_images: int = 32
+    reference_work: int | None = 4000
     command: str = ""
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
@@ -83,6 +98,16 @@ class AmortizedTrainingConfig:
         check_loop_settings(self)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr (--lr) must be a number > 0, got {self.lr!r}")
+        for name in ("label_epochs", "reference_images"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.reference_work is not None and (
+            not isinstance(self.reference_work, int) or self.reference_work < 1
+        ):
+            raise ValueError(
+                f"reference_work must be an integer >= 1 or None, got {self.reference_work!r}"
+            )
 
     def builder_kwargs(self, channels: int) -> dict[str, Any]:
         """The network builder's arguments for images of ``channels`` channels."""
@@ -97,22 +122,37 @@ class AmortizedTrainingConfig:
 
 
 class KeptLabels:
-    """Each training image's label from its first visit, as float16 in one CPU tensor
-    (allocated with the first labels, when their shape is known)."""
+    """Each training image's label, as float16 in one CPU tensor (allocated with the first
+    labels, when their shape is known), with the epoch it was drawn in: it serves
+    ``epochs`` epochs (``None``: the whole run), then is drawn anew.
 
-    def __init__(self, size: int) -> None:
-        self.have = torch.zeros(size, dtype=torch.bool)
+    Example:
+        >>> import torch
+        >>> from captum_explainer.amortized.train import KeptLabels
+        >>> kept = KeptLabels(3, epochs=2)
+        >>> kept.keep(torch.tensor([0, 1]), torch.zeros(2, 1, 4, 4), epoch=0)
+        >>> kept.missing(torch.tensor([0, 2]), epoch=1).tolist()  # image 2 was never labelled
+        [False, True]
+        >>> kept.missing(torch.tensor([0, 1]), epoch=2).tolist()  # two epochs old: drawn anew
+        [True, True]
+    """
+
+    def __init__(self, size: int, epochs: int | None = None) -> None:
+        self.drawn = torch.full((size,), -1, dtype=torch.long)
+        self.epochs = epochs
         self.maps: torch.Tensor | None = None
 
-    def missing(self, indices: torch.Tensor) -> torch.Tensor:
-        """``(B,)`` true where the image ``indices[i]`` has no label yet."""
-        return ~self.have[indices]
+    def missing(self, indices: torch.Tensor, epoch: int = 0) -> torch.Tensor:
+        """``(B,)`` true where the image ``indices[i]`` has no label, or one too old."""
+        drawn = self.drawn[indices]
+        stale = (epoch - drawn >= self.epochs) if self.epochs is not None else drawn < 0
+        return (drawn < 0) | stale
 
-    def keep(self, indices: torch.Tensor, maps: torch.Tensor) -> None:
+    def keep(self, indices: torch.Tensor, maps: torch.Tensor, epoch: int = 0) -> None:
         if self.maps is None:
-            self.maps = torch.empty((len(self.have), *maps.shape[1:]), dtype=torch.float16)
+            self.maps = torch.empty((len(self.drawn), *maps.shape[1:]), dtype=torch.float16)
         self.maps[indices] = maps.detach().to("cpu", torch.float16)
-        self.have[indices] = True
+        self.drawn[indices] = epoch
 
 
 class IndexedItems(Dataset):
@@ -209,6 +249,47 @@ def pattern_loss(
     return {"loss": level + pattern, "level": level, "pattern": pattern}
 
 
+#: The seed of the reference maps (no training or validation label draws it).
+REFERENCE_SEED = 2_000_000_011
+
+
+def reference_maps(
+    config: AmortizedTrainingConfig,
+    teacher: Teacher,
+    validation: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(images, reference maps, labels)`` of the first ``config.reference_images``
+    validation images: the teacher at ``config.reference_work`` (:meth:`Teacher.at_work`),
+    seed :data:`REFERENCE_SEED`; computed once and kept in ``out_dir/reference.pt`` (a
+    resumed run, or a second run into the folder with the same teacher, reads it back).
+
+    Example:
+        >>> import tempfile, torch
+        >>> from captum_explainer.amortized import AmortizedTrainingConfig, Teacher
+        >>> from captum_explainer.amortized.train import reference_maps
+        >>> from captum_explainer.models import synthetic_classifier
+        >>> teacher = Teacher.from_key("rise", synthetic_classifier(), n_masks=8)
+        >>> images, labels = torch.rand(3, 3, 32, 32), torch.eye(8)[:3]
+        >>> with tempfile.TemporaryDirectory() as run:
+        ...     config = AmortizedTrainingConfig(run, reference_images=2, reference_work=16)
+        ...     _, maps, _ = reference_maps(config, teacher, [(images, None, labels)])
+        >>> tuple(maps.shape)
+        (2, 8, 32, 32)
+    """
+    n = config.reference_images
+    images = torch.cat([batch[0] for batch in validation])[:n]
+    labels = torch.cat([batch[2] for batch in validation])[:n]
+    path = Path(config.out_dir) / "reference.pt"
+    what = {"teacher": teacher.name, "work": config.reference_work, "images": len(images)}
+    if path.exists():
+        stored = load_checkpoint(path, kind="amortized-reference", map_location=images.device)
+        if all(stored.get(key) == value for key, value in what.items()):
+            return images, stored["maps"].to(images.device), labels
+    maps = teacher.at_work(config.reference_work).maps(images, labels, REFERENCE_SEED)
+    save_checkpoint({**what, "maps": maps.cpu()}, path, kind="amortized-reference")
+    return images, maps, labels
+
+
 def train_amortized(
     config: AmortizedTrainingConfig,
     teacher: Teacher,
@@ -223,12 +304,14 @@ def train_amortized(
     ``last.pt`` (kind ``"amortized"``) and ``log.csv`` into ``config.out_dir``.
 
     Training images are labelled by the teacher on the fly, with a fresh seed per step
-    (:meth:`Teacher.maps`), and (``reuse_labels``) their labels kept for later epochs; the
-    validation images are labelled once, with their own seed.
-    The loss is :func:`pattern_loss`, in the teacher's units. Each epoch's log holds
-    ``val_correlation``: the mean correlation of the network's maps of the labelled classes
-    with the validation labels (noisy themselves, so it stays below 1), ``images_seen`` and
-    ``teacher_seconds`` (the time spent computing labels so far).
+    (:meth:`Teacher.maps`), each label serving ``label_epochs`` epochs (default 1: fresh
+    labels on every visit); the validation images are labelled once, with their own seed,
+    and the first ``reference_images`` of them also at the teacher's ``reference_work``
+    (:func:`reference_maps`). The loss is :func:`pattern_loss`, in the teacher's units. Each
+    epoch's log holds ``val_correlation`` (the network's maps of the labelled classes against
+    the noisy validation labels, so it stays below 1), ``val_reference_correlation``
+    (against the reference: what chooses ``best.pt`` and stops the run), ``images_seen``
+    and ``teacher_seconds`` (the time spent computing labels and the reference so far).
 
     Args:
         config: the settings.
@@ -275,7 +358,8 @@ def train_amortized(
         config, IndexedItems(train_set), val_set, DistributedContext()
     )
     spent = {"teacher_seconds": 0.0}
-    kept = KeptLabels(len(train_set)) if config.reuse_labels else None
+    label_epochs = None if config.reuse_labels else config.label_epochs
+    kept = KeptLabels(len(train_set), label_epochs) if label_epochs != 1 else None
 
     def labelled(images: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
         start = time.perf_counter()
@@ -288,6 +372,9 @@ def train_amortized(
         images, labels = batch[0].to(device), batch[1].to(device)
         validation.append((images, labelled(images, labels, seed), labels))
     scales = label_scales(validation)
+    start = time.perf_counter()
+    reference = reference_maps(config, teacher, validation)
+    spent["teacher_seconds"] += time.perf_counter() - start
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
         if train:
@@ -297,10 +384,11 @@ def train_amortized(
             if kept is None:
                 targets = labelled(images, labels, seed)
             else:
-                new = kept.missing(indices)
+                new = kept.missing(indices, trainer.epoch)
                 if new.any():
                     on_device = new.to(device)
-                    kept.keep(indices[new], labelled(images[on_device], labels[on_device], seed))
+                    maps = labelled(images[on_device], labels[on_device], seed)
+                    kept.keep(indices[new], maps, trainer.epoch)
                 targets = kept.maps[indices].float().to(device)
         else:
             images, targets, _ = batch
@@ -323,15 +411,19 @@ def train_amortized(
                     for images, targets, labels in validation
                 ]
             )
+            images, targets, labels = reference
+            against_reference = map_correlation(network(images), targets)[labels.bool()]
         network.train(was_training)
         return {
             "val_correlation": float(correlation.nanmean()),
+            "val_reference_correlation": float(against_reference.nanmean()),
             "images_seen": float(trainer.steps * config.batch_size),
             "teacher_seconds": spent["teacher_seconds"],
         }
 
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    fit_config = FitConfig.from_command(config)
+    # best.pt: the epoch closest to the teacher's limit, not to its noisy labels.
+    fit_config = FitConfig.from_command(config, select="val_reference_correlation")
     trainer = Trainer(network, optimizer, step, fit_config, kind="amortized")
     fit_config.meta = checkpoint_meta(
         config.arch,

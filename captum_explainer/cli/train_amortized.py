@@ -59,6 +59,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "full_res_channels=8 class_head_channels=0)",
     )
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    train.add_argument(
+        "--label-epochs",
+        type=int,
+        default=1,
+        help="epochs each image's label serves before the teacher draws it anew (default 1: "
+        "fresh labels on every visit, which averages the teacher's noise out; more: the "
+        "teacher's time paid once per that many epochs)",
+    )
+    train.add_argument(
+        "--reference-images",
+        type=int,
+        default=32,
+        help="validation images measured against the teacher at --reference-work (default 32)",
+    )
+    train.add_argument(
+        "--reference-work",
+        type=int,
+        default=4000,
+        help="the teacher's work count for that reference, e.g. RISE's masks (default 4000); "
+        "best.pt is the epoch closest to it",
+    )
     add_training_options(train, val_size=64, batch_size=16)
     train.set_defaults(run=run)
 
@@ -71,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         arch=args.arch,
         arch_kwargs=parse_model_kwargs(args.arch_kwargs, "--arch-kwargs"),
         lr=args.lr,
+        label_epochs=args.label_epochs,
+        reference_images=args.reference_images,
+        reference_work=args.reference_work,
         **settings,
     )
     history = run_amortized_training(

@@ -45,6 +45,9 @@ class FitConfig:
         reduce: combines each epoch's numbers across processes (the mean under
             ``torchrun``), so every rank takes the same early-stopping decision.
         meta: stored in every checkpoint (architecture, classes, command, ...).
+        select: the logged number that chooses ``best.pt`` and drives early stopping, higher
+            being better (e.g. ``"val_reference_correlation"``, which ``evaluate`` adds to
+            the log); ``None`` (default): the lowest validation loss.
     """
 
     out_dir: Path
@@ -56,6 +59,7 @@ class FitConfig:
     is_main_process: bool = True
     reduce: Callable[[dict[str, float]], dict[str, float]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    select: str | None = None
 
     @property
     def epochs(self) -> int:
@@ -455,17 +459,22 @@ class Trainer:
             train_terms = self._run_epoch(batches, train=True)
             val_terms = self._run_epoch(val_batches(), train=False)
             self.epoch += 1
-            improved = val_terms["loss"] < self.best_val_loss
-            if improved:
-                self.best_val_loss = val_terms["loss"]
-                self.bad_epochs = 0
-            else:
-                self.bad_epochs += 1
             row = {"epoch": float(self.epoch)}
             row.update({f"train_{k}": v for k, v in train_terms.items()})
             row.update({f"val_{k}": v for k, v in val_terms.items()})
             if evaluate is not None:
                 row.update(evaluate())
+            # ``best_val_loss`` holds the monitored number as "lower is better": the
+            # validation loss, or the selected number negated.
+            monitored = (
+                val_terms["loss"] if self.config.select is None else -row[self.config.select]
+            )
+            improved = monitored < self.best_val_loss
+            if improved:
+                self.best_val_loss = monitored
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
             self.history.append(row)
             if self.config.progress and self.config.is_main_process:
                 tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
