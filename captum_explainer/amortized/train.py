@@ -5,6 +5,7 @@ progress bar with the time left)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,81 @@ def pattern_loss(
     return {"loss": level + pattern, "level": level, "pattern": pattern}
 
 
+class RunLabels:
+    """The teacher's labels as a run uses them: every call timed (:attr:`seconds`), the
+    training labels drawn fresh, or kept for a while (:class:`KeptLabels`)."""
+
+    def __init__(self, teacher: Teacher, kept: KeptLabels | None = None) -> None:
+        self.teacher, self.kept, self.seconds = teacher, kept, 0.0
+
+    def timed(self, compute: Callable[[], Any]) -> Any:
+        """``compute()``, its time added to :attr:`seconds`."""
+        start = time.perf_counter()
+        value = compute()
+        self.seconds += time.perf_counter() - start
+        return value
+
+    def maps(self, images: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
+        """The teacher's maps of ``images`` with ``seed``, timed."""
+        return self.timed(lambda: self.teacher.maps(images, labels, seed))
+
+    def training_targets(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        indices: torch.Tensor,
+        seed: int,
+        epoch: int,
+    ) -> torch.Tensor:
+        """The training batch's labels: drawn with ``seed``, or the kept ones where they
+        are not too old (only the missing ones drawn)."""
+        if self.kept is None:
+            return self.maps(images, labels, seed)
+        new = self.kept.missing(indices, epoch)
+        if new.any():
+            on_device = new.to(images.device)
+            maps = self.maps(images[on_device], labels[on_device], seed)
+            self.kept.keep(indices[new], maps, epoch)
+        return self.kept.maps[indices].float().to(images.device)
+
+
+def validation_correlations(
+    network: nn.Module,
+    validation: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    reference: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> dict[str, float]:
+    """The mean correlation of the network's maps of the labelled classes (an absent class's
+    map is flat up to the labels' noise) with the validation labels (``val_correlation``)
+    and with the reference (``val_reference_correlation``); the network's mode restored."""
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            correlation = torch.cat(
+                [
+                    map_correlation(network(images), targets)[labels.bool()]
+                    for images, targets, labels in validation
+                ]
+            )
+            images, targets, labels = reference
+            against_reference = map_correlation(network(images), targets)[labels.bool()]
+    finally:
+        network.train(was_training)
+    return {
+        "val_correlation": float(correlation.nanmean()),
+        "val_reference_correlation": float(against_reference.nanmean()),
+    }
+
+
+def _build_network(
+    config: AmortizedTrainingConfig, classes: list[str], image: torch.Tensor, classifier: nn.Module
+) -> nn.Module:
+    network = build_explainer(config.arch, len(classes), **config.builder_kwargs(image.shape[0]))
+    if config.init_from_classifier:
+        config.extra_meta["encoder_from_classifier"] = init_encoder_from(network, classifier)
+    return network
+
+
 #: The seed of the reference maps (no training or validation label draws it).
 REFERENCE_SEED = 2_000_000_011
 
@@ -348,48 +424,31 @@ def train_amortized(
     torch.manual_seed(config.seed)
     image = train_set[0][0].to(device)
     check_channels(classifier, image, "the training data")
-    network = build_explainer(config.arch, len(classes), **config.builder_kwargs(image.shape[0]))
-    if config.init_from_classifier:
-        config.extra_meta["encoder_from_classifier"] = init_encoder_from(network, classifier)
-    network = network.to(device)
+    network = _build_network(config, classes, image, classifier).to(device)
     if isinstance(train_set, SyntheticScenes):
         train_set = materialize(train_set)  # drawn once, not in every epoch
     train_batches, val_batches = data_loaders(
         config, IndexedItems(train_set), val_set, DistributedContext()
     )
-    spent = {"teacher_seconds": 0.0}
     label_epochs = None if config.reuse_labels else config.label_epochs
-    kept = KeptLabels(len(train_set), label_epochs) if label_epochs != 1 else None
-
-    def labelled(images: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
-        start = time.perf_counter()
-        maps = teacher.maps(images, labels, seed)
-        spent["teacher_seconds"] += time.perf_counter() - start
-        return maps
-
-    validation = []
-    for seed, batch in enumerate(val_batches(), start=VALIDATION_SEED):
-        images, labels = batch[0].to(device), batch[1].to(device)
-        validation.append((images, labelled(images, labels, seed), labels))
+    labels_of = RunLabels(
+        teacher, KeptLabels(len(train_set), label_epochs) if label_epochs != 1 else None
+    )
+    validation = [
+        (batch[0].to(device), labels_of.maps(batch[0].to(device), batch[1].to(device), seed),
+         batch[1].to(device))
+        for seed, batch in enumerate(val_batches(), start=VALIDATION_SEED)
+    ]  # fmt: skip
     scales = label_scales(validation)
-    start = time.perf_counter()
-    reference = reference_maps(config, teacher, validation)
-    spent["teacher_seconds"] += time.perf_counter() - start
+    reference = labels_of.timed(lambda: reference_maps(config, teacher, validation))
 
     def step(batch: Any, train: bool) -> dict[str, torch.Tensor]:
         if train:
-            images, labels, indices = batch[0].to(device), batch[1].to(device), batch[2]
             # Step s of the run (resumed runs included) draws seed s + 1: fresh masks.
-            seed = trainer.steps + 1
-            if kept is None:
-                targets = labelled(images, labels, seed)
-            else:
-                new = kept.missing(indices, trainer.epoch)
-                if new.any():
-                    on_device = new.to(device)
-                    maps = labelled(images[on_device], labels[on_device], seed)
-                    kept.keep(indices[new], maps, trainer.epoch)
-                targets = kept.maps[indices].float().to(device)
+            images = batch[0].to(device)
+            targets = labels_of.training_targets(
+                images, batch[1].to(device), batch[2], trainer.steps + 1, trainer.epoch
+            )
         else:
             images, targets, _ = batch
         predicted = network(images)
@@ -401,24 +460,10 @@ def train_amortized(
         return pattern_loss(predicted, targets, scales)
 
     def evaluate() -> dict[str, float]:
-        was_training = network.training
-        network.eval()
-        with torch.no_grad():
-            # The labelled classes' maps: an absent class's map is flat up to the labels' noise.
-            correlation = torch.cat(
-                [
-                    map_correlation(network(images), targets)[labels.bool()]
-                    for images, targets, labels in validation
-                ]
-            )
-            images, targets, labels = reference
-            against_reference = map_correlation(network(images), targets)[labels.bool()]
-        network.train(was_training)
         return {
-            "val_correlation": float(correlation.nanmean()),
-            "val_reference_correlation": float(against_reference.nanmean()),
+            **validation_correlations(network, validation, reference),
             "images_seen": float(trainer.steps * config.batch_size),
-            "teacher_seconds": spent["teacher_seconds"],
+            "teacher_seconds": labels_of.seconds,
         }
 
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)

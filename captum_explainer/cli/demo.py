@@ -17,7 +17,7 @@ from captum_explainer.cli._common import (
 )
 from captum_explainer.data.factory import GENERATED
 from captum_explainer.scores import score_for_task
-from captum_explainer.tasks.demo import retrain_shipped_models, run_demo
+from captum_explainer.tasks.demo import DemoSettings, retrain_shipped_models, run_demo
 from captum_explainer.tasks.task_setup import set_up
 
 EPILOG = """examples:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             args.out.parent / f"{args.out.name}-models", args.device, not args.no_progress
         )
         networks = {**networks, "explainer": explainer}
-    report = run_demo(
+    settings = DemoSettings(
         args.out,
         n_images=args.n_images,
         seed=args.seed,
@@ -88,5 +88,6 @@ def run(args: argparse.Namespace) -> int:
         self_contained=args.single_file,
         world=args.world,
     )
+    report = run_demo(settings)
     print(f"wrote {report}")
     return 0

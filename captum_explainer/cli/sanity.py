@@ -16,7 +16,7 @@ from captum_explainer.cli._common import (
 from captum_explainer.data.factory import DATASETS
 from captum_explainer.evaluation.registry import default_sanity_keys, model_dependent_keys
 from captum_explainer.report import markdown_table
-from captum_explainer.tasks.sanity import run_sanity
+from captum_explainer.tasks.sanity import SanitySettings, run_sanity
 
 EPILOG = """examples:
   captum-explainer sanity --methods gradcam integrated-gradients rise --out sanity-output
@@ -66,7 +66,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rows, report = run_sanity(
+    settings = SanitySettings(
         args.out,
         methods=args.methods,
         classifier=args.classifier,
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         self_contained=args.single_file,
         explainer_steps=args.explainer_steps,
     )
+    rows, report = run_sanity(settings)
     print(markdown_table(rows))
     print(f"wrote {report}")
     return 0

@@ -130,35 +130,15 @@ def score_faithfulness(
     )
     for spec, method in zip(methods, result.methods):
         order = method.ranking_maps if method.ranking_maps is not None else method.pair_maps
-        curves = deletion_insertion(
-            classifier,
-            pair_images,
-            order,
-            result.pair_classes,
-            n_steps=deletion_steps,
-            score=score,
-            canvas=canvas,
-        )
+        curves, out.per_pair[spec.name] = _play_games(
+            classifier, pair_images, order, result.pair_classes, score, deletion_steps, canvas,
+            road_fractions,
+        )  # fmt: skip
         out.curves[spec.name] = curves
         if not out.warnings:  # the canvas and baseline are the same for every method
             out.warnings = curves.evidence_warnings()
             for warning in out.warnings:
                 warnings.warn(warning, stacklevel=2)
-        out.per_pair[spec.name] = {
-            "deletion_auc": curves.deletion_auc,
-            "insertion_auc": curves.insertion_auc,
-            "blank_score": curves.blank_score,
-            "canvas_score": curves.canvas_score,
-        }
-        if road_fractions is not None:
-            removal = road(
-                classifier, pair_images, order, result.pair_classes, road_fractions, score
-            )
-            out.per_pair[spec.name].update(
-                road_morf=removal.morf_mean,
-                road_lerf=removal.lerf_mean,
-                road_combined=removal.combined,
-            )
         if controls:
             out.shapes[spec.name] = mask_shapes(method.pair_maps, method.scale)
             out.per_pair[spec.name].update(truth_games)
@@ -189,6 +169,43 @@ def score_faithfulness(
     if controls:
         out.truth_shapes = pair_truth(result)
     return out
+
+
+def _play_games(
+    classifier: nn.Module,
+    pair_images: torch.Tensor,
+    order: torch.Tensor,
+    pair_classes: torch.Tensor,
+    score: str,
+    deletion_steps: int,
+    canvas: str,
+    road_fractions: Sequence[float] | None,
+) -> tuple[CausalCurves, dict[str, torch.Tensor]]:
+    """Deletion and insertion (and ROAD, with ``road_fractions``) of the pairs ranked by
+    ``order``: the curves and the per-pair columns."""
+    curves = deletion_insertion(
+        classifier,
+        pair_images,
+        order,
+        pair_classes,
+        n_steps=deletion_steps,
+        score=score,
+        canvas=canvas,
+    )
+    columns = {
+        "deletion_auc": curves.deletion_auc,
+        "insertion_auc": curves.insertion_auc,
+        "blank_score": curves.blank_score,
+        "canvas_score": curves.canvas_score,
+    }
+    if road_fractions is not None:
+        removal = road(classifier, pair_images, order, pair_classes, road_fractions, score)
+        columns.update(
+            road_morf=removal.morf_mean,
+            road_lerf=removal.lerf_mean,
+            road_combined=removal.combined,
+        )
+    return curves, columns
 
 
 def _play_truth(

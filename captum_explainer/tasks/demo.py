@@ -194,26 +194,9 @@ def _sanity(
     return results, rows
 
 
-def run_demo(
-    out: str | Path = "demo-output",
-    n_images: int = 8,
-    seed: int = 0,
-    device: str = "cpu",
-    progress: bool = True,
-    classifier: nn.Module | None = None,
-    explainer: nn.Module | None = None,
-    settings: dict[str, dict[str, Any]] | None = None,
-    score: str = "sigmoid",
-    canvas: str = "blur",
-    road: bool = False,
-    self_contained: bool = False,
-    world: str = "synthetic",
-    image_size: int | None = None,
-    amortized: nn.Module | None = None,
-    networks: Mapping[str, nn.Module] | None = None,
-) -> Path:
-    """Explain ``n_images`` fresh images of a generated world with every method and write the
-    report.
+@dataclass
+class DemoSettings:
+    """What ``captum-explainer demo`` runs, as one value (:func:`run_demo`).
 
     Args:
         out: the output folder (``report.html``, figures, ``results.csv``/``.json``).
@@ -222,14 +205,12 @@ def run_demo(
             random masks of RISE and undesirable pixels.
         device: torch device.
         progress: show progress bars.
+        classifier: default the shipped synthetic one (for another world give it with its
+            Explainer, e.g. the ResNet-18 of docs/real-objects.md).
         networks: the methods' own trained networks by key (``"explainer"``,
             ``"amortized-rise"``, a plug-in's); with the shipped classifier, the shipped ones
             where none is given. A method whose network is missing has no column.
-        classifier: default the shipped synthetic one (for another world give it with its
-            Explainer, e.g. the ResNet-18 of docs/real-objects.md).
-        explainer, amortized: shorthands for ``networks["explainer"]`` and
-            ``networks["amortized-rise"]``.
-        settings: per record key, ``attribute`` arguments replacing the ``demo`` preset's.
+        overrides: per record key, ``attribute`` arguments replacing the ``demo`` preset's.
         score: how the classifier's logits become the scores the methods explain and the
             faithfulness games read; the shipped classifier is multi-label: ``"sigmoid"``.
         canvas: insertion's canvas (:data:`~captum_explainer.metrics.CANVASES`).
@@ -239,6 +220,45 @@ def run_demo(
         world: ``"synthetic"`` or ``"real_objects"``
             (:data:`~captum_explainer.data.factory.GENERATED`).
         image_size: the images' side (default: the world's, 64 or 128).
+    """
+
+    out: str | Path = "demo-output"
+    n_images: int = 8
+    seed: int = 0
+    device: str = "cpu"
+    progress: bool = True
+    classifier: nn.Module | None = None
+    networks: Mapping[str, nn.Module] = field(default_factory=dict)
+    overrides: Mapping[str, Mapping[str, Any]] | None = None
+    score: str = "sigmoid"
+    canvas: str = "blur"
+    road: bool = False
+    self_contained: bool = False
+    world: str = "synthetic"
+    image_size: int | None = None
+
+
+def demo_settings(out: str | Path = "demo-output", **options: Any) -> DemoSettings:
+    """:class:`DemoSettings` from keywords, 0.3's included: ``settings`` (the per-key
+    overrides), ``explainer`` and ``amortized`` (shorthands for two ``networks``)."""
+    networks = with_shorthands(
+        options.pop("networks", None),
+        options.pop("explainer", None),
+        options.pop("amortized", None),
+    )
+    if "settings" in options:
+        options["overrides"] = options.pop("settings")
+    return DemoSettings(out, networks=networks, **options)
+
+
+def run_demo(out: str | Path | DemoSettings = "demo-output", **options: Any) -> Path:
+    """Explain ``n_images`` fresh images of a generated world with every method and write the
+    report.
+
+    Args:
+        out: a :class:`DemoSettings`, or the output folder with the settings as keywords
+            (:func:`demo_settings`; 0.3's ``settings``, ``explainer`` and ``amortized``
+            included).
 
     Returns:
         The path of ``report.html``.
@@ -249,19 +269,22 @@ def run_demo(
         >>> from captum_explainer.tasks.demo import run_demo
         >>> quick = {record.key: record.presets["quick"] for record in method_records()}
         >>> with tempfile.TemporaryDirectory() as out:
-        ...     report = run_demo(out, n_images=2, settings=quick, progress=False)
+        ...     report = run_demo(out, n_images=2, overrides=quick, progress=False)
         ...     written = sorted(path.name for path in report.parent.iterdir())
         | method | seconds_per_image | ...
         >>> report.name, "results.csv" in written, "comparison_grid.png" in written
         ('report.html', True, True)
     """
+    settings = out if isinstance(out, DemoSettings) else demo_settings(out, **options)
+    out, n_images, seed, world = settings.out, settings.n_images, settings.seed, settings.world
+    score, canvas, classifier = settings.score, settings.canvas, settings.classifier
     if world not in GENERATED:
         raise ValueError(f"world must be one of {sorted(GENERATED)}, got {world!r}")
     check_output_folder(out)
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images!r}")
-    device = torch.device(device)
-    given = with_shorthands(networks, explainer, amortized)
+    device = torch.device(settings.device)
+    given = dict(settings.networks)
     if world != "synthetic" and (classifier is None or "explainer" not in given):
         raise ValueError(
             f"world {world!r} needs its classifier and Explainer (--classifier, --explainer)"
@@ -273,24 +296,24 @@ def run_demo(
     classifier = (classifier or pretrained.synthetic_classifier()).to(device).eval()
     given = {key: network.to(device).eval() for key, network in given.items()}
     kind, default_size, normalization = GENERATED[world]
-    size = image_size or default_size
+    size = settings.image_size or default_size
     data = kind(n_images, image_size=size, seed=10_000 + seed, split="test")
     images, labels, segmentation = (
         t.to(device) for t in collate_items([data[i] for i in range(n_images)])
     )
     models = Models(classifier, normalization=normalization, score=score, networks=given)
-    methods = build_methods(models, None, "demo", seed, settings)
+    methods = build_methods(models, None, "demo", seed, settings.overrides)
     measured = measure_demo(
         classifier,
         methods,
         images,
         labels,
         segmentation,
-        progress,
+        settings.progress,
         score,
         canvas,
         normalization,
-        road,
+        settings.road,
     )
     print(measured.result.to_markdown())
     notes = [
@@ -314,7 +337,7 @@ def run_demo(
         AVERAGING_NOTE,
         *(f"Warning: {w}." for w in measured.warnings),
     ]
-    return _write(out, measured, list(data.classes), notes, normalization, self_contained)
+    return _write(out, measured, list(data.classes), notes, normalization, settings.self_contained)
 
 
 def _write(

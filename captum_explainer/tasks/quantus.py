@@ -12,7 +12,7 @@ an optional extra: ``pip install 'captum-explainer[quantus]'``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ def quantus_explain_func(
     gradcam_layer: str | None = None,
     preset: str = "demo",
     amortized: nn.Module | None = None,
+    networks: Mapping[str, nn.Module] | None = None,
 ) -> Callable[..., np.ndarray]:
     """``explain_func(model, inputs, targets, **kwargs) -> np.ndarray`` for Quantus.
 
@@ -59,13 +60,24 @@ def quantus_explain_func(
             finds it.
         preset: the method's cost preset.
         amortized: the trained network, for ``method="amortized-rise"``.
+        networks: the methods' trained networks by key (``explainer`` and ``amortized`` are
+            shorthands for two of them), for a method whose record names one.
 
     Returns:
         The function; its maps are ``(N, 1, H, W)`` float32 numpy arrays.
     """
     record = method_record(method)
     explain = record_explain(
-        record, normalization, preset, score, seed, gradcam_layer, settings, explainer, amortized
+        record,
+        normalization,
+        preset,
+        score,
+        seed,
+        gradcam_layer,
+        settings,
+        explainer,
+        amortized,
+        networks,
     )
 
     models_seen: list[int] = []

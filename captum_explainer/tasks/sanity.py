@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,32 +40,71 @@ from captum_explainer.report.figures import randomization_figure
 from captum_explainer.tasks.task_setup import TaskSetup, set_up
 
 
+@dataclass
+class SanitySettings:
+    """What ``captum-explainer sanity`` runs, as one value (:func:`run_sanity`).
+
+    Args:
+        out: the report folder.
+        methods: record keys of model-dependent methods (default:
+            :func:`~captum_explainer.evaluation.registry.default_sanity_keys`, every
+            model-dependent record not too slow for the checks).
+        classifier: a classifier checkpoint (default: the shipped synthetic one).
+        dataset, root: the images' dataset and its folder; n_images: how many.
+        mode: ``"cascading"`` or ``"independent"`` randomisation.
+        work: work counts by keyword (``{"n_masks": 500}``) for every method that has one.
+        score, seed, device, self_contained: as the other tasks take them.
+        explainer_steps: with ``> 0``, also :func:`explainer_randomization` with that budget.
+
+    Example:
+        >>> from captum_explainer.tasks.sanity import SanitySettings
+        >>> settings = SanitySettings("sanity-output", methods=["gradcam"], n_images=4)
+        >>> settings.mode, settings.work
+        ('cascading', {})
+    """
+
+    out: str | Path
+    methods: Sequence[str] | None = None
+    classifier: str | Path | None = None
+    dataset: str = "synthetic"
+    root: str | Path | None = None
+    n_images: int = 8
+    mode: str = "cascading"
+    work: Mapping[str, int] = field(default_factory=dict)
+    score: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+    self_contained: bool = False
+    explainer_steps: int = 0
+
+
+def sanity_settings(out: str | Path, **options: Any) -> SanitySettings:
+    """:class:`SanitySettings` from keywords, 0.3's ``rise_masks`` and ``fgvis_iterations``
+    included (into ``work`` as ``n_masks`` and ``n_iter``).
+
+    Example:
+        >>> from captum_explainer.tasks.sanity import sanity_settings
+        >>> sanity_settings("out", rise_masks=500).work
+        {'n_masks': 500}
+    """
+    work = dict(options.pop("work", None) or {})
+    for keyword, key in (("rise_masks", "n_masks"), ("fgvis_iterations", "n_iter")):
+        value = options.pop(keyword, None)
+        if value is not None:
+            work.setdefault(key, value)
+    return SanitySettings(out, work=work, **options)
+
+
 def run_sanity(
-    out: str | Path,
-    methods: Sequence[str] | None = None,
-    classifier: str | Path | None = None,
-    dataset: str = "synthetic",
-    root: str | Path | None = None,
-    n_images: int = 8,
-    mode: str = "cascading",
-    rise_masks: int | None = None,
-    fgvis_iterations: int | None = None,
-    score: str | None = None,
-    seed: int = 0,
-    device: str = "cpu",
-    self_contained: bool = False,
-    explainer_steps: int = 0,
-    work: Mapping[str, int] | None = None,
+    out: str | Path | SanitySettings, **options: Any
 ) -> tuple[list[dict[str, Any]], Path]:
     """Model randomisation and the random-logit check for each method on ``n_images``
     images (their first labelled class), written as a report into ``out``; with
     ``explainer_steps > 0`` also :func:`explainer_randomization` with that budget.
 
-    ``methods``: record keys of model-dependent methods (default: :func:`~captum_explainer.
-    evaluation.registry.default_sanity_keys`, every model-dependent record not too slow for
-    the checks). ``work``: work counts by keyword (``{"n_masks": 500}``) for every method
-    that has one; ``rise_masks`` and ``fgvis_iterations`` are 0.3's spelling of
-    ``n_masks`` and ``n_iter``.
+    Args:
+        out: a :class:`SanitySettings`, or the report folder with the settings as keywords
+            (:func:`sanity_settings`).
 
     Returns:
         ``(verdict rows, report path)``.
@@ -78,18 +117,28 @@ def run_sanity(
         >>> sorted({row["method"] for row in rows})
         ['Grad-CAM']
     """
+    settings = out if isinstance(out, SanitySettings) else sanity_settings(out, **options)
+    out, device, seed, mode = settings.out, settings.device, settings.seed, settings.mode
+    n_images, dataset, explainer_steps = (
+        settings.n_images,
+        settings.dataset,
+        settings.explainer_steps,
+    )
     check_output_folder(out)
-    setup = set_up(classifier, device=device, score=score)
+    setup = set_up(settings.classifier, device=device, score=settings.score)
     model, normalization, score = setup.classifier, setup.normalization, setup.score
     data = setup.datasets(
-        dataset, root, train_size=max(1, explainer_steps * 16), val_size=n_images, seed=seed
+        dataset,
+        settings.root,
+        train_size=max(1, explainer_steps * 16),
+        val_size=n_images,
+        seed=seed,
     )
     indices = evaluable_indices(data.val, n_images)
     images, labels, segmentation = collate_items([data.val[i] for i in indices])
     images, targets = images.to(device), labels.float().argmax(1).to(device)
-    counts = {"n_masks": rise_masks, "n_iter": fgvis_iterations, **(work or {})}
-    overrides = work_overrides(**counts)
-    keys = default_sanity_keys() if methods is None else methods
+    overrides = work_overrides(**settings.work)
+    keys = default_sanity_keys() if settings.methods is None else settings.methods
     records = [model_dependent_record(key) for key in keys]
     explains = {
         r.name: record_explain(
@@ -130,7 +179,7 @@ def run_sanity(
         f"the classifier at run time, so it is checked by training instead.",
         explainer_note,
     ]
-    report = _write_report(out, verdicts, results, notes, self_contained)
+    report = _write_report(out, verdicts, results, notes, settings.self_contained)
     return verdicts, report
 
 
