@@ -632,15 +632,25 @@ def record_explain(
 # ---------------------------------------------------------------- the tables of 0.3
 def __getattr__(name: str) -> Any:
     """``METHOD_NAMES``, ``SPECIFICITY_METHODS`` and ``DEMO_SETTINGS`` of version 0.3,
-    derived from the records (deprecated: use :func:`method_records`)."""
+    derived from the records (deprecated: use :func:`method_records`), and 0.3's
+    ``resolve_cam_layer`` (deprecated: ``Models(classifier, layer=...).cam_layer(images)``)."""
     views = {
         "METHOD_NAMES": lambda: {r.key: r.name for r in method_records()},
         "SPECIFICITY_METHODS": lambda: tuple(r.name for r in method_records() if r.specificity),
         "DEMO_SETTINGS": lambda: {r.name: dict(r.presets["demo"]) for r in method_records()},
+        # 0.3's second spelling of the CAM layer lookup; one lookup since 0.4.
+        "resolve_cam_layer": lambda: (
+            lambda classifier, images, layer: resolve_layer(classifier, layer, images)
+        ),
     }
     if name in views:
+        instead = (
+            "Models(classifier, layer=layer).cam_layer(images)"
+            if name == "resolve_cam_layer"
+            else "method_records()"
+        )
         warnings.warn(
-            f"{name} is deprecated and will be removed in 0.5; use method_records()",
+            f"{name} is deprecated and will be removed in 0.5; use {instead}",
             DeprecationWarning,
             stacklevel=2,
         )

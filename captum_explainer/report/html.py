@@ -243,7 +243,9 @@ def _caveats_html(columns: Sequence[str]) -> str:
     return f"<ul class='caveats'>{''.join(items)}</ul>" if items else ""
 
 
-def with_relative_time(rows: Sequence[Mapping[str, Any]], reference: str | None) -> list[dict]:
+def with_relative_time(
+    rows: Sequence[Mapping[str, Any]], reference: str | None = None
+) -> list[dict]:
     """The rows with ``time_relative`` (seconds per image over the ``reference`` method's)
     beside ``seconds_per_image``, where both are there; else as they are."""
     times = {row.get("method"): row.get("seconds_per_image") for row in rows}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -526,3 +527,16 @@ def save_rows(path: str | os.PathLike, rows: list[BenchmarkRow]) -> Path:
         indent=2,
     )
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def __getattr__(name: str) -> Any:
+    """0.3's ``WORK_UNITS`` (deprecated: each record's ``unit``, until 0.5)."""
+    if name == "WORK_UNITS":
+        warnings.warn(
+            "captum_explainer.tasks.benchmark.WORK_UNITS is deprecated and will be removed in "
+            "0.5; use MethodRecord.unit",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return {r.work_arg: r.unit for r in method_records() if r.work_arg}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

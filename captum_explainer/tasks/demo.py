@@ -8,6 +8,7 @@ saw with every registered method, score every map against the pixel-exact ground
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,3 +477,16 @@ def retrain_shipped_models(
     )
     assert explainer is not None  # given explicitly, so always loaded
     return classifier, explainer
+
+
+def __getattr__(name: str) -> Any:
+    """0.3's ``measure`` (deprecated: :func:`measure_demo`, until 0.5)."""
+    if name == "measure":
+        warnings.warn(
+            "captum_explainer.tasks.demo.measure is deprecated and will be removed in 0.5; use "
+            "measure_demo",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return measure_demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
