@@ -25,3 +25,23 @@ def moved(old: str, new: ModuleType, renamed: Mapping[str, str]) -> Callable[[st
         return getattr(new, target)
 
     return __getattr__
+
+
+def renamed_values(
+    old: str, values: Mapping[str, tuple[Callable[[], Any], str]]
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for module ``old``, whose names of 0.3 in ``values`` (name ->
+    ``(what it is now, as a function, what to use instead)``) still work until 0.5."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in values:
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        value, instead = values[name]
+        warnings.warn(
+            f"{old}.{name} is deprecated and will be removed in 0.5; use {instead}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return value()
+
+    return __getattr__

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -23,6 +22,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from captum_explainer._deprecation import renamed_values
 from captum_explainer.amortized.train import DEFAULT_ARCH_KWARGS
 from captum_explainer.attr import GradCAM
 from captum_explainer.data import IMAGENET_NORMALIZATION, SYNTHETIC_NORMALIZATION, SyntheticScenes
@@ -529,14 +529,9 @@ def save_rows(path: str | os.PathLike, rows: list[BenchmarkRow]) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def __getattr__(name: str) -> Any:
-    """0.3's ``WORK_UNITS`` (deprecated: each record's ``unit``, until 0.5)."""
-    if name == "WORK_UNITS":
-        warnings.warn(
-            "captum_explainer.tasks.benchmark.WORK_UNITS is deprecated and will be removed in "
-            "0.5; use MethodRecord.unit",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return {r.work_arg: r.unit for r in method_records() if r.work_arg}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _work_units() -> dict[str, str]:
+    return {r.work_arg: r.unit for r in method_records() if r.work_arg}
+
+
+# 0.3's table of work units, until 0.5: each record says its own.
+__getattr__ = renamed_values(__name__, {"WORK_UNITS": (_work_units, "MethodRecord.unit")})

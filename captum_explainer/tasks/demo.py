@@ -8,7 +8,6 @@ saw with every registered method, score every map against the pixel-exact ground
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from captum_explainer._deprecation import renamed_values
 from captum_explainer.data import SYNTHETIC_NORMALIZATION, Normalization, collate_items
 from captum_explainer.data.factory import GENERATED
 from captum_explainer.evaluation.aggregate import AVERAGING_NOTE, method_row
@@ -479,14 +479,5 @@ def retrain_shipped_models(
     return classifier, explainer
 
 
-def __getattr__(name: str) -> Any:
-    """0.3's ``measure`` (deprecated: :func:`measure_demo`, until 0.5)."""
-    if name == "measure":
-        warnings.warn(
-            "captum_explainer.tasks.demo.measure is deprecated and will be removed in 0.5; use "
-            "measure_demo",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return measure_demo
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# 0.3's name of measure_demo, until 0.5.
+__getattr__ = renamed_values(__name__, {"measure": (lambda: measure_demo, "measure_demo")})
