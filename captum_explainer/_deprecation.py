@@ -9,13 +9,18 @@ from types import ModuleType
 from typing import Any
 
 
-def moved(old: str, new: ModuleType, renamed: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for module ``old``, whose names now live in ``new``
-    (``renamed``: old name -> new name where the name changed too)."""
+def moved(
+    old: str, new: ModuleType | tuple[ModuleType, ...], renamed: Mapping[str, str]
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for module ``old``, whose names now live in ``new`` (a
+    module, or several a module was split into: the first that has the name) (``renamed``:
+    old name -> new name where the name changed too)."""
+    homes = new if isinstance(new, tuple) else (new,)
 
     def __getattr__(name: str) -> Any:
         target = renamed.get(name, name)
-        if not hasattr(new, target):
+        new = next((home for home in homes if hasattr(home, target)), None)
+        if new is None:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         warnings.warn(
             f"{old}.{name} is deprecated and will be removed in 0.5; use {new.__name__}.{target}",

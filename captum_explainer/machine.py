@@ -13,6 +13,7 @@ several times slower, so ``precision="bf16"`` warns there (:func:`warn_if_slow_p
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import warnings
@@ -96,6 +97,7 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+@functools.cache
 def native_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX tiles).
 

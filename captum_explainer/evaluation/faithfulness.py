@@ -221,17 +221,12 @@ def _play_truth(
     (:func:`~captum_explainer.evaluation.controls.truth_rankings`), sharp and blurred."""
     out = {}
     for suffix, maps in truth_rankings(result, reference_name).items():
-        curves = deletion_insertion(
-            classifier,
-            pair_images,
-            maps.to(pair_images.device),
-            result.pair_classes,
-            n_steps=deletion_steps,
-            score=score,
-            canvas=canvas,
-        )
-        out["deletion_auc" + suffix] = curves.deletion_auc
-        out["insertion_auc" + suffix] = curves.insertion_auc
+        _, columns = _play_games(
+            classifier, pair_images, maps.to(pair_images.device), result.pair_classes, score,
+            deletion_steps, canvas, None,
+        )  # fmt: skip
+        out["deletion_auc" + suffix] = columns["deletion_auc"]
+        out["insertion_auc" + suffix] = columns["insertion_auc"]
     return out
 
 
@@ -261,23 +256,11 @@ def _play_blurred(
     sigmas = method.pair_maps.new_full((m,), sigma)
     if sigma == 0:  # already as smooth as the reference: the same games, the same numbers
         return {**{c + BLURRED: unblurred[c] for c in columns}, "blur_sigma": sigmas}
-    pair_images = result.images[result.pair_images]
-    curves = deletion_insertion(
-        classifier,
-        pair_images,
-        maps,
-        result.pair_classes,
-        n_steps=deletion_steps,
-        score=score,
-        canvas=canvas,
-    )
-    out = {
-        "deletion_auc" + BLURRED: curves.deletion_auc,
-        "insertion_auc" + BLURRED: curves.insertion_auc,
-    }
-    if road_fractions:
-        removal = road(classifier, pair_images, maps, result.pair_classes, road_fractions, score)
-        out["road_combined" + BLURRED] = removal.combined
+    _, played = _play_games(
+        classifier, result.images[result.pair_images], maps, result.pair_classes, score,
+        deletion_steps, canvas, road_fractions or None,
+    )  # fmt: skip
+    out = {column + BLURRED: played[column] for column in columns}
     out["blur_sigma"] = sigmas
     return out
 

@@ -4,21 +4,7 @@
 :mod:`.aggregate` (how values become a row). The names of 0.3 work until 0.5, with a
 ``DeprecationWarning`` naming their new module."""
 
-import warnings
-from typing import Any
-
+from captum_explainer._deprecation import moved
 from captum_explainer.evaluation import aggregate, comparison, controls, faithfulness
 
-
-def __getattr__(name: str) -> Any:
-    target = name
-    for module in (comparison, faithfulness, controls, aggregate):
-        if hasattr(module, target):
-            warnings.warn(
-                f"{__name__}.{name} is deprecated and will be removed in 0.5; use "
-                f"{module.__name__}.{target}",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            return getattr(module, target)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, (comparison, faithfulness, controls, aggregate), {})

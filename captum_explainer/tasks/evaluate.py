@@ -304,15 +304,6 @@ def _own_setup(
         raise ValueError("--data needs --model (or --classifier): the classifier to explain")
     if settings.masks is None:
         raise ValueError("--data needs --masks: the ground truth the maps are scored against")
-    if settings.methods:
-        for record in records:
-            if record.network is not None and record.network not in settings.networks:
-                raise ValueError(
-                    f"method {record.key!r} with --data needs --network {record.network}=PATH"
-                    + (" (--explainer)" if record.network == "explainer" else "")
-                    + ", the network trained for --model (captum-explainer train-explainer "
-                    "--model ... --data ...)"
-                )
     data = settings.data
     model, info = settings.own.load(folder_classes(data), data_task(data))
     model = model.to(settings.device).eval()
